@@ -40,7 +40,7 @@ export interface OrchErrorOptions {
   details?: Record<string, unknown>;
   cause?: unknown;
   /** What the user can do about it: the CLI prints it on the line after the message. */
-  hint?: string;
+  hint?: string | undefined;
 }
 
 export class OrchError extends Error {

@@ -1,0 +1,94 @@
+// Read → parse → version → migrate → validate, for one file or a whole folder. A folder load never
+// stops at a bad file: it returns every good document and one error per bad file.
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { OrchError, errnoCode, isOrchError } from '../errors.js';
+import { FILE_KINDS, schemaProblems, type FileKind, type KindShapes } from '../schema/validators.js';
+import { migrateDocument } from './migrate.js';
+import { parseJson } from './parse-json.js';
+import { readTextFile, type ReadOptions } from './read-file.js';
+
+export interface Loaded<K extends FileKind> {
+  path: string;
+  doc: KindShapes[K];
+  /** The exact bytes read (for hashing specs, and for restoring a record). */
+  bytes: Buffer;
+}
+
+/** Validates an already parsed document; throws ORCH_SCHEMA_INVALID naming every problem. */
+export function validateDocument<K extends FileKind>(kind: K, file: string, value: unknown): KindShapes[K] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new OrchError('ORCH_SCHEMA_INVALID', `${file}: must be a JSON object`, {
+      details: { file, problems: [{ path: '/', message: 'must be a JSON object' }] },
+    });
+  }
+  const migrated = migrateDocument(file, kind, value as Record<string, unknown>);
+  const validate = FILE_KINDS[kind].validate;
+  if (!validate(migrated)) {
+    const problems = schemaProblems(validate.errors);
+    const first = problems[0];
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+    throw new OrchError('ORCH_SCHEMA_INVALID', `${file}: ${first?.path ?? '/'}: ${first?.message ?? 'invalid'}${more}`, {
+      details: { file, problems, schema: FILE_KINDS[kind].schema },
+      hint: `see schemas/${FILE_KINDS[kind].schema}, or run \`orch validate ${file}\` for every problem`,
+    });
+  }
+  return migrated as unknown as KindShapes[K];
+}
+
+/** Loads one file of `kind`. Every failure is an OrchError naming the file. */
+export async function loadDocument<K extends FileKind>(kind: K, path: string, options?: ReadOptions): Promise<Loaded<K>> {
+  const { text, bytes } = await readTextFile(path, options);
+  return { path, doc: validateDocument(kind, path, parseJson(path, text)), bytes };
+}
+
+/** Like loadDocument, but undefined when the file does not exist. */
+export async function loadIfExists<K extends FileKind>(kind: K, path: string, options?: ReadOptions): Promise<Loaded<K> | undefined> {
+  try {
+    return await loadDocument(kind, path, options);
+  } catch (error) {
+    if (isOrchError(error) && error.code === 'ORCH_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
+export interface LoadFailure {
+  path: string;
+  error: OrchError;
+}
+
+export interface LoadAllResult<K extends FileKind> {
+  items: Loaded<K>[];
+  errors: LoadFailure[];
+}
+
+/** Names of the JSON documents of a folder: `*.json`, no dotfiles (temp dirs, editor files). */
+export async function listJsonFiles(dir: string): Promise<string[]> {
+  try {
+    const names = await fs.readdir(dir);
+    return names.filter(name => name.endsWith('.json') && !name.startsWith('.')).sort();
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/** Every `*.json` of `dir` as `kind`: the good ones, and one error per bad file (never thrown). */
+export async function loadAll<K extends FileKind>(kind: K, dir: string, options?: ReadOptions): Promise<LoadAllResult<K>> {
+  const result: LoadAllResult<K> = { items: [], errors: [] };
+  for (const name of await listJsonFiles(dir)) {
+    const path = join(dir, name);
+    try {
+      result.items.push(await loadDocument(kind, path, options));
+    } catch (error) {
+      result.errors.push({ path, error: toOrchError(path, error) });
+    }
+  }
+  return result;
+}
+
+/** Any failure while loading `path`, as an OrchError (system errors become ORCH_INTERNAL with errno). */
+export function toOrchError(path: string, error: unknown): OrchError {
+  if (isOrchError(error)) return error;
+  return new OrchError('ORCH_INTERNAL', `${path}: ${(error as Error).message}`, { cause: error, details: { file: path, errno: errnoCode(error) } });
+}

@@ -1,0 +1,112 @@
+// Where everything lives (PRODUCT.md §2). The project root is found by walking up from the working
+// directory as git does; --root or ORCH_ROOT overrides. Ids are checked before they become paths.
+import { statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { OrchError } from '../errors.js';
+
+export const STATE_DIR_LAYOUTS = ['.isollm', 'orchestrator/state'] as const;
+export type StateDirLayout = (typeof STATE_DIR_LAYOUTS)[number];
+
+export const DEFAULT_RUN_LOG = 'ORCHESTRATOR_RUN_LOG.md';
+
+/** `[A-Za-z0-9._-]`, 1 to 64 characters, no leading dot: the same rule as the TaskId schema. */
+const SAFE_ID = /^(?!\.)[A-Za-z0-9._-]{1,64}$/;
+
+export function isSafeId(id: string): boolean {
+  return SAFE_ID.test(id);
+}
+
+export function assertSafeId(id: string, where: string): string {
+  if (!isSafeId(id)) {
+    throw new OrchError('ORCH_UNSAFE_ID', `${where}: task id ${JSON.stringify(id.slice(0, 80))} is not allowed`, {
+      details: { file: where, id },
+      hint: 'ids are 1 to 64 of A-Z a-z 0-9 . _ - and do not start with a dot',
+    });
+  }
+  return id;
+}
+
+export interface StatePaths {
+  root: string;
+  stateDir: string;
+  config: string;
+  /** Task specs: human-owned. */
+  tasks: string;
+  inbox: string;
+  machine: string;
+  session: string;
+  records: string;
+  workers: string;
+  runs: string;
+  events: string;
+  runLog: string;
+  schemas: string;
+}
+
+export function statePaths(root: string, layout: StateDirLayout = '.isollm', runLog: string = DEFAULT_RUN_LOG): StatePaths {
+  const stateDir = join(root, layout);
+  const machine = join(stateDir, 'state');
+  return {
+    root,
+    stateDir,
+    config: join(stateDir, 'config.json'),
+    tasks: join(stateDir, 'tasks'),
+    inbox: join(stateDir, 'inbox'),
+    machine,
+    session: join(machine, 'session.json'),
+    records: join(machine, 'tasks'),
+    workers: join(machine, 'workers'),
+    runs: join(stateDir, 'runs'),
+    events: join(stateDir, 'events.jsonl'),
+    runLog: resolve(root, runLog),
+    schemas: join(stateDir, 'schemas'),
+  };
+}
+
+export function recordPath(paths: StatePaths, id: string): string {
+  return join(paths.records, `${assertSafeId(id, paths.records)}.json`);
+}
+
+export function workerPath(paths: StatePaths, name: string): string {
+  return join(paths.workers, `${assertSafeId(name, paths.workers)}.json`);
+}
+
+export function specPathFor(paths: StatePaths, id: string): string {
+  return join(paths.tasks, `${assertSafeId(id, paths.tasks)}.json`);
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export interface FoundRoot {
+  root: string;
+  layout: StateDirLayout;
+}
+
+/** The state dir of `root`, if it has one. */
+export function layoutAt(root: string): StateDirLayout | undefined {
+  return STATE_DIR_LAYOUTS.find(layout => isDir(join(root, layout)));
+}
+
+/**
+ * The project root: `explicit` (--root) or ORCH_ROOT if given, else the nearest folder from `cwd`
+ * upwards that holds `.isollm/` or `orchestrator/state/`.
+ */
+export function findProjectRoot(cwd: string, explicit?: string, env: NodeJS.ProcessEnv = process.env): FoundRoot | undefined {
+  const forced = explicit ?? env.ORCH_ROOT;
+  if (forced !== undefined && forced !== '') {
+    const root = resolve(cwd, forced);
+    const layout = layoutAt(root);
+    return layout === undefined ? undefined : { root, layout };
+  }
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    const layout = layoutAt(dir);
+    if (layout !== undefined) return { root: dir, layout };
+    if (dirname(dir) === dir) return undefined;
+  }
+}
