@@ -117,6 +117,10 @@ export interface PlanStep {
 export interface OrchConfig {
   $schema?: string;
   /**
+   * Free text for people reading the file: orch ignores it.
+   */
+  $comment?: string | string[];
+  /**
    * Schema version of this file.
    */
   version: number;
@@ -462,6 +466,10 @@ export interface TaskRecord {
  */
 export interface TaskSpec {
   $schema?: string;
+  /**
+   * Free text for people reading the file: orch ignores it.
+   */
+  $comment?: string | string[];
   version?: number;
   id?: TaskId;
   title?: string;

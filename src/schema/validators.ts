@@ -55,6 +55,9 @@ export const CURRENT_VERSION: { [K in FileKind]: number } = {
   event: 1,
 };
 
+/** The TaskId pattern of schemas/common.schema.json, recognised to explain a refused id in words. */
+const TASK_ID_PATTERN = '^(?!\\.)[A-Za-z0-9._-]{1,64}$';
+
 /** One schema problem: where (a JSON path such as `/workflows/default/plan/command`) and what. */
 export interface SchemaProblem {
   path: string;
@@ -68,6 +71,9 @@ export function schemaProblems(errors: ErrorObject[] | null | undefined): Schema
     const params = error.params as Record<string, unknown>;
     if (error.keyword === 'additionalProperties') {
       return { path, message: `unknown field "${String(params.additionalProperty)}"` };
+    }
+    if (error.keyword === 'pattern' && params.pattern === TASK_ID_PATTERN) {
+      return { path, message: 'is not a valid id: use 1 to 64 of A-Z a-z 0-9 . _ - , not starting with a dot' };
     }
     if (error.keyword === 'required') return { path, message: `missing field "${String(params.missingProperty)}"` };
     if (error.keyword === 'enum') {

@@ -1,0 +1,105 @@
+// The project config (PRODUCT.md §11): schema-checked with every problem reported at once, plus
+// checks the schema cannot express. Warnings (a command not on PATH) never stop a run; errors do.
+import { accessSync, constants as fsc, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import type { OrchConfig, Workflow } from '../generated/types.js';
+import { OrchError, isOrchError } from '../errors.js';
+import { loadDocument } from '../store/load.js';
+import type { SchemaProblem } from '../schema/validators.js';
+
+export interface ConfigCheck {
+  errors: SchemaProblem[];
+  warnings: SchemaProblem[];
+}
+
+export interface LoadedConfig {
+  config: OrchConfig;
+  path: string;
+  warnings: SchemaProblem[];
+}
+
+const PHASES_WITH_COMMANDS = ['plan', 'plan_review', 'implement', 'step_review', 'code_review'] as const;
+
+/** Loads and checks the config; throws ORCH_CONFIG_INVALID listing every problem. */
+export async function loadConfig(path: string, root: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  let config: OrchConfig;
+  try {
+    config = (await loadDocument('config', path)).doc;
+  } catch (error) {
+    if (isOrchError(error) && error.code === 'ORCH_NOT_FOUND') {
+      throw new OrchError('ORCH_CONFIG_INVALID', `no config at ${path}`, { details: { file: path }, hint: 'run `orch init` to create one' });
+    }
+    if (isOrchError(error) && error.code === 'ORCH_SCHEMA_INVALID') {
+      throw new OrchError('ORCH_CONFIG_INVALID', error.message, { details: error.details, cause: error, hint: error.hint });
+    }
+    throw error;
+  }
+  const check = checkConfig(config, root, env);
+  if (check.errors.length > 0) {
+    const first = check.errors[0];
+    throw new OrchError('ORCH_CONFIG_INVALID', `${path}: ${first?.path}: ${first?.message}${check.errors.length > 1 ? ` (and ${check.errors.length - 1} more)` : ''}`, {
+      details: { file: path, problems: check.errors, warnings: check.warnings },
+      hint: `run \`orch validate ${path}\` for every problem`,
+    });
+  }
+  return { config, path, warnings: check.warnings };
+}
+
+/** What the schema cannot say: a workflow to run, commands that exist. */
+export function checkConfig(config: OrchConfig, root: string, env: NodeJS.ProcessEnv = process.env): ConfigCheck {
+  const errors: SchemaProblem[] = [];
+  const warnings: SchemaProblem[] = [];
+  const workflows = config.workflows ?? {};
+  if (Object.keys(workflows).length === 0) {
+    errors.push({ path: '/workflows', message: 'no workflow is defined: add at least "default"' });
+  }
+  for (const [name, workflow] of Object.entries(workflows)) {
+    if (workflow === undefined) continue;
+    const base = `/workflows/${name}`;
+    if (workflow.run !== undefined && workflow.implement?.command !== undefined) {
+      errors.push({ path: `${base}/run`, message: '"run" is shorthand for implement.command: give one or the other' });
+    }
+    if (!hasAnyCommand(workflow)) warnings.push({ path: base, message: 'no phase has a command: every task passes straight to DONE' });
+    for (const [argv, path] of commandsOf(workflow, base)) {
+      const program = argv[0];
+      if (program !== undefined && !commandExists(program, root, env)) {
+        warnings.push({ path, message: `command "${program}" is not found ${program.includes('/') ? `(relative to ${root})` : 'on PATH'}` });
+      }
+    }
+  }
+  (config.launchers ?? []).forEach((launcher, i) => {
+    if (i >= (config.workers ?? 1)) warnings.push({ path: `/launchers/${i}`, message: `there are only ${config.workers ?? 1} worker(s): this launcher is never used` });
+    if (launcher.length === 0) errors.push({ path: `/launchers/${i}`, message: 'a launcher needs at least a program' });
+  });
+  return { errors, warnings };
+}
+
+function hasAnyCommand(workflow: Workflow): boolean {
+  return workflow.run !== undefined || PHASES_WITH_COMMANDS.some(p => workflow[p]?.command !== undefined) || Object.keys(workflow.quality_gate?.checks ?? {}).length > 0;
+}
+
+function* commandsOf(workflow: Workflow, base: string): Generator<[string[], string]> {
+  if (workflow.run !== undefined && workflow.implement?.shell !== true) yield [workflow.run, `${base}/run`];
+  for (const phase of PHASES_WITH_COMMANDS) {
+    const spec = workflow[phase];
+    if (spec?.command !== undefined && spec.shell !== true) yield [spec.command, `${base}/${phase}/command`];
+  }
+  if (workflow.quality_gate?.shell !== true) {
+    for (const [name, argv] of Object.entries(workflow.quality_gate?.checks ?? {})) yield [argv, `${base}/quality_gate/checks/${name}`];
+  }
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, fsc.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `program` would be found: a path relative to the project root, or a name on PATH. */
+export function commandExists(program: string, root: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (program.includes('/')) return isExecutable(isAbsolute(program) ? program : resolve(root, program));
+  return (env.PATH ?? '').split(delimiter).some(dir => dir !== '' && isExecutable(join(dir, program)));
+}
