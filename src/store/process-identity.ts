@@ -71,6 +71,8 @@ export function livenessOf(identity: Pick<ProcessIdentity, 'pid' | 'start_time' 
   if (identity.boot_id !== bootId()) return LIVENESS.dead;
   const start = readStartTime(identity.pid);
   if (start === undefined || start !== identity.start_time) return LIVENESS.dead;
-  if (readProcessState(identity.pid) === 'Z') return LIVENESS.dead;
+  // Z: a zombie (exited, not yet reaped); X: dead, being torn down. Neither will ever write again.
+  const state = readProcessState(identity.pid);
+  if (state === 'Z' || state === 'X') return LIVENESS.dead;
   return LIVENESS.alive;
 }

@@ -1,0 +1,125 @@
+// Read-modify-write of one machine-owned file (PRODUCT.md §2): under the file's lock, fenced by the
+// writer's session epoch and (optionally) the rev it read, validated before a byte is written.
+import { dirname, join, relative, sep } from 'node:path';
+import { OrchError } from '../errors.js';
+import { CURRENT_VERSION, FILE_KINDS, type KindShapes } from '../schema/validators.js';
+import { writeFileDurable } from './durable-write.js';
+import { loadIfExists, validateDocument } from './load.js';
+import { withLock, type HeldLock, type LockOptions } from './lock.js';
+
+/**
+ * The kinds written by read-modify-write, and whether their schema has an `epoch` (checked against
+ * schemas/*.schema.json by test/store/fenced-update.ts). Decisions carry a rev but no epoch.
+ */
+export const FENCED_KINDS = {
+  record: { epoch: true },
+  worker: { epoch: true },
+  session: { epoch: true },
+  decision: { epoch: false },
+} as const;
+export type FencedKind = keyof typeof FENCED_KINDS;
+
+/** The writer's fencing token: its session epoch, and the session file that may have moved past it. */
+export interface Fence {
+  epoch: number;
+  sessionPath?: string;
+}
+
+export interface UpdateOptions {
+  fence: Fence;
+  /** Refuse (ORCH_REV_CONFLICT) unless the file is at this rev. */
+  expectRev?: number;
+  lock?: LockOptions;
+  /** When given, `$schema` is set to the schema's path under `<stateDir>/schemas/`, relative to the file. */
+  stateDir?: string;
+}
+
+/**
+ * A document as mutate returns it: the stamped fields (`version`, `rev`, `epoch`, `$schema`) are set
+ * by the writer. Distributive, so a generic caller's literals (`status: 'busy'`) are not widened.
+ */
+export type Draft<T> = T extends unknown ? Omit<T, 'version' | 'rev' | 'epoch' | '$schema'> & { version?: number; rev?: number; epoch?: number; $schema?: string } : never;
+
+export type Mutate<K extends FencedKind> = (
+  current: KindShapes[K] | undefined,
+) => Draft<KindShapes[K]> | undefined | Promise<Draft<KindShapes[K]> | undefined>;
+
+/** `$schema` for a file of `kind` at `filePath`: e.g. state/tasks/x.json → "../../schemas/task-record.schema.json". */
+export function schemaRef(kind: FencedKind, filePath: string, stateDir: string): string {
+  return relative(dirname(filePath), join(stateDir, 'schemas', FILE_KINDS[kind].schema)).split(sep).join('/');
+}
+
+/**
+ * Under the lock on `path`: loads the current document, checks the fence and `expectRev`, and writes
+ * what `mutate` returns (undefined: no write) with rev + 1, the fence's epoch and the current version.
+ * Resolves to the document written, or undefined when nothing was.
+ * Throws ORCH_EPOCH_FENCED, ORCH_REV_CONFLICT, ORCH_SCHEMA_INVALID (nothing written), ORCH_LOCK_*.
+ */
+export function updateDocument<K extends FencedKind>(kind: K, path: string, mutate: Mutate<K>, options: UpdateOptions): Promise<KindShapes[K] | undefined> {
+  return withLock(path, lock => updateLocked(kind, path, lock, mutate, options), options.lock);
+}
+
+/** Creates the document at `path`; ORCH_REV_CONFLICT if the file already exists. */
+export async function createDocument<K extends FencedKind>(kind: K, path: string, doc: Draft<KindShapes[K]>, options: Omit<UpdateOptions, 'expectRev'>): Promise<KindShapes[K]> {
+  const written = await updateDocument(
+    kind,
+    path,
+    current => {
+      if (current !== undefined) {
+        throw new OrchError('ORCH_REV_CONFLICT', `${path} already exists (rev ${current.rev}); not created again`, {
+          details: { file: path, expected: 0, found: current.rev },
+        });
+      }
+      return doc;
+    },
+    options,
+  );
+  return written as KindShapes[K];
+}
+
+/** updateDocument's body, for a caller that already holds `lock` on `path`. */
+export async function updateLocked<K extends FencedKind>(kind: K, path: string, lock: HeldLock, mutate: Mutate<K>, options: UpdateOptions): Promise<KindShapes[K] | undefined> {
+  const { fence } = options;
+  const current = (await loadIfExists(kind, path))?.doc;
+  const currentEpoch = FENCED_KINDS[kind].epoch ? (current as { epoch?: number } | undefined)?.epoch : undefined;
+  if (currentEpoch !== undefined && currentEpoch > fence.epoch) {
+    throw fenced(path, fence.epoch, currentEpoch, `${path} was written by session epoch ${currentEpoch}`);
+  }
+  if (fence.sessionPath !== undefined) {
+    const session = (await loadIfExists('session', fence.sessionPath))?.doc;
+    if (session !== undefined && session.epoch > fence.epoch) {
+      throw fenced(path, fence.epoch, session.epoch, `the session in ${fence.sessionPath} is at epoch ${session.epoch}`);
+    }
+  }
+  if (options.expectRev !== undefined && options.expectRev !== (current?.rev ?? 0)) {
+    throw new OrchError('ORCH_REV_CONFLICT', `${path} is at rev ${current?.rev ?? 0}, not rev ${options.expectRev}: it changed since it was read`, {
+      details: { file: path, expected: options.expectRev, found: current?.rev ?? 0 },
+      hint: 'read it again and retry',
+    });
+  }
+  const draft = await mutate(current === undefined ? undefined : structuredClone(current));
+  if (draft === undefined) return undefined;
+  const next: Record<string, unknown> = { ...draft, version: CURRENT_VERSION[kind], rev: (current?.rev ?? 0) + 1 };
+  if (FENCED_KINDS[kind].epoch) next.epoch = fence.epoch;
+  if (options.stateDir !== undefined) next.$schema = schemaRef(kind, path, options.stateDir);
+  return writeLocked(kind, path, lock, next);
+}
+
+/**
+ * Validates `doc` as `kind` and writes it to `path` as 2-space JSON with a trailing newline, if the
+ * lock is still held. The caller has stamped rev and epoch. An invalid document is never written.
+ */
+export async function writeLocked<K extends FencedKind>(kind: K, path: string, lock: HeldLock, doc: Record<string, unknown>): Promise<KindShapes[K]> {
+  const valid = validateDocument(kind, path, doc);
+  const text = `${JSON.stringify(valid, null, 2)}\n`;
+  lock.assertHeld();
+  await writeFileDurable(path, text);
+  return valid;
+}
+
+function fenced(path: string, ours: number, theirs: number, why: string): OrchError {
+  return new OrchError('ORCH_EPOCH_FENCED', `refusing to write ${path}: ${why}, newer than this writer's epoch ${ours}`, {
+    details: { file: path, epoch: ours, found: theirs },
+    hint: 'another orchestrator took over this state dir; this one must stop',
+  });
+}

@@ -1,0 +1,278 @@
+// The lock around every read-modify-write (PRODUCT.md §2, §7): proper-lockfile's `<file>.lock`
+// directory, made safe to use in a long-running process.
+//
+// What proper-lockfile leaves to us, and how it is covered here:
+// - Its default `onCompromised` throws inside a timer, which kills the process: ours only marks the
+//   HeldLock compromised (and aborts its signal). Writers call `assertHeld()` right before writing.
+// - It judges staleness by wall-clock mtime. A forward clock jump (or a holder stalled past the stale
+//   time: a paused VM, a blocked event loop) lets a contender take a live lock; `assertHeld()` checks
+//   actively (lock dir still there, same directory by inode and birth time, mtime fresh) instead of
+//   waiting for the next refresh timer, and the epoch/rev fencing makes any late write fail.
+// - A backward jump leaves a dead holder's lock with an mtime in the future, which it never judges
+//   stale (moxystudio/node-proper-lockfile#109): a future mtime that stays unchanged for the stale
+//   time (measured on the monotonic clock) is backdated, so the next attempt removes it.
+// - Its release removes whatever `<file>.lock` is there, even one a contender created after judging
+//   ours stale: our lock's `fs` refuses to remove a lock dir that is no longer ours.
+import fs, { type Stats } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import lockfile from 'proper-lockfile';
+import { OrchError, errnoCode } from '../errors.js';
+
+/** A lock whose mtime is older than this is taken over by the next contender. Same for every process. */
+export const LOCK_STALE_MS = 10_000;
+/** How often the holder refreshes the lock's mtime. */
+export const LOCK_UPDATE_MS = 2_000;
+/** How long withLock waits for a held lock before ORCH_LOCK_TIMEOUT (longer than LOCK_STALE_MS, so a dead holder's lock is always outlived). */
+export const LOCK_TIMEOUT_MS = 30_000;
+/** Backoff between attempts: doubling from the first, capped, with full jitter. */
+export const LOCK_RETRY_FIRST_MS = 2;
+export const LOCK_RETRY_MAX_MS = 50;
+
+export interface LockOptions {
+  /** Default LOCK_TIMEOUT_MS. */
+  timeoutMs?: number;
+  /** Default LOCK_STALE_MS. Tests only: every process locking a file must use the same value. */
+  staleMs?: number;
+  /** Default LOCK_UPDATE_MS (proper-lockfile makes it 1000 at least, and at most staleMs / 2). */
+  updateMs?: number;
+  /** Stops waiting for the lock (rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+export interface HeldLock {
+  /** The file the lock protects. */
+  readonly path: string;
+  /** The lock directory, `<path>.lock`. */
+  readonly lockPath: string;
+  readonly compromised: boolean;
+  /** Aborted when the lock is found compromised. */
+  readonly signal: AbortSignal;
+  /** Throws ORCH_LOCK_COMPROMISED unless the lock is still ours and fresh. Call right before a write. */
+  assertHeld(): void;
+}
+
+/** Runs `fn` holding the lock on `path` (the file need not exist), and releases it however fn ends. */
+export async function withLock<T>(path: string, fn: (lock: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const lock = await acquire(resolve(path), options);
+  try {
+    return await fn(lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+interface DirIdentity {
+  ino: number;
+  dev: number;
+  birthtimeMs: number;
+}
+
+function sameDir(stat: Stats, id: DirIdentity): boolean {
+  return stat.ino === id.ino && stat.dev === id.dev && stat.birthtimeMs === id.birthtimeMs;
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return fs.statSync(path);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+class Held implements HeldLock {
+  readonly path: string;
+  readonly lockPath: string;
+  readonly staleMs: number;
+  readonly updateMs: number;
+  identity: DirIdentity | undefined;
+  release: () => Promise<void> = async () => undefined;
+  #controller = new AbortController();
+  #reason: string | undefined;
+  #released = false;
+
+  constructor(path: string, staleMs: number, updateMs: number) {
+    this.path = path;
+    this.lockPath = `${path}.lock`;
+    this.staleMs = staleMs;
+    this.updateMs = updateMs;
+  }
+
+  get compromised(): boolean {
+    return this.#reason !== undefined;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  markCompromised(reason: string): void {
+    if (this.#reason !== undefined || this.#released) return;
+    this.#reason = reason;
+    this.#controller.abort(this.#error());
+  }
+
+  markReleased(): void {
+    this.#released = true;
+  }
+
+  /** True while the lock dir is the one we created (a guard for proper-lockfile's removal). */
+  isOurs(): boolean {
+    const stat = statOrUndefined(this.lockPath);
+    return stat !== undefined && this.identity !== undefined && sameDir(stat, this.identity);
+  }
+
+  assertHeld(): void {
+    if (this.#released) this.markCompromised('it was already released');
+    if (this.#reason === undefined) {
+      const stat = statOrUndefined(this.lockPath);
+      if (stat === undefined) this.markCompromised('its lock directory was removed');
+      else if (this.identity === undefined || !sameDir(stat, this.identity)) this.markCompromised('another process took it over');
+      // Past this age a contender may judge it stale: a write started now could land after a takeover.
+      else if (Date.now() - stat.mtimeMs > this.staleMs - this.updateMs) this.markCompromised(`it was not refreshed for ${Math.round(Date.now() - stat.mtimeMs)} ms`);
+    }
+    if (this.#reason !== undefined) throw this.#error();
+  }
+
+  #error(): OrchError {
+    return new OrchError('ORCH_LOCK_COMPROMISED', `lost the lock on ${this.path}: ${this.#reason ?? 'unknown reason'}; nothing was written`, {
+      details: { file: this.path, lock: this.lockPath, reason: this.#reason },
+      hint: 'another process may have written the file since; read it again and retry',
+    });
+  }
+}
+
+/** proper-lockfile's fs, except that it will not remove our lock dir once it is someone else's. */
+function guardedFs(held: Held): typeof fs {
+  return {
+    ...fs,
+    // Once we hold it, this fs only ever removes our own lock dir (release, or signal-exit's cleanup).
+    rmdir: ((path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null) => void) => {
+      if (held.identity !== undefined && !held.isOurs()) return callback(null);
+      fs.rmdir(path, callback);
+    }) as typeof fs.rmdir,
+    rmdirSync: ((path: fs.PathLike) => {
+      if (held.identity !== undefined && !held.isOurs()) return;
+      fs.rmdirSync(path);
+    }) as typeof fs.rmdirSync,
+  };
+}
+
+let acquisitions = 0;
+
+async function acquire(path: string, options: LockOptions): Promise<Held> {
+  // The values proper-lockfile will really use: stale 2 s at least, update within [1 s, stale / 2].
+  const staleMs = Math.max(options.staleMs ?? LOCK_STALE_MS, 2_000);
+  const updateMs = Math.max(Math.min(options.updateMs ?? LOCK_UPDATE_MS, staleMs / 2), 1_000);
+  const timeoutMs = options.timeoutMs ?? LOCK_TIMEOUT_MS;
+  const held = new Held(path, staleMs, updateMs);
+  const started = performance.now();
+  const future = new FutureMtimeWatch(held.lockPath, staleMs);
+  try {
+    await mkdir(dirname(path), { recursive: true });
+  } catch (error) {
+    throw new OrchError('ORCH_WRITE_FAILED', `could not lock ${path}: ${(error as Error).message}`, {
+      cause: error,
+      details: { file: path, lock: held.lockPath, errno: errnoCode(error) },
+    });
+  }
+  for (let attempt = 0; ; attempt++) {
+    options.signal?.throwIfAborted();
+    try {
+      // proper-lockfile keeps its bookkeeping per path; a key of our own per acquisition keeps two
+      // acquisitions of one file in this process (one of which took the other over) from sharing it.
+      const release = await lockfile.lock(`${path}#${process.pid}-${++acquisitions}`, {
+        lockfilePath: held.lockPath,
+        realpath: false,
+        stale: staleMs,
+        update: updateMs,
+        retries: 0,
+        fs: guardedFs(held),
+        onCompromised: error => held.markCompromised(error.message),
+      });
+      const stat = statOrUndefined(held.lockPath);
+      if (stat === undefined) {
+        held.identity = { ino: -1, dev: -1, birthtimeMs: -1 }; // matches no dir: release removes nothing
+        await release().catch(() => undefined);
+        held.identity = undefined;
+        continue; // removed the moment we made it: try again
+      }
+      held.identity = { ino: stat.ino, dev: stat.dev, birthtimeMs: stat.birthtimeMs };
+      held.release = async () => {
+        held.markReleased();
+        // Rejects with ERELEASED when proper-lockfile already gave the lock up as compromised.
+        await release().catch(() => undefined);
+      };
+      return held;
+    } catch (error) {
+      if (errnoCode(error) !== 'ELOCKED') {
+        throw new OrchError('ORCH_WRITE_FAILED', `could not lock ${path}: ${(error as Error).message}`, {
+          cause: error,
+          details: { file: path, lock: held.lockPath, errno: errnoCode(error) },
+        });
+      }
+    }
+    const waited = performance.now() - started;
+    if (waited >= timeoutMs) {
+      throw new OrchError('ORCH_LOCK_TIMEOUT', `timed out after ${Math.round(waited)} ms waiting for the lock on ${path}`, {
+        details: { file: path, lock: held.lockPath, waitedMs: Math.round(waited) },
+        hint: `another process holds ${held.lockPath}; a dead holder's lock is taken over ${staleMs / 1000} s after its last refresh`,
+      });
+    }
+    future.check();
+    const cap = Math.min(LOCK_RETRY_MAX_MS, LOCK_RETRY_FIRST_MS * 2 ** Math.min(attempt, 16));
+    await sleep(Math.min(Math.random() * cap + 1, timeoutMs - waited), options.signal);
+  }
+}
+
+/**
+ * A lock dir whose mtime is in the future (the clock was set back after its holder died) is never
+ * stale to proper-lockfile. A live holder refreshes its mtime every few seconds, so one that stays
+ * the same for the stale time, measured on the monotonic clock, is dead: backdate it.
+ */
+class FutureMtimeWatch {
+  readonly lockPath: string;
+  readonly staleMs: number;
+  #seen: { ino: number; birthtimeMs: number; mtimeMs: number; at: number } | undefined;
+
+  constructor(lockPath: string, staleMs: number) {
+    this.lockPath = lockPath;
+    this.staleMs = staleMs;
+  }
+
+  check(): void {
+    const stat = statOrUndefined(this.lockPath);
+    if (stat === undefined || stat.mtimeMs <= Date.now() + this.staleMs) {
+      this.#seen = undefined;
+      return;
+    }
+    const seen = this.#seen;
+    if (seen === undefined || seen.ino !== stat.ino || seen.birthtimeMs !== stat.birthtimeMs || seen.mtimeMs !== stat.mtimeMs) {
+      this.#seen = { ino: stat.ino, birthtimeMs: stat.birthtimeMs, mtimeMs: stat.mtimeMs, at: performance.now() };
+      return;
+    }
+    if (performance.now() - seen.at < this.staleMs) return;
+    const past = new Date(Date.now() - 2 * this.staleMs);
+    try {
+      fs.utimesSync(this.lockPath, past, past);
+    } catch {
+      // Gone meanwhile: the next attempt takes it.
+    }
+    this.#seen = undefined;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((done, fail) => {
+    const timer = setTimeout(finish, Math.max(0, ms));
+    function finish(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', finish);
+      if (signal?.aborted === true) fail(signal.reason);
+      else done();
+    }
+    signal?.addEventListener('abort', finish, { once: true });
+  });
+}
