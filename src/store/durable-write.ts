@@ -30,24 +30,38 @@ export function parseTempFileName(name: string): { pid: number; start_time: numb
   return { pid: Number(match[1]), start_time: Number(match[2]) };
 }
 
+let sigxfszHandled = false;
+
+/**
+ * Node ignores SIGXFSZ, so a write past `ulimit -f` fails with EFBIG, which we report. But
+ * signal-exit (in proper-lockfile, and in tap) listens for SIGXFSZ and, when it is the only listener,
+ * re-raises it with the default action, which kills the process. A listener of ours keeps it harmless.
+ */
+function keepSigxfszHarmless(): void {
+  if (sigxfszHandled) return;
+  sigxfszHandled = true;
+  process.on('SIGXFSZ', () => undefined);
+}
+
 export interface DurableWriteOptions {
   /** File mode of a new file (default 0o644). */
   mode?: number;
 }
 
 /**
- * Replaces `target` with `data`, atomically and durably. Refuses to write through a symlink or onto
- * anything but a regular file with one link (a hard link would be shared with a file elsewhere).
+ * Replaces `target` with `data`, atomically and durably (creating the target's dir if missing).
+ * Refuses to write through a symlink or onto anything but a regular file with one link (a hard link
+ * would be shared with a file elsewhere).
  * Throws ORCH_WRITE_FAILED (details.errno: ENOSPC, EFBIG, EROFS…) or ORCH_NOT_REGULAR_FILE.
  */
 export async function writeFileDurable(target: string, data: string | Uint8Array, options: DurableWriteOptions = {}): Promise<void> {
-  await assertWritableTarget(target);
+  keepSigxfszHarmless();
   const dir = dirname(target);
-  const tempDir = join(dir, TEMP_DIR_NAME);
-  const temp = join(tempDir, tempFileName(target));
+  const temp = join(dir, TEMP_DIR_NAME, tempFileName(target));
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
-    await fs.mkdir(tempDir, { recursive: true });
+    await assertWritableTarget(target);
+    await ensureTempDir(dir);
     await writeAllAndSync(temp, bytes, options.mode ?? 0o644);
     // Checked again right before the rename: a symlink planted while we wrote is not replaced blindly.
     await assertWritableTarget(target);
@@ -66,12 +80,12 @@ export async function writeFileDurable(target: string, data: string | Uint8Array
 
 /** Creates `target` only if nothing is there: the write is complete before the name appears. */
 export async function createFileExclusive(target: string, data: string | Uint8Array, options: DurableWriteOptions = {}): Promise<boolean> {
+  keepSigxfszHarmless();
   const dir = dirname(target);
-  const tempDir = join(dir, TEMP_DIR_NAME);
-  const temp = join(tempDir, tempFileName(target));
+  const temp = join(dir, TEMP_DIR_NAME, tempFileName(target));
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
-    await fs.mkdir(tempDir, { recursive: true });
+    await ensureTempDir(dir);
     await writeAllAndSync(temp, bytes, options.mode ?? 0o644);
     try {
       await fs.link(temp, target); // link() fails with EEXIST: exclusive, and never half-written
@@ -79,15 +93,34 @@ export async function createFileExclusive(target: string, data: string | Uint8Ar
       if (errnoCode(error) === 'EEXIST') return false;
       throw error;
     }
+    // Drop the temp name at once: until then the new file has two links, and readers refuse those.
+    await fs.rm(temp, { force: true });
     await fsyncDir(dir);
     return true;
   } catch (error) {
+    if (error instanceof OrchError) throw error;
     throw new OrchError('ORCH_WRITE_FAILED', `could not create ${target}: ${(error as Error).message}`, {
       cause: error,
       details: { file: target, errno: errnoCode(error) },
     });
   } finally {
     await fs.rm(temp, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Creates `<dir>/.orch-tmp` if needed, and refuses one that is not a real directory: through a
+ * symlinked temp dir, the temp file would be created (and left, on a crash) outside the state dir.
+ */
+async function ensureTempDir(dir: string): Promise<void> {
+  const tempDir = join(dir, TEMP_DIR_NAME);
+  await fs.mkdir(tempDir, { recursive: true });
+  const stat = await fs.lstat(tempDir);
+  if (!stat.isDirectory()) {
+    throw new OrchError('ORCH_NOT_REGULAR_FILE', `refusing to write in ${dir}: ${TEMP_DIR_NAME} is ${describeKind(stat)}, not a directory`, {
+      details: { file: tempDir },
+      hint: `remove ${tempDir}; orch recreates it`,
+    });
   }
 }
 
@@ -113,7 +146,8 @@ async function assertWritableTarget(target: string): Promise<void> {
   }
 }
 
-export function describeKind(stat: { isSymbolicLink(): boolean; isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {
+export function describeKind(stat: { isFile(): boolean; isSymbolicLink(): boolean; isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {
+  if (stat.isFile()) return 'a regular file';
   if (stat.isSymbolicLink()) return 'a symlink';
   if (stat.isDirectory()) return 'a directory';
   if (stat.isFIFO()) return 'a FIFO';
@@ -133,9 +167,11 @@ async function writeAllAndSync(path: string, bytes: Uint8Array, mode: number): P
       offset += bytesWritten;
     }
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (error) {
+    await handle.close().catch(() => undefined); // the write's error is the one worth reporting
+    throw error;
   }
+  await handle.close();
 }
 
 /** fsync a directory so a rename or link in it survives a power loss. */

@@ -38,8 +38,12 @@ export function validateDocument<K extends FileKind>(kind: K, file: string, valu
 
 /** Loads one file of `kind`. Every failure is an OrchError naming the file. */
 export async function loadDocument<K extends FileKind>(kind: K, path: string, options?: ReadOptions): Promise<Loaded<K>> {
-  const { text, bytes } = await readTextFile(path, options);
-  return { path, doc: validateDocument(kind, path, parseJson(path, text)), bytes };
+  try {
+    const { text, bytes } = await readTextFile(path, options);
+    return { path, doc: validateDocument(kind, path, parseJson(path, text)), bytes };
+  } catch (error) {
+    throw toOrchError(path, error); // EACCES, EISDIR on open, EIO…: still an OrchError naming the file
+  }
 }
 
 /** Like loadDocument, but undefined when the file does not exist. */

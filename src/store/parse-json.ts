@@ -14,16 +14,92 @@ export function lineColumn(text: string, offset: number): { line: number; column
   return { line, column: offset - lineStart + 1 };
 }
 
-/** The character offset V8 reports for a JSON syntax error, or the end of the text if it reports none. */
+/**
+ * The character offset of a JSON syntax error: V8's "at position N" when its message has one, else
+ * our own scan (V8 omits the position for "Unexpected token 'x'", as in `[1,]` or `{"a": tru}`).
+ */
 function errorOffset(message: string, text: string): number {
   const position = /at position (\d+)/.exec(message);
   if (position) return Number(position[1]);
-  const lineCol = /line (\d+) column (\d+)/.exec(message);
-  if (lineCol) {
-    const lines = text.split('\n').slice(0, Number(lineCol[1]) - 1);
-    return lines.reduce((sum, l) => sum + l.length + 1, 0) + Number(lineCol[2]) - 1;
+  return syntaxErrorOffset(text);
+}
+
+/** Thrown inside the scanner to stop at the first error; `i` then holds its offset. */
+const STOP = Symbol('json syntax error');
+
+/** Offset of the first JSON syntax error in `text` (RFC 8259 grammar), or its length if none is found. */
+export function syntaxErrorOffset(text: string): number {
+  let i = 0;
+  const skipSpace = (): void => {
+    while (i < text.length && ' \t\n\r'.includes(text.charAt(i))) i++;
+  };
+  const expect = (char: string): void => {
+    if (text.charAt(i) !== char) throw STOP;
+    i++;
+  };
+  const string = (): void => {
+    expect('"');
+    for (;;) {
+      const c = text.charAt(i);
+      if (c === '' || c < ' ') throw STOP;
+      i++;
+      if (c === '"') return;
+      if (c !== '\\') continue;
+      const escape = text.charAt(i);
+      if (escape === 'u') {
+        i++;
+        for (let k = 0; k < 4; k++) {
+          if (!/[0-9a-fA-F]/.test(text.charAt(i))) throw STOP;
+          i++;
+        }
+      } else if (escape !== '' && '"\\/bfnrt'.includes(escape)) i++;
+      else throw STOP;
+    }
+  };
+  const value = (): void => {
+    skipSpace();
+    const c = text.charAt(i);
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      skipSpace();
+      if (text.charAt(i) === close) {
+        i++;
+        return;
+      }
+      for (;;) {
+        if (c === '{') {
+          skipSpace();
+          string();
+          skipSpace();
+          expect(':');
+        }
+        value();
+        skipSpace();
+        if (text.charAt(i) !== ',') return expect(close);
+        i++;
+      }
+    }
+    if (c === '"') return string();
+    const number = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+    number.lastIndex = i;
+    const match = number.exec(text);
+    if (match !== null) {
+      i += match[0].length;
+      return;
+    }
+    const word = c === 't' ? 'true' : c === 'f' ? 'false' : c === 'n' ? 'null' : undefined;
+    if (word === undefined) throw STOP;
+    for (const char of word) expect(char);
+  };
+  try {
+    value();
+    skipSpace();
+    return i < text.length ? i : text.length;
+  } catch (error) {
+    if (error === STOP) return i;
+    return text.length; // too deeply nested for the scanner's stack: point at the end
   }
-  return text.length;
 }
 
 export function parseJson(file: string, text: string): unknown {
@@ -32,7 +108,10 @@ export function parseJson(file: string, text: string): unknown {
   } catch (error) {
     const offset = errorOffset((error as Error).message, text);
     const { line, column } = lineColumn(text, offset);
-    const what = (error as Error).message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '');
+    // V8 appends the position, or for an unexpected token a snippet of the text: the place is ours to say.
+    const what = (error as Error).message
+      .replace(/(?: in JSON)? at position \d+.*$/s, '')
+      .replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
     throw new OrchError('ORCH_INVALID_JSON', `${file}:${line}:${column}: invalid JSON: ${what}`, {
       cause: error,
       details: { file, line, column },

@@ -20,7 +20,7 @@ export interface FileContent {
 export async function readTextFile(path: string, options: ReadOptions = {}): Promise<FileContent> {
   const maxBytes = options.maxBytes ?? MAX_FILE_BYTES;
   const before = await fs.lstat(path).catch((error: unknown) => {
-    if (errnoCode(error) === 'ENOENT') {
+    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') {
       throw new OrchError('ORCH_NOT_FOUND', `${path} does not exist`, { cause: error, details: { file: path } });
     }
     throw error;
@@ -52,17 +52,22 @@ export async function readTextFile(path: string, options: ReadOptions = {}): Pro
         hint: 'state files are small JSON documents: check that this is the file you meant',
       });
     }
-    // Read to a cap of maxBytes + 1 rather than trusting stat.size: the file may grow while we read.
-    const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
+    // Read to the end, not to stat.size: a file that grows while we read is read whole (up to the cap),
+    // never returned as a torn prefix.
+    let buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
     let length = 0;
     for (;;) {
+      if (length === buffer.length) {
+        if (length > maxBytes) {
+          throw new OrchError('ORCH_FILE_TOO_LARGE', `${path} grew past the ${maxBytes} bytes orch reads`, { details: { file: path, max: maxBytes } });
+        }
+        const bigger = Buffer.alloc(Math.min(buffer.length * 2, maxBytes + 1));
+        buffer.copy(bigger);
+        buffer = bigger;
+      }
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;
-      if (length > maxBytes) {
-        throw new OrchError('ORCH_FILE_TOO_LARGE', `${path} grew past the ${maxBytes} bytes orch reads`, { details: { file: path, max: maxBytes } });
-      }
-      if (length === buffer.length) break;
     }
     const bytes = buffer.subarray(0, length);
     return { text: decodeUtf8(path, bytes), bytes };
@@ -92,7 +97,7 @@ function decodeUtf8(path: string, bytes: Uint8Array): string {
   try {
     return utf8.decode(bytes); // ignoreBOM: false drops a leading BOM
   } catch (error) {
-    const offset = firstInvalidUtf8(bytes);
+    const offset = invalidUtf8Offset(bytes) ?? 0;
     throw new OrchError('ORCH_INVALID_UTF8', `${path}: invalid UTF-8 at byte ${offset}`, {
       cause: error,
       details: { file: path, byte: offset },
@@ -101,18 +106,36 @@ function decodeUtf8(path: string, bytes: Uint8Array): string {
   }
 }
 
-function firstInvalidUtf8(bytes: Uint8Array): number {
-  // Binary search for the shortest prefix that fails to decode: the offending byte is at its end.
-  let lo = 0;
-  let hi = bytes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    try {
-      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid + 1), { stream: true });
-      lo = mid + 1;
-    } catch {
-      hi = mid;
+/**
+ * Offset of the first byte of the first ill-formed sequence, by the WHATWG rules TextDecoder uses
+ * (no overlongs, no surrogates, nothing above U+10FFFF), or undefined if `bytes` is valid UTF-8.
+ */
+export function invalidUtf8Offset(bytes: Uint8Array): number | undefined {
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i] ?? 0;
+    if (lead < 0x80) {
+      i += 1;
+      continue;
     }
+    // Continuation count, and the allowed range of the first continuation byte.
+    let count: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) count = 1;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      count = 2;
+      if (lead === 0xe0) low = 0xa0;
+      if (lead === 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      count = 3;
+      if (lead === 0xf0) low = 0x90;
+      if (lead === 0xf4) high = 0x8f;
+    } else return i;
+    for (let k = 1; k <= count; k++) {
+      const byte = bytes[i + k];
+      if (byte === undefined || byte < (k === 1 ? low : 0x80) || byte > (k === 1 ? high : 0xbf)) return i;
+    }
+    i += count + 1;
   }
-  return lo;
+  return undefined;
 }
