@@ -1,0 +1,107 @@
+// Where a command's output goes: a file per stream, capped, and a small in-memory tail of both streams
+// for classifying the failure. Output is never held whole in memory: past the cap it is read and
+// dropped, so the child never blocks on a full pipe.
+import { promises as fs, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
+import { OrchError, errnoCode } from '../errors.js';
+
+/** How much of the combined output (latest bytes) is kept in memory for classification. */
+export const OUTPUT_TAIL_BYTES = 64 * 1024;
+
+export interface CappedFile {
+  /**
+   * Writes what fits under the cap. Returns false when the file wants the source paused; `resume` is
+   * then called once (on drain, or at once on a write error, since no drain would come).
+   */
+  write(chunk: Buffer, resume: () => void): boolean;
+  /** True once bytes were dropped (the cap was reached, or the file could not be written). */
+  readonly truncated: boolean;
+  /** The write error that stopped the file, if any (ENOSPC…). */
+  readonly error: string | undefined;
+  /** Flushes and closes the file. Never throws: a failure is kept in `error`. */
+  close(): Promise<void>;
+}
+
+/** Creates (truncates) `path` and returns a capped writer. Throws ORCH_WRITE_FAILED if it cannot be opened. */
+export async function openCappedFile(path: string, capBytes: number): Promise<CappedFile> {
+  let stream: WriteStream;
+  try {
+    await fs.mkdir(dirname(path), { recursive: true });
+    const handle = await fs.open(path, 'w', 0o644);
+    stream = handle.createWriteStream();
+  } catch (error) {
+    throw new OrchError('ORCH_WRITE_FAILED', `cannot create the output file ${path}: ${(error as Error).message}`, {
+      cause: error,
+      details: { file: path, errno: errnoCode(error) },
+    });
+  }
+  let written = 0;
+  let truncated = false;
+  let failure: string | undefined;
+  let pendingResume: (() => void) | undefined;
+  const wakeSource = (): void => {
+    const resume = pendingResume;
+    pendingResume = undefined;
+    resume?.();
+  };
+  stream.on('drain', wakeSource);
+  stream.on('error', error => {
+    failure ??= error.message;
+    truncated = true;
+    wakeSource();
+  });
+
+  return {
+    write(chunk, resume) {
+      if (failure !== undefined || written >= capBytes) {
+        if (chunk.length > 0) truncated = true;
+        return true;
+      }
+      const room = capBytes - written;
+      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      if (part.length < chunk.length) truncated = true;
+      written += part.length;
+      if (stream.write(part)) return true;
+      pendingResume = resume;
+      return false;
+    },
+    get truncated() {
+      return truncated;
+    },
+    get error() {
+      return failure;
+    },
+    async close() {
+      await new Promise<void>(resolve => {
+        if (stream.destroyed) return resolve();
+        stream.once('close', () => resolve());
+        stream.end();
+      });
+    },
+  };
+}
+
+export interface OutputTail {
+  push(chunk: Buffer): void;
+  /** The kept bytes as text (a character cut at the start shows as U+FFFD). */
+  text(): string;
+}
+
+/** Keeps the last `maxBytes` bytes pushed, in arrival order. */
+export function createOutputTail(maxBytes: number = OUTPUT_TAIL_BYTES): OutputTail {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    push(chunk) {
+      // A copy, so a large chunk's memory is not kept alive by a small slice of it.
+      const kept = chunk.length > maxBytes ? Buffer.from(chunk.subarray(chunk.length - maxBytes)) : Buffer.from(chunk);
+      chunks.push(kept);
+      size += kept.length;
+      while (chunks.length > 1 && size - (chunks[0]?.length ?? 0) >= maxBytes) size -= chunks.shift()?.length ?? 0;
+    },
+    text() {
+      const all = Buffer.concat(chunks);
+      return all.subarray(Math.max(0, all.length - maxBytes)).toString('utf8');
+    },
+  };
+}
