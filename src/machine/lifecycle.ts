@@ -1,0 +1,126 @@
+// The orchestrator's own events besides attempt ends: start, attempt_started, deadline_passed, and the
+// watcher's spec_changed and spec_deleted (PRODUCT.md §3, §5, §6).
+import { OrchError } from '../errors.js';
+import type { TaskRecord } from '../generated/types.js';
+import type { TaskEvent } from './events.js';
+import { advanceFrom, currentStep, enterPosition, fail, hop, iso, log, logStart, park, positionOf, startPhase, type Draft } from './flow.js';
+import { initialSteps, openAttempt } from './record.js';
+import { isStepPhase, isTerminal, phaseOfState, stateOfPhase } from './states.js';
+import { assertLegal } from './transitions.js';
+
+/**
+ * NEW: the task begins (steps from the spec or one default step, deadline set, first phase or gate).
+ * A task resting between phases (PLAN_APPROVED, PLAN_REJECTED: only a hand-made record rests there)
+ * goes on from where it is. Any other state refuses.
+ */
+export function start(d: Draft): void {
+  if (d.r.state === 'PLAN_APPROVED') {
+    advanceFrom(d, { phase: 'plan_review', step: 0 });
+    return;
+  }
+  if (d.r.state === 'PLAN_REJECTED') {
+    enterPosition(d, { phase: 'plan', step: 0 }, false);
+    return;
+  }
+  if (d.r.state !== 'NEW') {
+    throw new OrchError('ORCH_ILLEGAL_TRANSITION', `Task ${d.r.id} is ${d.r.state}: only a NEW task can start`, {
+      details: { task: d.r.id, from: d.r.state, actor: 'orch', action: 'start' },
+    });
+  }
+  d.r.steps = initialSteps(d.r.spec);
+  d.r.phase_attempts = 0;
+  const deadline = d.ctx.workflow.deadline_s;
+  if (deadline !== undefined) d.r.deadline_at = iso(d.ctx.now + deadline * 1000);
+  logStart(d);
+  enterPosition(d, { phase: 'plan', step: 0 }, true);
+}
+
+export function attemptStarted(d: Draft, ev: Extract<TaskEvent, { type: 'attempt_started' }>): void {
+  const attempt = ev.attempt;
+  if (d.r.attempts.some(a => a.n === attempt.n)) {
+    throw new OrchError('ORCH_INTERNAL', `Task ${d.r.id} already has an attempt ${attempt.n}`, {
+      details: { task: d.r.id, n: attempt.n },
+    });
+  }
+  d.r.attempts.push({ ...attempt, generation: attempt.generation ?? d.r.generation });
+  delete d.r.next_attempt_at;
+  // A command started for a phase the task has left (a cancel or decision got in first) is stopped at once.
+  const wanted =
+    phaseOfState(d.r.state) !== undefined &&
+    d.r.phase === attempt.phase &&
+    stateOfPhase(attempt.phase) === d.r.state &&
+    (!isStepPhase(attempt.phase) || currentStep(d.r)?.id === attempt.step_id);
+  if (!wanted) {
+    d.effects.push({ type: 'stop_command', reason: `task ${d.r.id} is ${d.r.state}: attempt ${attempt.n} (${attempt.phase}) is not wanted` });
+  }
+}
+
+export function deadlinePassed(d: Draft): void {
+  const r = d.r;
+  // A deadline acts on work in progress: a task waiting for a person, finished, or not begun is left alone.
+  if (phaseOfState(r.state) === undefined || r.deadline_at === undefined) return;
+  if (d.ctx.now < Date.parse(r.deadline_at)) return; // an early timer: not yet
+  const reason = `Deadline passed (${r.deadline_at})`;
+  stopRunning(d, reason);
+  r.last_error = { at: iso(d.ctx.now), message: reason, ...(r.phase === undefined ? {} : { phase: r.phase }) };
+  if (d.ctx.workflow.on_exhausted === 'human') {
+    park(d, 'deadline', reason, r.state, r.phase);
+  } else {
+    fail(d, reason);
+  }
+}
+
+/** cancel (a person) and spec_deleted (orch): CANCELLED, the running command stopped, the record kept. */
+export function cancel(d: Draft, actor: 'orch' | 'cli' | 'human', why: string, action: string): void {
+  if (action === 'spec_deleted' && isTerminal(d.r.state)) return; // finished tasks keep their end state
+  assertLegal(d.r, 'CANCELLED', actor, action);
+  stopRunning(d, why);
+  hop(d, 'CANCELLED', actor, why, action);
+  delete d.r.next_attempt_at;
+  log(d, 'task', 'warning', `Task ${d.r.id} cancelled: ${why}`);
+}
+
+function stopRunning(d: Draft, reason: string): void {
+  if (openAttempt(d.r) !== undefined) d.effects.push({ type: 'stop_command', reason });
+}
+
+export function specChanged(d: Draft, ev: Extract<TaskEvent, { type: 'spec_changed' }>): void {
+  const r = d.r;
+  if (ev.hash === r.spec_hash) return;
+  if (isTerminal(r.state)) {
+    newGeneration(d, ev);
+    return;
+  }
+  r.spec = ev.spec;
+  r.spec_hash = ev.hash;
+  const running = phaseOfState(r.state) !== undefined;
+  if (!running || ev.mode === 'next_phase') {
+    log(d, 'watcher', 'info', `Spec of task ${r.id} changed: ${running ? 'taken up at its next phase' : `the task stays ${r.state}`}`);
+    return;
+  }
+  const pos = positionOf(r);
+  stopRunning(d, 'spec changed: restarting the phase');
+  const step = currentStep(r);
+  if (pos.phase === 'implement' && step !== undefined) step.attempts = 0;
+  log(d, 'watcher', 'info', `Spec of task ${r.id} changed: restarting ${pos.phase}`);
+  startPhase(d, pos);
+}
+
+/** A finished task whose spec changed runs again: generation + 1, from NEW, history and attempts kept. */
+function newGeneration(d: Draft, ev: Extract<TaskEvent, { type: 'spec_changed' }>): void {
+  const r: TaskRecord = d.r;
+  const from = r.state;
+  r.generation += 1;
+  hop(d, 'NEW', 'orch', `spec changed: generation ${r.generation}`, 'spec_changed');
+  r.spec = ev.spec;
+  r.spec_hash = ev.hash;
+  r.steps = [];
+  r.phase_attempts = 0;
+  r.counters = { interruptions: 0, plan_rejections: 0, same_error: 0 };
+  r.cost = { usd: 0, tokens: 0, by_role: {} };
+  for (const key of ['phase', 'step_index', 'awaiting', 'last_error', 'last_review', 'feedback', 'next_attempt_at', 'deadline_at'] as const) {
+    delete r[key];
+  }
+  log(d, 'watcher', 'info', `Spec of task ${r.id} changed: it was ${from}, it runs again as generation ${r.generation}`);
+  start(d);
+}

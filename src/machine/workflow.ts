@@ -1,0 +1,147 @@
+// Resolves the workflow a task runs (PRODUCT.md §3, §11): which command each phase runs for this
+// task, with routing, env and the retry policy of every layer merged. Pure: config and spec in,
+// plain data out.
+import { OrchError } from '../errors.js';
+import type { Argv, OrchConfig, Phase, PhaseName, QualityGate, Route, TaskSpec, Workflow } from '../generated/types.js';
+import { DEFAULT_RETRY, resolveRetryPolicy, type ResolvedRetryPolicy } from '../retry/backoff.js';
+import { PHASES, roleOfPhase } from './states.js';
+
+export const DEFAULT_WORKFLOW = 'default';
+export const DEFAULT_MAX_PLAN_REJECTIONS = 2;
+export const DEFAULT_NO_PROGRESS_LIMIT = 3;
+/** config.max_interruptions when it is left out (crash-loop cap). */
+export const DEFAULT_MAX_INTERRUPTIONS = 3;
+
+/** The route that picked a phase's model, kept so the runtime can log "Routing [planner] → model: reason". */
+export interface RoutingChoice {
+  readonly when: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly reason: string;
+}
+
+export interface ResolvedPhase {
+  readonly name: PhaseName;
+  /** planner, plan_reviewer, implementer, step_reviewer, code_reviewer, quality_gate. */
+  readonly role: string;
+  /** Not part of this task's flow at all: plan and plan_review when the spec brings its own steps. */
+  readonly skipped: boolean;
+  /** Something to run (a command, or quality-gate checks); false: the phase passes straight through. */
+  readonly runs: boolean;
+  readonly command: Argv | undefined;
+  /** The quality gate's named checks; empty for other phases. */
+  readonly checks: Readonly<Record<string, Argv>>;
+  readonly shell: boolean;
+  /** A human approves before this phase starts (asked once per generation). */
+  readonly gated: boolean;
+  readonly model: string | undefined;
+  readonly provider: string | undefined;
+  readonly routing: RoutingChoice | undefined;
+  /** The phase's env with the spec's env over it. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly retry: ResolvedRetryPolicy;
+}
+
+export interface ResolvedWorkflow {
+  readonly name: string;
+  readonly phases: { readonly [P in PhaseName]: ResolvedPhase };
+  /** The spec brought pre-planned steps, so plan and plan_review are skipped. */
+  readonly planned: boolean;
+  readonly human_gate: readonly PhaseName[];
+  readonly on_exhausted: 'fail' | 'human';
+  readonly max_plan_rejections: number;
+  readonly deadline_s: number | undefined;
+  readonly max_cost_usd: number | undefined;
+  readonly max_tokens: number | undefined;
+  readonly no_progress_limit: number;
+}
+
+/** The workflow `spec` runs under `config`. Throws ORCH_CONFIG_INVALID when it names no workflow. */
+export function resolveWorkflow(config: OrchConfig, spec: TaskSpec): ResolvedWorkflow {
+  const name = spec.workflow ?? DEFAULT_WORKFLOW;
+  const workflow = config.workflows?.[name];
+  if (workflow === undefined) {
+    const known = Object.keys(config.workflows ?? {});
+    throw new OrchError('ORCH_CONFIG_INVALID', `Task ${spec.id ?? '(unnamed)'} names workflow "${name}", which the config does not define`, {
+      details: { workflow: name, known },
+      hint: known.length === 0 ? `add workflows.${name} to config.json` : `use one of: ${known.join(', ')}`,
+    });
+  }
+  if (workflow.run !== undefined && workflow.implement?.command !== undefined) {
+    throw new OrchError('ORCH_CONFIG_INVALID', `Workflow "${name}" sets both run and implement.command`, {
+      details: { workflow: name, path: `/workflows/${name}` },
+      hint: 'run is shorthand for implement.command: keep one of them',
+    });
+  }
+  const planned = spec.steps !== undefined && spec.steps.length > 0;
+  const gates = new Set(workflow.human_gate ?? []);
+  const phases = Object.fromEntries(
+    PHASES.map(phase => [phase, resolvePhase(config, workflow, spec, phase, planned, gates.has(phase))]),
+  ) as { [P in PhaseName]: ResolvedPhase };
+  return {
+    name,
+    phases,
+    planned,
+    human_gate: PHASES.filter(phase => gates.has(phase)),
+    on_exhausted: workflow.on_exhausted ?? 'fail',
+    max_plan_rejections: workflow.max_plan_rejections ?? DEFAULT_MAX_PLAN_REJECTIONS,
+    deadline_s: spec.deadline_s ?? workflow.deadline_s,
+    max_cost_usd: spec.max_cost_usd ?? workflow.max_cost_usd,
+    max_tokens: spec.max_tokens ?? workflow.max_tokens,
+    no_progress_limit: workflow.no_progress_limit ?? DEFAULT_NO_PROGRESS_LIMIT,
+  };
+}
+
+function resolvePhase(
+  config: OrchConfig,
+  workflow: Workflow,
+  spec: TaskSpec,
+  name: PhaseName,
+  planned: boolean,
+  gated: boolean,
+): ResolvedPhase {
+  const raw: Phase | QualityGate | undefined = workflow[name];
+  const phase: Phase = name === 'quality_gate' || raw === undefined ? {} : (raw as Phase);
+  const gate: QualityGate = name === 'quality_gate' ? ((raw as QualityGate | undefined) ?? {}) : {};
+  const command = name === 'implement' ? (workflow.run ?? phase.command) : phase.command;
+  const checks = gate.checks ?? {};
+  const route = (phase.routes ?? []).find(candidate => routeMatches(candidate, spec));
+  const skipped = planned && (name === 'plan' || name === 'plan_review');
+  return {
+    name,
+    role: roleOfPhase(name),
+    skipped,
+    runs: !skipped && (command !== undefined || Object.keys(checks).length > 0),
+    command,
+    checks,
+    shell: (name === 'quality_gate' ? gate.shell : phase.shell) ?? false,
+    gated: gated && !skipped,
+    model: route?.model ?? phase.model,
+    provider: route?.provider ?? phase.provider,
+    routing: route === undefined ? undefined : { when: route.when, reason: route.reason ?? describeWhen(route.when) },
+    env: definedEntries({ ...(name === 'quality_gate' ? gate.env : phase.env), ...spec.env }),
+    retry: resolveRetryPolicy(
+      DEFAULT_RETRY,
+      config.retry,
+      workflow.retry,
+      name === 'quality_gate' ? gate.retry : phase.retry,
+      spec.retry,
+      { timeout_s: spec.timeout_s },
+    ),
+  };
+}
+
+/** A route matches when every `when` field equals the spec's field of that name. */
+export function routeMatches(route: Route, spec: TaskSpec): boolean {
+  const fields = spec as Readonly<Record<string, unknown>>;
+  return Object.entries(route.when).every(([key, value]) => value === undefined || fields[key] === value);
+}
+
+function describeWhen(when: RoutingChoice['when']): string {
+  const parts = Object.entries(when).map(([key, value]) => `${key}=${String(value)}`);
+  return parts.length === 0 ? 'route matched' : `route matched ${parts.join(', ')}`;
+}
+
+function definedEntries(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
+  return out;
+}
