@@ -1,0 +1,138 @@
+// One attempt of one phase: compose the command, run it in its own process group (its identity written
+// to the record before we wait on it), read its result file, classify how it ended, and return the
+// attempt_finished event for the machine. A failing command is a result here, never a throw.
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { Attempt, AttemptReason, CommandResult, ProcessIdentity, TaskRecord } from '../generated/types.js';
+import type { Clock } from '../clock.js';
+import { isOrchError } from '../errors.js';
+import type { PhaseRun, TaskEvent } from '../machine/transition.js';
+import type { ResolvedWorkflow } from '../machine/workflow.js';
+import { attemptArtifacts } from '../runner/artifacts.js';
+import { classifyFailure } from '../runner/classify.js';
+import { buildCommandEnv, renderArgs } from '../runner/command-env.js';
+import { readCommandResult } from '../runner/result-file.js';
+import { runCommand } from '../runner/run-command.js';
+import { recordPath, type StatePaths } from '../store/paths.js';
+import { gateArgv } from './gate-script.js';
+import { placeholderValues } from './prompt.js';
+
+export type AttemptFinishedEvent = Extract<TaskEvent, { type: 'attempt_finished' }>;
+
+export interface AttemptOptions {
+  paths: StatePaths;
+  runId: string;
+  record: TaskRecord;
+  run: PhaseRun;
+  n: number;
+  workflow: ResolvedWorkflow;
+  worker: string;
+  launcher: string[];
+  outputCapBytes: number;
+  clock: Clock;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  /** Writes the attempt (with its process identity) to the record; awaited before we wait on the command. */
+  onStarted: (attempt: Attempt) => Promise<void>;
+}
+
+export async function runAttempt(options: AttemptOptions): Promise<AttemptFinishedEvent> {
+  const { paths, record, run, n, workflow, clock } = options;
+  const phase = workflow.phases[run.phase];
+  const step = run.step_index === undefined ? undefined : record.steps[run.step_index];
+  const artifacts = attemptArtifacts(paths.stateDir, { runId: options.runId, taskId: record.id, attempt: n, phase: run.phase, stepId: step?.id });
+  await fs.mkdir(artifacts.dir, { recursive: true });
+  const feedback = record.feedback;
+  if (feedback !== undefined && feedback !== '') await fs.writeFile(artifacts.feedback, `${feedback}\n`);
+
+  const startedAt = new Date(clock.now()).toISOString();
+  const attempt: Attempt = {
+    n,
+    generation: record.generation,
+    phase: run.phase,
+    worker: options.worker,
+    started_at: startedAt,
+    run_id: options.runId,
+    artifacts_dir: artifacts.relativeDir,
+    ...(step !== undefined && { step_id: step.id }),
+    ...(phase.model !== undefined && { model: phase.model }),
+    ...(phase.provider !== undefined && { provider: phase.provider }),
+  };
+  const finished = (outcome: { reason: AttemptReason; exit_code: number | null; signal: string | null }, extra: Partial<AttemptFinishedEvent>): AttemptFinishedEvent => ({
+    type: 'attempt_finished',
+    n,
+    reason: outcome.reason,
+    retryable: false,
+    exit_code: outcome.exit_code,
+    signal: outcome.signal,
+    ...extra,
+  });
+
+  let argv: string[];
+  try {
+    const vars = placeholderValues({ record, phase: run.phase, step, attempt: run.attempt, feedback, model: phase.model, provider: phase.provider });
+    argv = run.phase === 'quality_gate' ? gateArgv(phase.checks, options.launcher, phase.shell) : renderArgs(phase.command ?? [], vars);
+  } catch (error) {
+    // A bad placeholder is a config problem: record it as a failed attempt that no retry can fix.
+    await options.onStarted(attempt);
+    return finished({ reason: 'failed', exit_code: null, signal: null }, { error: isOrchError(error) ? error.message : String(error) });
+  }
+
+  let spawned = false;
+  const outcome = await runCommand({
+    argv,
+    shell: run.phase === 'quality_gate' ? false : phase.shell,
+    cwd: paths.root,
+    env: buildCommandEnv(
+      options.env,
+      {
+        taskId: record.id,
+        taskFile: join(paths.stateDir, record.spec_file),
+        recordFile: recordPath(paths, record.id),
+        phase: run.phase,
+        stepId: step?.id,
+        attempt: run.attempt,
+        artifactsDir: artifacts.dir,
+        resultFile: artifacts.result,
+        feedbackFile: feedback === undefined || feedback === '' ? undefined : artifacts.feedback,
+      },
+      { ...phase.env },
+    ),
+    ...(run.phase !== 'quality_gate' && options.launcher.length > 0 && { launcher: options.launcher }),
+    stdoutPath: artifacts.stdout,
+    stderrPath: artifacts.stderr,
+    outputCapBytes: options.outputCapBytes,
+    timeoutMs: phase.retry.timeout_s * 1000,
+    ...(phase.retry.stall_timeout_s !== undefined && { stallTimeoutMs: phase.retry.stall_timeout_s * 1000 }),
+    signal: options.signal,
+    clock,
+    onSpawn: async (identity: ProcessIdentity) => {
+      spawned = true;
+      await options.onStarted({ ...attempt, process: identity });
+    },
+  });
+  if (!spawned) await options.onStarted(attempt); // never ran (missing binary…): the attempt is still recorded
+
+  const read = await readCommandResult(artifacts.result);
+  const result: CommandResult | undefined = read.result;
+  let reason = outcome.reason;
+  let error = outcome.error;
+  if (read.error !== undefined && reason === 'succeeded') {
+    reason = 'failed';
+    error = `the result file is invalid: ${read.error.message}`;
+  } else if (reason === 'succeeded' && result?.outcome === 'failed') {
+    reason = 'failed';
+    error = result.reason ?? 'the command reported outcome "failed"';
+  }
+  if (reason === 'succeeded') return finished(outcome, result === undefined ? {} : { result });
+  const verdict = classifyFailure({ ...outcome, reason, ...(error !== undefined && { error }) }, phase.retry, clock.now());
+  return finished(
+    { ...outcome, reason: verdict.rate_limited_until !== undefined ? 'rate_limited' : reason },
+    {
+      retryable: verdict.retryable,
+      ...(error !== undefined && { error }),
+      ...(result !== undefined && { result }),
+      ...(verdict.rate_limited_until !== undefined && { rate_limited_until: verdict.rate_limited_until }),
+    },
+  );
+}

@@ -1,0 +1,88 @@
+// One orchestrator run over a state dir: take the session, recover what a dead run left behind, open
+// the run log section, run the engine until idle (or until stopped), close the section, release.
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
+import { loadConfig } from '../config/load-config.js';
+import { openAttempt } from '../machine/record.js';
+import { RunLog } from '../runlog/run-log.js';
+import { stopProcessGroup } from '../runner/kill-group.js';
+import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
+import { loadAll } from '../store/load.js';
+import type { StatePaths } from '../store/paths.js';
+import { layoutAt, statePaths } from '../store/paths.js';
+import { acquireSession, SESSION_LEASE_MS, type Session } from '../store/session.js';
+import { sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
+import { Engine, type EngineSummary } from './engine.js';
+
+export interface RunOptions {
+  clock?: Clock;
+  random?: () => number;
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  leaseMs?: number;
+}
+
+export interface RunResult extends EngineSummary {
+  runId: string;
+  runLogPath: string;
+  previousRunDied: boolean;
+  interrupted: string[];
+}
+
+/**
+ * Attempts still open in the records belong to a run that is gone (we hold the session now): stop
+ * their process groups, after checking they are the same processes, and mark them interrupted.
+ */
+async function recoverOpenAttempts(engine: Engine, paths: StatePaths): Promise<string[]> {
+  const interrupted: string[] = [];
+  const { items } = await loadAll('record', paths.records);
+  for (const { doc } of items) {
+    const attempt = openAttempt(doc);
+    if (attempt === undefined) continue;
+    if (attempt.process !== undefined) await stopProcessGroup(attempt.process, DEFAULT_KILL_GRACE_MS);
+    engine.records.set(doc.id, doc);
+    await engine.apply(doc.id, { type: 'attempt_finished', n: attempt.n, reason: 'interrupted', retryable: true, exit_code: null, signal: null, error: 'the orchestrator running it stopped' });
+    interrupted.push(doc.id);
+  }
+  return interrupted;
+}
+
+/** Runs the orchestrator over `root` until nothing is left to do now (the library's runUntilIdle). */
+export async function runOnce(root: string, options: RunOptions = {}): Promise<RunResult> {
+  const clock = options.clock ?? systemClock;
+  const layout = layoutAt(root) ?? '.isollm';
+  const { config } = await loadConfig(statePaths(root, layout).config, root);
+  const paths = statePaths(root, layout, config.run_log);
+  const leaseMs = options.leaseMs ?? SESSION_LEASE_MS;
+  const session: Session = await acquireSession(paths, { clock, leaseMs });
+  const heartbeat = setInterval(() => {
+    session.heartbeat('running').catch(() => controller.abort('the session was taken over'));
+  }, Math.max(1000, leaseMs / 3));
+  heartbeat.unref();
+  const controller = new AbortController();
+  options.signal?.addEventListener('abort', () => controller.abort(options.signal?.reason), { once: true });
+  const runLog = new RunLog({ runLogPath: paths.runLog, eventsPath: paths.events, runId: session.runId, clock });
+  try {
+    await sweepTempFiles(tempFileDirs(paths), { clock });
+    const ids = (await loadAll('record', paths.records)).items.map(item => item.doc.id);
+    const { previousRunDied } = await runLog.startRun(ids);
+    const engine = new Engine({
+      paths,
+      config,
+      fence: session.fence(),
+      runId: session.runId,
+      runLog,
+      clock,
+      ...(options.random !== undefined && { random: options.random }),
+      ...(options.env !== undefined && { env: options.env }),
+    });
+    const interrupted = await recoverOpenAttempts(engine, paths);
+    await session.heartbeat('running');
+    const summary = await engine.runUntilIdle(controller.signal);
+    await runLog.endRun({ costUsd: summary.costUsd, completed: summary.done.length, failed: summary.failed.length, needingReview: summary.awaiting.length });
+    return { ...summary, runId: session.runId, runLogPath: paths.runLog, previousRunDied, interrupted };
+  } finally {
+    clearInterval(heartbeat);
+    await session.release();
+  }
+}

@@ -1,0 +1,91 @@
+import t from 'tap';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { runOnce } from '../../src/runtime/orchestrator.js';
+import type { TaskRecord } from '../../src/generated/types.js';
+import { checkRunLog } from '../fixtures/run-log-checker.js';
+import { makeProject, script, STUB_AGENT } from '../fixtures/project.js';
+
+const record = (root: string, id: string): TaskRecord => JSON.parse(readFileSync(join(root, '.isollm/state/tasks', `${id}.json`), 'utf8'));
+const states = (r: TaskRecord): string[] => [r.history[0]?.from ?? r.state, ...r.history.map(h => h.to)];
+
+t.test('a task runs the whole default workflow with stub agents: plan, review, two steps, code review, gate, DONE', async t => {
+  const root = makeProject(t.testdir(), { tasks: { T1: { title: 'Hello', goal: 'say hello' } } });
+  const result = await runOnce(root);
+  t.same(result.done, ['T1']);
+  const r = record(root, 'T1');
+  t.equal(r.state, 'DONE');
+  t.same(states(r), ['NEW', 'PLANNING', 'PLAN_REVIEW', 'PLAN_APPROVED', 'IMPLEMENTING', 'CODE_REVIEW', 'QUALITY_GATE', 'DONE']);
+  t.same(r.steps.map(s => [s.id, s.state]), [['S1', 'COMPLETED'], ['S2', 'COMPLETED']]);
+  t.same(r.attempts.map(a => `${a.phase}${a.step_id ? `:${a.step_id}` : ''}:${a.reason}`), [
+    'plan:succeeded', 'plan_review:succeeded', 'implement:S1:succeeded', 'step_review:S1:succeeded',
+    'implement:S2:succeeded', 'step_review:S2:succeeded', 'code_review:succeeded', 'quality_gate:succeeded',
+  ]);
+  t.ok(r.attempts.every(a => a.process !== undefined && a.process.pgid === a.process.pid), 'each attempt ran in its own process group, identity recorded');
+  t.equal(r.attempts.find(a => a.phase === 'quality_gate')?.checks?.[0]?.name, 'test');
+  t.ok(r.cost.usd > 0.06 && r.cost.tokens === 7 * 150, `cost summed: ${r.cost.usd} usd, ${r.cost.tokens} tokens`);
+  const firstAttempt = r.attempts[0];
+  t.ok(firstAttempt && existsSync(join(root, '.isollm', firstAttempt.artifacts_dir, 'stdout.log')), 'stdout kept per attempt');
+  const log = readFileSync(result.runLogPath, 'utf8');
+  t.same(checkRunLog(log).problems, [], 'the run log follows §9');
+  t.match(log, /Task T1 completed with status: done/);
+  const workers = readdirSync(join(root, '.isollm/state/workers')).filter(n => n.endsWith('.json'));
+  t.same(workers, ['w1.json', 'w2.json']);
+});
+
+t.test('plan rejected twice then approved; a step failing twice then passing', async t => {
+  const env = { ...process.env, ...script({ plan_review: ['reject', 'reject', 'approve'], 'implement:S1': ['fail', 'fail', 'ok'] }) };
+  const root = makeProject(t.testdir(), { tasks: { T1: { goal: 'retry things' } }, config: { workers: 1 } });
+  const result = await runOnce(root, { env });
+  t.same(result.done, ['T1']);
+  const r = record(root, 'T1');
+  t.equal(r.counters.plan_rejections, 2);
+  t.equal(r.attempts.filter(a => a.phase === 'plan').length, 3);
+  t.same(r.attempts.filter(a => a.step_id === 'S1' && a.phase === 'implement').map(a => a.reason), ['failed', 'failed', 'succeeded']);
+  const log = readFileSync(result.runLogPath, 'utf8');
+  t.match(log, /\*\*retry\*\*: .*Retry attempt 2\/3/);
+});
+
+t.test('a non-retryable failure goes straight to FAILED; exhausted retries wait for a human with on_exhausted human', async t => {
+  const env = { ...process.env, STUB_SCRIPT: '{}' };
+  const root = makeProject(t.testdir(), {
+    workflow: { implement: { command: [process.execPath, STUB_AGENT] }, retry: { base_delay_s: 0.01, jitter: 0 }, on_exhausted: 'human' },
+    tasks: {
+      FATAL: { goal: 'fatal', env: script({ implement: ['fatal'] }) },
+      FLAKY: { goal: 'always fails', env: script({ implement: ['fail'] }) },
+    },
+  });
+  const result = await runOnce(root, { env });
+  t.same(result.failed, ['FATAL']);
+  t.same(result.awaiting, ['FLAKY']);
+  t.equal(record(root, 'FATAL').attempts.length, 1);
+  const flaky = record(root, 'FLAKY');
+  t.equal(flaky.attempts.length, 3);
+  t.equal(flaky.awaiting?.kind, 'exhausted');
+});
+
+t.test('a rate limit parks the task without spending an attempt', async t => {
+  const root = makeProject(t.testdir(), {
+    workflow: { implement: { command: [process.execPath, STUB_AGENT] }, retry: { max_attempts: 1 } },
+    tasks: { RL: { goal: 'limited', env: script({ implement: ['ratelimit', 'ok'] }) } },
+  });
+  const result = await runOnce(root);
+  t.same(result.done, ['RL']);
+  const r = record(root, 'RL');
+  t.same(r.attempts.map(a => a.reason), ['rate_limited', 'succeeded']);
+});
+
+t.test('dependencies run first, and priority orders the rest', async t => {
+  const order = join(t.testdir(), 'order.log');
+  const root = makeProject(t.testdir(), {
+    workflow: { implement: { command: [process.execPath, STUB_AGENT] } },
+    config: { workers: 1 },
+    tasks: {
+      A: { goal: 'a', depends_on: ['B'], priority: 10 },
+      B: { goal: 'b' },
+      C: { goal: 'c', priority: 5 },
+    },
+  });
+  await runOnce(root, { env: { ...process.env, STUB_LOG: order } });
+  t.same(readFileSync(order, 'utf8').trim().split('\n').map(l => l.split(' ')[0]), ['C', 'B', 'A']);
+});
