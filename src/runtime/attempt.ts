@@ -32,6 +32,8 @@ export interface AttemptOptions {
   clock: Clock;
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
+  /** True once the orchestrator is shutting down: a command stopped for that was interrupted, not cancelled. */
+  isShuttingDown: () => boolean;
   /** Writes the attempt (with its process identity) to the record; awaited before we wait on the command. */
   onStarted: (attempt: Attempt) => Promise<void>;
 }
@@ -113,6 +115,9 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   });
   if (!spawned) await options.onStarted(attempt); // never ran (missing binary…): the attempt is still recorded
 
+  if (outcome.reason === 'cancelled' && options.isShuttingDown()) {
+    return finished({ ...outcome, reason: 'interrupted' }, { retryable: true, error: 'stopped by the orchestrator shutting down' });
+  }
   const read = await readCommandResult(artifacts.result);
   const result: CommandResult | undefined = read.result;
   let reason = outcome.reason;

@@ -2,7 +2,8 @@
 // records (level-triggered: every pass looks at the whole tree), applies events through fenced
 // record updates, carries out the effects, and runs phase commands in worker slots.
 import { promises as fs } from 'node:fs';
-import { relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { OrchConfig, TaskRecord } from '../generated/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { isOrchError, type OrchError } from '../errors.js';
@@ -11,12 +12,29 @@ import { createRecord, currentPhase, nextAttemptNumber, transition, type Effect,
 import { findDependencyCycles, isRunnable, orderRunnable } from '../machine/schedule.js';
 import { isTerminal } from '../machine/states.js';
 import type { RunLog } from '../runlog/run-log.js';
-import { updateDocument, type Fence } from '../store/fenced-update.js';
-import { loadAll } from '../store/load.js';
+import { updateDocument, writeLocked, type Fence } from '../store/fenced-update.js';
+import { withLock } from '../store/lock.js';
+import { loadAll, loadIfExists } from '../store/load.js';
+import { writeFileDurable } from '../store/durable-write.js';
+import { judgeEdit, rejectedName } from './hand-edit.js';
+import { processInbox } from './inbox.js';
+import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import { loadSpecs, type LoadedSpec } from '../store/specs.js';
 import { runAttempt } from './attempt.js';
 import { WorkerPool } from './workers.js';
+
+/**
+ * A spec file missing for this long is deleted: editors replace files by rename or by rm and create,
+ * and for that moment the file is gone. Only deletions wait; new and changed specs act at once.
+ */
+export const SPEC_DELETE_GRACE_MS = 500;
+/** A file that fails to load is reported once its content has not changed for this long. */
+export const SETTLE_MS = 300;
+
+async function exists(path: string): Promise<boolean> {
+  return fs.lstat(path).then(() => true, () => false);
+}
 
 /** Most bytes of stdout and of stderr kept per attempt, when the config does not say. */
 export const DEFAULT_OUTPUT_CAP_BYTES = 10 * 1024 * 1024;
@@ -53,6 +71,13 @@ export class Engine {
   private readonly workers: WorkerPool;
   /** Files reported invalid, with the message: reported again only when the problem changes. */
   private readonly reported = new Map<string, string>();
+  private readonly configWatch: ConfigWatch;
+  /** Tasks whose spec file is missing, since when: deleted only after SPEC_DELETE_GRACE_MS. */
+  private readonly missingSince = new Map<string, number>();
+  /** Files that failed to load, with a stamp of their content: reported once it stops changing. */
+  private readonly unsettled = new Map<string, { stamp: string; since: number }>();
+  /** An extra wake-up time asked for by a pass (settling files, deletion grace). */
+  private timerAt: number | undefined;
   private wakeUp: (() => void) | undefined;
   /** A wake() that came while no pass was waiting: the next wait returns at once (no lost wake-ups). */
   private pending = false;
@@ -62,19 +87,25 @@ export class Engine {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.workers = new WorkerPool(options.paths, options.config, options.fence, this.clock);
+    this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config);
   }
 
-  /** Runs until nothing is running and nothing will become runnable by waiting (or `signal` aborts). */
-  async runUntilIdle(signal?: AbortSignal): Promise<EngineSummary> {
+  /**
+   * Runs until nothing is running and nothing will become runnable by waiting (or `signal` aborts).
+   * With `stayAlive` (watch mode) it does not stop when idle: it waits for wake() or a timer.
+   */
+  async runUntilIdle(signal?: AbortSignal, options: { stayAlive?: boolean } = {}): Promise<EngineSummary> {
     await this.workers.open();
+    await this.configWatch.baseline();
     signal?.addEventListener('abort', () => this.wake(), { once: true });
     try {
       while (signal?.aborted !== true && !this.stopping) {
         this.pending = false;
+        this.timerAt = undefined;
         await this.reconcile();
         await this.schedule();
         const wait = this.nextWakeAt();
-        if (this.running.size === 0 && wait === undefined && !this.pending) break;
+        if (options.stayAlive !== true && this.running.size === 0 && wait === undefined && !this.pending) break;
         await this.sleepUntil(wait);
       }
     } finally {
@@ -82,6 +113,11 @@ export class Engine {
       await this.workers.close();
     }
     return this.summary();
+  }
+
+  /** Takes `record` as the engine's own last-written version (at start, before the first pass). */
+  adopt(record: TaskRecord): void {
+    this.records.set(record.id, record);
   }
 
   /** Interrupts a wait so the next pass starts now (a watcher hint, an attempt that ended). */
@@ -109,13 +145,33 @@ export class Engine {
     };
   }
 
-  /** Compares every spec with its record and acts on each difference. */
+  /** The config in force: the last good one (reloaded when the file changes). */
+  get config(): OrchConfig {
+    return this.configWatch.current;
+  }
+
+  /**
+   * Compares every spec with its record and acts on each difference: new specs become NEW records,
+   * changed ones are handed to the machine, deleted ones cancel their task (after a grace, so an
+   * editor's save that replaces the file is not a deletion), hand edits of records are judged, and
+   * inbox decisions applied.
+   */
   async reconcile(): Promise<void> {
     const { paths } = this.options;
+    await this.reloadConfig();
     const [{ specs, errors }, records] = await Promise.all([loadSpecs(paths.tasks), loadAll('record', paths.records)]);
-    for (const failure of [...errors, ...records.errors]) await this.reportInvalid(failure.path, failure.error);
-    this.records.clear();
-    for (const item of records.items) this.records.set(item.doc.id, item.doc);
+    const now = this.clock.now();
+    const stillSettling = await this.settleInvalid([...errors, ...records.errors], now);
+    const onDisk = new Map<string, TaskRecord>();
+    for (const item of records.items) {
+      // Only <id>.json is a record: a refused edit kept as <id>.rejected-<time>.json is not.
+      if (basename(item.path) === `${item.doc.id}.json`) onDisk.set(item.doc.id, item.doc);
+    }
+    for (const [id, record] of onDisk) {
+      const ours = this.records.get(id);
+      if (ours === undefined) this.records.set(id, record);
+      else if (!isDeepStrictEqual(ours, record)) await this.apply(id);
+    }
     const inCycle = new Set<string>();
     for (const cycle of findDependencyCycles(specs.map(s => ({ id: s.id, depends_on: s.spec.depends_on })))) {
       cycle.forEach(id => inCycle.add(id));
@@ -125,21 +181,99 @@ export class Engine {
     }
     const specIds = new Set(specs.map(s => s.id));
     for (const spec of specs) {
+      this.missingSince.delete(spec.id);
       if (inCycle.has(spec.id)) continue;
       const record = this.records.get(spec.id);
       if (record === undefined) await this.createTask(spec);
       else if (record.spec_hash !== spec.hash) {
-        await this.apply(spec.id, { type: 'spec_changed', spec: spec.spec, hash: spec.hash, mode: this.options.config.on_spec_change ?? 'next_phase' });
+        await this.apply(spec.id, { type: 'spec_changed', spec: spec.spec, hash: spec.hash, mode: this.config.on_spec_change ?? 'next_phase' });
       }
     }
-    const badSpecFiles = new Set(errors.map(e => e.path));
-    for (const record of this.records.values()) {
+    for (const record of [...this.records.values()]) {
       if (specIds.has(record.id) || isTerminal(record.state)) continue;
-      const specFile = `${paths.stateDir}/${record.spec_file}`;
-      // An invalid spec is reported, not taken as deleted: the task waits until the file is fixed.
-      if (badSpecFiles.has(specFile) || (await fs.lstat(specFile).then(() => true, () => false))) continue;
-      await this.apply(record.id, { type: 'spec_deleted' });
+      const specFile = join(paths.stateDir, record.spec_file);
+      // An invalid or half-written spec is not a deleted one: the task waits until the file is fixed.
+      if (stillSettling.has(specFile) || errors.some(e => e.path === specFile) || (await exists(specFile))) continue;
+      const since = this.missingSince.get(record.id) ?? now;
+      this.missingSince.set(record.id, since);
+      if (now - since >= SPEC_DELETE_GRACE_MS) await this.apply(record.id, { type: 'spec_deleted' });
+      else this.wakeAtLatest(since + SPEC_DELETE_GRACE_MS);
     }
+    await processInbox({
+      inboxDir: paths.inbox,
+      record: id => this.records.get(id),
+      apply: (id, event) => this.apply(id, event),
+      log: async entry => {
+        await this.options.runLog.entry(entry);
+      },
+      reportInvalid: (path, error) => this.settleInvalid([{ path, error }], this.clock.now()).then(() => undefined),
+    });
+  }
+
+  private async reloadConfig(): Promise<void> {
+    const refresh = await this.configWatch.refresh();
+    if (refresh.kind === 'reloaded') {
+      await this.options.runLog.entry({ category: 'watcher', level: 'info', message: 'Config reloaded' });
+    } else if (refresh.kind === 'invalid') {
+      await this.reportOnce('config', `Config is invalid, keeping the last good one: ${refresh.error.message}`, refresh.error.hint === undefined ? [] : [refresh.error.hint]);
+    }
+  }
+
+  /**
+   * Reports a file that failed to load only once its content has stopped changing for
+   * SETTLE_MS: right after an event a file may be half-written. Returns the paths still settling.
+   */
+  private async settleInvalid(failures: readonly { path: string; error: OrchError }[], now: number): Promise<Set<string>> {
+    const settling = new Set<string>();
+    const seen = new Set<string>();
+    for (const { path, error } of failures) {
+      seen.add(path);
+      const stamp = await fs.stat(path).then(s => `${s.ino}:${s.size}:${s.mtimeMs}`, () => 'gone');
+      const known = this.unsettled.get(path);
+      if (known === undefined || known.stamp !== stamp) {
+        this.unsettled.set(path, { stamp, since: now });
+        settling.add(path);
+        this.wakeAtLatest(now + SETTLE_MS);
+      } else if (now - known.since < SETTLE_MS) {
+        settling.add(path);
+        this.wakeAtLatest(known.since + SETTLE_MS);
+      } else if (!(await this.restoreBrokenRecord(path, error))) {
+        await this.reportInvalid(path, error);
+      }
+    }
+    for (const path of [...this.unsettled.keys()]) if (!seen.has(path)) this.unsettled.delete(path);
+    return settling;
+  }
+
+  /**
+   * A record of ours that a hand edit made unreadable (bad JSON, schema error): the edited bytes are
+   * kept aside and our last version is written back. False if `path` is not such a record.
+   */
+  private async restoreBrokenRecord(path: string, error: OrchError): Promise<boolean> {
+    if (dirname(path) !== this.options.paths.records) return false;
+    const id = basename(path, '.json');
+    const ours = this.records.get(id);
+    if (ours === undefined) return false;
+    const name = rejectedName(id, this.clock.now());
+    await withLock(path, async lock => {
+      const bytes = await fs.readFile(path).catch(() => undefined);
+      if (bytes !== undefined) await writeFileDurable(join(this.options.paths.records, name), bytes);
+      lock.assertHeld();
+      this.records.set(id, await writeLocked('record', path, lock, { ...ours, rev: ours.rev + 1 }));
+    });
+    this.unsettled.delete(path);
+    await this.options.runLog.entry({
+      category: 'watcher',
+      level: 'error',
+      task_id: id,
+      message: `Hand edit of the record of task ${id} refused: ${error.message}`,
+      details: [`the edited file is kept as ${name}; the record was restored`],
+    });
+    return true;
+  }
+
+  private wakeAtLatest(at: number): void {
+    this.timerAt = this.timerAt === undefined ? at : Math.min(this.timerAt, at);
   }
 
   private async createTask(spec: LoadedSpec): Promise<void> {
@@ -149,28 +283,61 @@ export class Engine {
     if (written !== undefined) this.records.set(spec.id, written);
   }
 
-  /** Applies `event` to task `id` under the record's lock, then carries out the effects. */
-  async apply(id: string, event: TaskEvent): Promise<TaskRecord | undefined> {
-    let effects: readonly Effect[] = [];
+  /**
+   * Applies `event` (or, without one, just settles a hand edit) to task `id` under the record's lock,
+   * then carries out the effects. The base is the record as this engine last wrote it: a hand edit
+   * found on disk is judged first (a person's decision is applied, anything else refused and kept
+   * aside), so a human's edit is never silently folded into an orchestrator write.
+   */
+  async apply(id: string, event?: TaskEvent): Promise<TaskRecord | undefined> {
+    let effects: Effect[] = [];
+    let refused: { edited: TaskRecord; reason: string } | undefined;
+    let decided: TaskEvent | undefined;
     try {
       const written = await updateDocument(
         'record',
         recordPath(this.options.paths, id),
         current => {
+          effects = [];
+          refused = undefined;
+          decided = undefined;
           if (current === undefined) return undefined;
-          const workflow = this.workflowFor(event.type === 'spec_changed' ? { ...current, spec: event.spec } : current);
-          const result = transition(current, event, {
-            now: this.clock.now(),
-            workflow,
-            random: this.options.random ?? Math.random,
-            maxInterruptions: this.options.config.max_interruptions ?? DEFAULT_MAX_INTERRUPTIONS,
-          });
-          effects = result.effects;
-          return result.record === current ? undefined : result.record;
+          const ours = this.records.get(id);
+          let base = current;
+          if (ours !== undefined && ours.rev <= current.rev) {
+            const verdict = judgeEdit(ours, current);
+            base = ours;
+            if (verdict.kind === 'decision') {
+              decided = verdict.event;
+              const step = this.step(ours, verdict.event);
+              base = step.record;
+              effects.push(...step.effects);
+            } else if (verdict.kind === 'refused') {
+              refused = { edited: current, reason: verdict.reason };
+            } else {
+              base = current;
+            }
+          }
+          let next = base;
+          if (event !== undefined) {
+            const step = this.step(base, event);
+            next = step.record;
+            effects.push(...step.effects);
+          }
+          const changedOnDisk = !isDeepStrictEqual(next, current);
+          return changedOnDisk ? next : undefined;
         },
         this.updateOptions(),
       );
       if (written !== undefined) this.records.set(id, written);
+      else if (this.records.get(id) === undefined) {
+        const onDisk = await loadIfExists('record', recordPath(this.options.paths, id));
+        if (onDisk !== undefined) this.records.set(id, onDisk.doc);
+      }
+      if (refused !== undefined) await this.keepRejectedEdit(id, refused.edited, refused.reason);
+      if (decided !== undefined) {
+        await this.options.runLog.entry({ category: 'human_review', level: 'info', task_id: id, message: `Task ${id}: the record was edited by hand to ${written?.state ?? '?'}: applied as a decision (${decided.type})` });
+      }
       await this.carryOut(id, effects, written?.rev);
       return written ?? this.records.get(id);
     } catch (error) {
@@ -180,8 +347,32 @@ export class Engine {
     }
   }
 
+  /** One pure step of the machine with this engine's context. */
+  private step(record: TaskRecord, event: TaskEvent): { record: TaskRecord; effects: readonly Effect[] } {
+    const workflow = this.workflowFor(event.type === 'spec_changed' ? { ...record, spec: event.spec } : record);
+    return transition(record, event, {
+      now: this.clock.now(),
+      workflow,
+      random: this.options.random ?? Math.random,
+      maxInterruptions: this.config.max_interruptions ?? DEFAULT_MAX_INTERRUPTIONS,
+    });
+  }
+
+  /** A refused hand edit is kept beside the record, never lost; the record itself was restored. */
+  private async keepRejectedEdit(id: string, edited: TaskRecord, reason: string): Promise<void> {
+    const name = rejectedName(id, this.clock.now());
+    await writeFileDurable(join(this.options.paths.records, name), `${JSON.stringify(edited, null, 2)}\n`);
+    await this.options.runLog.entry({
+      category: 'watcher',
+      level: 'error',
+      task_id: id,
+      message: `Hand edit of the record of task ${id} refused: ${reason}`,
+      details: [`the edited file is kept as ${name}; the record was restored`],
+    });
+  }
+
   private workflowFor(record: Pick<TaskRecord, 'spec'>): ResolvedWorkflow {
-    return resolveWorkflow(this.options.config, record.spec);
+    return resolveWorkflow(this.config, record.spec);
   }
 
   private updateOptions(): { fence: Fence; stateDir: string } {
@@ -255,6 +446,7 @@ export class Engine {
         clock: this.clock,
         env: this.options.env ?? process.env,
         signal: controller.signal,
+        isShuttingDown: () => this.stopping,
         onStarted: async attempt => {
           await this.apply(record.id, { type: 'attempt_started', attempt });
         },
@@ -277,7 +469,7 @@ export class Engine {
 
   /** The earliest time a waiting task becomes runnable (backoff, rate-limit park, deadline). */
   private nextWakeAt(): number | undefined {
-    let earliest: number | undefined;
+    let earliest: number | undefined = this.timerAt;
     for (const record of this.records.values()) {
       if (isTerminal(record.state) || record.state === 'AWAITING_HUMAN') continue;
       for (const at of [record.next_attempt_at, record.deadline_at]) {

@@ -1,15 +1,16 @@
 // One orchestrator run over a state dir: take the session, recover what a dead run left behind, open
-// the run log section, run the engine until idle (or until stopped), close the section, release.
+// the run log section, run the engine until idle (or, in watch mode, until stopped), close the
+// section with its summary, release the session.
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { loadConfig } from '../config/load-config.js';
+import type { OrchConfig } from '../generated/types.js';
 import { openAttempt } from '../machine/record.js';
 import { RunLog } from '../runlog/run-log.js';
 import { stopProcessGroup } from '../runner/kill-group.js';
 import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
 import { loadAll } from '../store/load.js';
-import type { StatePaths } from '../store/paths.js';
-import { layoutAt, statePaths } from '../store/paths.js';
+import { layoutAt, statePaths, type StatePaths } from '../store/paths.js';
 import { acquireSession, SESSION_LEASE_MS, type Session } from '../store/session.js';
 import { sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
 import { Engine, type EngineSummary } from './engine.js';
@@ -20,6 +21,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
   leaseMs?: number;
+  /** Watch mode: keep running when idle, until `signal` aborts. */
+  stayAlive?: boolean;
 }
 
 export interface RunResult extends EngineSummary {
@@ -27,6 +30,19 @@ export interface RunResult extends EngineSummary {
   runLogPath: string;
   previousRunDied: boolean;
   interrupted: string[];
+}
+
+/** A started orchestrator: the parts a watcher or a CLI needs while it runs. */
+export interface Orchestrator {
+  paths: StatePaths;
+  config: OrchConfig;
+  session: Session;
+  engine: Engine;
+  runLog: RunLog;
+  /** Resolves when the run has ended (idle, or stopped) and its section is closed. */
+  done: Promise<RunResult>;
+  /** Stops taking work and ends the run (running commands are stopped). */
+  stop(reason?: string): void;
 }
 
 /**
@@ -40,49 +56,63 @@ async function recoverOpenAttempts(engine: Engine, paths: StatePaths): Promise<s
     const attempt = openAttempt(doc);
     if (attempt === undefined) continue;
     if (attempt.process !== undefined) await stopProcessGroup(attempt.process, DEFAULT_KILL_GRACE_MS);
-    engine.records.set(doc.id, doc);
+    engine.adopt(doc);
     await engine.apply(doc.id, { type: 'attempt_finished', n: attempt.n, reason: 'interrupted', retryable: true, exit_code: null, signal: null, error: 'the orchestrator running it stopped' });
     interrupted.push(doc.id);
   }
   return interrupted;
 }
 
-/** Runs the orchestrator over `root` until nothing is left to do now (the library's runUntilIdle). */
-export async function runOnce(root: string, options: RunOptions = {}): Promise<RunResult> {
-  const clock = options.clock ?? systemClock;
+/** The state paths and config of the project at `root`. */
+export async function openProject(root: string): Promise<{ paths: StatePaths; config: OrchConfig }> {
   const layout = layoutAt(root) ?? '.isollm';
   const { config } = await loadConfig(statePaths(root, layout).config, root);
-  const paths = statePaths(root, layout, config.run_log);
+  return { paths: statePaths(root, layout, config.run_log), config };
+}
+
+/** Takes the session and starts the engine; `done` settles when the run ends. */
+export async function startOrchestrator(root: string, options: RunOptions = {}): Promise<Orchestrator> {
+  const clock = options.clock ?? systemClock;
+  const { paths, config } = await openProject(root);
   const leaseMs = options.leaseMs ?? SESSION_LEASE_MS;
-  const session: Session = await acquireSession(paths, { clock, leaseMs });
+  const session = await acquireSession(paths, { clock, leaseMs });
+  const controller = new AbortController();
+  options.signal?.addEventListener('abort', () => controller.abort(options.signal?.reason), { once: true });
   const heartbeat = setInterval(() => {
     session.heartbeat('running').catch(() => controller.abort('the session was taken over'));
   }, Math.max(1000, leaseMs / 3));
   heartbeat.unref();
-  const controller = new AbortController();
-  options.signal?.addEventListener('abort', () => controller.abort(options.signal?.reason), { once: true });
   const runLog = new RunLog({ runLogPath: paths.runLog, eventsPath: paths.events, runId: session.runId, clock });
-  try {
-    await sweepTempFiles(tempFileDirs(paths), { clock });
-    const ids = (await loadAll('record', paths.records)).items.map(item => item.doc.id);
-    const { previousRunDied } = await runLog.startRun(ids);
-    const engine = new Engine({
-      paths,
-      config,
-      fence: session.fence(),
-      runId: session.runId,
-      runLog,
-      clock,
-      ...(options.random !== undefined && { random: options.random }),
-      ...(options.env !== undefined && { env: options.env }),
-    });
-    const interrupted = await recoverOpenAttempts(engine, paths);
-    await session.heartbeat('running');
-    const summary = await engine.runUntilIdle(controller.signal);
-    await runLog.endRun({ costUsd: summary.costUsd, completed: summary.done.length, failed: summary.failed.length, needingReview: summary.awaiting.length });
-    return { ...summary, runId: session.runId, runLogPath: paths.runLog, previousRunDied, interrupted };
-  } finally {
-    clearInterval(heartbeat);
-    await session.release();
-  }
+  const engine = new Engine({
+    paths,
+    config,
+    fence: session.fence(),
+    runId: session.runId,
+    runLog,
+    clock,
+    ...(options.random !== undefined && { random: options.random }),
+    ...(options.env !== undefined && { env: options.env }),
+  });
+  const run = async (): Promise<RunResult> => {
+    try {
+      await sweepTempFiles(tempFileDirs(paths), { clock });
+      const ids = (await loadAll('record', paths.records)).items.map(item => item.doc.id);
+      const { previousRunDied } = await runLog.startRun(ids);
+      const interrupted = await recoverOpenAttempts(engine, paths);
+      await session.heartbeat('running');
+      const summary = await engine.runUntilIdle(controller.signal, { stayAlive: options.stayAlive === true });
+      await runLog.endRun({ costUsd: summary.costUsd, completed: summary.done.length, failed: summary.failed.length, needingReview: summary.awaiting.length });
+      return { ...summary, runId: session.runId, runLogPath: paths.runLog, previousRunDied, interrupted };
+    } finally {
+      clearInterval(heartbeat);
+      await session.release();
+    }
+  };
+  return { paths, config, session, engine, runLog, done: run(), stop: reason => controller.abort(reason ?? 'stopped') };
+}
+
+/** Runs the orchestrator over `root` until nothing is left to do now (the library's runUntilIdle). */
+export async function runOnce(root: string, options: RunOptions = {}): Promise<RunResult> {
+  const orchestrator = await startOrchestrator(root, { ...options, stayAlive: false });
+  return orchestrator.done;
 }
