@@ -55,6 +55,8 @@ export interface RunLogOptions {
   eventsPath: string;
   runId: string;
   clock?: Clock;
+  /** Called with every entry once it is written (the CLI echoes them to the terminal). */
+  onEntry?: (event: RunEvent) => void;
 }
 
 export class RunLog {
@@ -63,8 +65,10 @@ export class RunLog {
   readonly runId: string;
   private readonly clock: Clock;
   private readonly startedMs: number;
+  private readonly onEntry: ((event: RunEvent) => void) | undefined;
 
   constructor(options: RunLogOptions) {
+    this.onEntry = options.onEntry;
     this.runLogPath = options.runLogPath;
     this.eventsPath = options.eventsPath;
     this.runId = options.runId;
@@ -98,6 +102,7 @@ export class RunLog {
     const event: RunEvent = { version: 1, at: isoTime(this.clock), run_id: this.runId, ...entry };
     await appendOnce(this.runLogPath, formatEntry(event));
     await appendOnce(this.eventsPath, `${JSON.stringify(event)}\n`);
+    this.onEntry?.(event);
     return event;
   }
 

@@ -82,6 +82,7 @@ export class Engine {
   /** A wake() that came while no pass was waiting: the next wait returns at once (no lost wake-ups). */
   private pending = false;
   private stopping = false;
+  private draining = false;
 
   constructor(options: EngineOptions) {
     this.options = options;
@@ -105,6 +106,7 @@ export class Engine {
         await this.reconcile();
         await this.schedule();
         const wait = this.nextWakeAt();
+        if (this.draining && this.running.size === 0) break;
         if (options.stayAlive !== true && this.running.size === 0 && wait === undefined && !this.pending) break;
         await this.sleepUntil(wait);
       }
@@ -124,6 +126,12 @@ export class Engine {
   wake(): void {
     this.pending = true;
     this.wakeUp?.();
+  }
+
+  /** Stops taking work and lets running commands finish; the run then ends. */
+  drain(): void {
+    this.draining = true;
+    this.wake();
   }
 
   /** Stops taking work; running commands are stopped. */
@@ -415,7 +423,7 @@ export class Engine {
       }
     }
     for (const candidate of orderRunnable([...this.records.values()])) {
-      if (this.stopping) return;
+      if (this.stopping || this.draining) return;
       if (this.running.has(candidate.id) || !isRunnable(candidate, now, this.records)) continue;
       let record: TaskRecord | undefined = candidate;
       if (record.state === 'NEW') record = await this.apply(record.id, { type: 'start' });

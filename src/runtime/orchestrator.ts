@@ -4,7 +4,7 @@
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { loadConfig } from '../config/load-config.js';
-import type { OrchConfig } from '../generated/types.js';
+import type { OrchConfig, RunEvent } from '../generated/types.js';
 import { openAttempt } from '../machine/record.js';
 import { RunLog } from '../runlog/run-log.js';
 import { stopProcessGroup } from '../runner/kill-group.js';
@@ -23,6 +23,8 @@ export interface RunOptions {
   leaseMs?: number;
   /** Watch mode: keep running when idle, until `signal` aborts. */
   stayAlive?: boolean;
+  /** Every run-log entry, as it is written. */
+  onLogEntry?: (event: RunEvent) => void;
 }
 
 export interface RunResult extends EngineSummary {
@@ -41,8 +43,11 @@ export interface Orchestrator {
   runLog: RunLog;
   /** Resolves when the run has ended (idle, or stopped) and its section is closed. */
   done: Promise<RunResult>;
-  /** Stops taking work and ends the run (running commands are stopped). */
-  stop(reason?: string): void;
+  /**
+   * Stops taking work and ends the run: running commands are stopped (`stop`, the default) or
+   * allowed to finish (`finish`, config on_shutdown).
+   */
+  stop(reason?: string, mode?: 'stop' | 'finish'): void;
 }
 
 /**
@@ -82,7 +87,13 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
     session.heartbeat('running').catch(() => controller.abort('the session was taken over'));
   }, Math.max(1000, leaseMs / 3));
   heartbeat.unref();
-  const runLog = new RunLog({ runLogPath: paths.runLog, eventsPath: paths.events, runId: session.runId, clock });
+  const runLog = new RunLog({
+    runLogPath: paths.runLog,
+    eventsPath: paths.events,
+    runId: session.runId,
+    clock,
+    ...(options.onLogEntry !== undefined && { onEntry: options.onLogEntry }),
+  });
   const engine = new Engine({
     paths,
     config,
@@ -108,7 +119,11 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       await session.release();
     }
   };
-  return { paths, config, session, engine, runLog, done: run(), stop: reason => controller.abort(reason ?? 'stopped') };
+  const stop = (reason?: string, mode: 'stop' | 'finish' = 'stop'): void => {
+    if (mode === 'finish') engine.drain();
+    else controller.abort(reason ?? 'stopped');
+  };
+  return { paths, config, session, engine, runLog, done: run(), stop };
 }
 
 /** Runs the orchestrator over `root` until nothing is left to do now (the library's runUntilIdle). */

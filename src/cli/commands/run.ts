@@ -1,0 +1,80 @@
+// `orch` (watch and work until Ctrl+C) and `orch --once` (until nothing is runnable). Also `--resume`:
+// the same start, said out loud — a stale session is only ever taken over on proof that its holder
+// is dead, with or without the flag.
+import chalk from 'chalk';
+import type { RunEvent } from '../../generated/types.js';
+import type { Orchestrator, RunResult } from '../../runtime/orchestrator.js';
+import { projectPaths } from '../context.js';
+import { printJson, println, type GlobalOptions } from '../output.js';
+
+export interface RunCommandOptions extends GlobalOptions {
+  once?: boolean;
+  resume?: boolean;
+  polling?: boolean;
+}
+
+const ICON: Record<RunEvent['level'], string> = { info: chalk.blue('ℹ'), success: chalk.green('✔'), warning: chalk.yellow('⚠'), error: chalk.red('✖') };
+
+function echo(event: RunEvent): void {
+  const time = chalk.dim(event.at.slice(11, 19));
+  println(`${time} ${ICON[event.level]} ${chalk.bold(event.category)} ${event.message}`);
+  for (const detail of event.details ?? []) println(`         ${chalk.dim('└')} ${detail}`);
+}
+
+/** SIGINT/SIGTERM: the first stops taking work and ends the run cleanly; a second forces. */
+function handleSignals(orchestrator: Orchestrator, onShutdown: 'stop' | 'finish'): () => void {
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals === 1) {
+      process.stderr.write(`\n${signal}: ${onShutdown === 'finish' ? 'letting running commands finish' : 'stopping running commands'}, then closing the run (again to force)\n`);
+      orchestrator.stop(signal, onShutdown);
+    } else {
+      process.stderr.write(`${signal} again: forcing exit; run \`orch --resume\` to carry on\n`);
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+export async function runCommand(options: RunCommandOptions): Promise<number> {
+  const paths = projectPaths(options);
+  const quiet = options.json === true;
+  const onLogEntry = quiet ? undefined : echo;
+  let orchestrator: Orchestrator;
+  if (options.once === true) {
+    const { startOrchestrator } = await import('../../runtime/orchestrator.js');
+    orchestrator = await startOrchestrator(paths.root, { ...(onLogEntry !== undefined && { onLogEntry }) });
+  } else {
+    const { watchAndWork } = await import('../../runtime/watch-mode.js');
+    orchestrator = await watchAndWork(paths.root, { ...(onLogEntry !== undefined && { onLogEntry }), ...(options.polling === true && { usePolling: true }) });
+  }
+  if (!quiet) {
+    const mode = options.once === true ? 'until nothing is runnable' : 'watching for changes (Ctrl+C to stop)';
+    println(chalk.dim(`orch ${options.resume === true ? 'resuming' : 'running'} in ${paths.root}: run ${orchestrator.session.runId}, ${mode}`));
+  }
+  const release = handleSignals(orchestrator, orchestrator.config.on_shutdown ?? 'stop');
+  let result: RunResult;
+  try {
+    result = await orchestrator.done;
+  } finally {
+    release();
+  }
+  if (quiet) {
+    printJson(result);
+  } else {
+    if (result.previousRunDied) println(chalk.yellow('The previous run had ended abnormally; this run carried on from its state.'));
+    println(
+      `Done: ${result.done.length} completed, ${result.failed.length} failed, ${result.awaiting.length} waiting for a human` +
+        `${result.costUsd > 0 ? `, $${result.costUsd.toFixed(2)}` : ''}.`,
+    );
+    println(`Run log: ${result.runLogPath}`);
+    if (result.awaiting.length > 0) println(`Waiting for you: ${result.awaiting.join(', ')} — see ${chalk.bold('orch --review')}`);
+  }
+  return result.failed.length > 0 ? 1 : 0;
+}
