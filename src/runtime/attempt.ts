@@ -121,7 +121,9 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   const read = await readCommandResult(artifacts.result);
   const result: CommandResult | undefined = read.result;
   let reason = outcome.reason;
-  let error = outcome.error;
+  // "exited with code 1" says little: the command's last line of output usually says why.
+  const lastLine = outcome.output_tail.trimEnd().split('\n').at(-1)?.trim();
+  let error = outcome.error !== undefined && lastLine !== undefined && lastLine !== '' ? `${outcome.error}: ${lastLine.slice(0, 300)}` : outcome.error;
   if (read.error !== undefined && reason === 'succeeded') {
     reason = 'failed';
     error = `the result file is invalid: ${read.error.message}`;
