@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   ORCH_SESSION_HELD: EXIT.locked,
   ORCH_ILLEGAL_TRANSITION: EXIT.usage,
   ORCH_DEPENDENCY_CYCLE: EXIT.usage,
+  ORCH_INVALID_YAML: EXIT.usage,
+  ORCH_SPEC_EXISTS: EXIT.usage,
   ORCH_INTERNAL: EXIT.workFailed,
 } as const;
 export type OrchErrorCode = keyof typeof ERROR_CODES;

@@ -66,11 +66,14 @@ export interface LoadAllResult<K extends FileKind> {
   errors: LoadFailure[];
 }
 
+const REJECTED_COPY = /\.rejected-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z\.json$/;
+
 /** Names of the JSON documents of a folder: `*.json`, no dotfiles (temp dirs, editor files). */
 export async function listJsonFiles(dir: string): Promise<string[]> {
   try {
     const names = await fs.readdir(dir);
-    return names.filter(name => name.endsWith('.json') && !name.startsWith('.')).sort();
+    // <id>.rejected-<time>.json is a refused hand edit kept for the person: never a document to load.
+    return names.filter(name => name.endsWith('.json') && !name.startsWith('.') && !REJECTED_COPY.test(name)).sort();
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return [];
     throw error;

@@ -1,0 +1,258 @@
+// `orch doctor` (PRODUCT.md §12): everything that is wrong with a state dir, as a flat list of
+// problems, each naming its kind, its path and what to do. checkProject only looks (a test's invariant
+// checker can call it after every step); repairProblems does the repairs that are safe whoever else
+// runs: temp files of dead writers, lock dirs nobody refreshes, process groups nobody owns.
+import { promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { ProcessIdentity } from '../generated/types.js';
+import { systemClock, type Clock } from '../clock.js';
+import { errnoCode } from '../errors.js';
+import { openAttempt } from '../machine/record.js';
+import { TASK_STATE_INFO } from '../machine/states.js';
+import { stopProcessGroup, STOP_RESULT } from '../runner/kill-group.js';
+import { listGroupMembers, readProcessStat } from '../runner/process-group.js';
+import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
+import { TEMP_DIR_NAME, parseTempFileName } from '../store/durable-write.js';
+import { loadAll } from '../store/load.js';
+import { LOCK_STALE_MS } from '../store/lock.js';
+import type { StatePaths } from '../store/paths.js';
+import { LIVENESS, bootId, livenessOf } from '../store/process-identity.js';
+import { describeHolder, judgeHolder, readSession, HOLDER_STATES } from '../store/session.js';
+import { TEMP_MAX_AGE_MS, sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
+import { validateProject } from './validate.js';
+
+export const DOCTOR_KINDS = {
+  /** A file that fails to load: JSON syntax, schema, version, unsafe id (from validateProject). */
+  invalid_file: 'invalid_file',
+  /** A config warning (a command not found on PATH): reported, but the dir is still healthy. */
+  config_warning: 'config_warning',
+  /** session.json names an orchestrator that is provably dead and was never taken over. */
+  dead_session: 'dead_session',
+  /** A temp file in `.orch-tmp/` whose writer is dead (or that is older than any write takes). */
+  temp_file: 'temp_file',
+  /** A `<file>.lock` dir that nobody has refreshed for longer than the lock stale time. */
+  stale_lock: 'stale_lock',
+  /** A record that is not finished whose spec file is gone. */
+  record_without_spec: 'record_without_spec',
+  /** An attempt with no end while no orchestrator holds the dir. */
+  open_attempt: 'open_attempt',
+  /** A live process group of such an attempt: nothing will ever wait on it. */
+  orphan_process: 'orphan_process',
+} as const;
+export type DoctorKind = (typeof DOCTOR_KINDS)[keyof typeof DOCTOR_KINDS];
+
+export interface DoctorProblem {
+  kind: DoctorKind;
+  /** Warnings (a config warning) do not make a dir unhealthy. */
+  severity: 'error' | 'warning';
+  /** The file or dir concerned. */
+  path: string;
+  message: string;
+  /** What to do about it. */
+  action: string;
+  /** Whether `--fix` repairs it. */
+  fixable: boolean;
+  fixed: boolean;
+  task?: string;
+  /** orphan_process: the group's recorded identity (`path` is the record that names it). */
+  process?: ProcessIdentity;
+  /** invalid_file: the error code, JSON pointer, line and column. */
+  details?: Record<string, unknown>;
+}
+
+export interface DoctorReport {
+  problems: DoctorProblem[];
+  /** No error left unfixed. */
+  healthy: boolean;
+  /** The live orchestrator holding the dir while we looked, if any (process checks are then skipped). */
+  holder?: string;
+}
+
+export interface DoctorOptions {
+  fix?: boolean;
+  clock?: Clock;
+  /** Default LOCK_STALE_MS. */
+  lockStaleMs?: number;
+  /** Default TEMP_MAX_AGE_MS. */
+  tempMaxAgeMs?: number;
+  /** SIGTERM to SIGKILL for orphaned groups; default DEFAULT_KILL_GRACE_MS (as `orch --resume`). */
+  killGraceMs?: number;
+}
+
+/** Checks and, with `fix`, repairs. */
+export async function doctorProject(paths: StatePaths, options: DoctorOptions = {}): Promise<DoctorReport> {
+  const report = await checkProject(paths, options);
+  if (options.fix === true) await repairProblems(report.problems, options);
+  return { ...report, healthy: isHealthy(report.problems) };
+}
+
+export function isHealthy(problems: readonly DoctorProblem[]): boolean {
+  return problems.every(p => p.severity !== 'error' || p.fixed);
+}
+
+/** Every problem of the state dir; touches nothing. */
+export async function checkProject(paths: StatePaths, options: DoctorOptions = {}): Promise<DoctorReport> {
+  const clock = options.clock ?? systemClock;
+  const problems: DoctorProblem[] = [];
+  problems.push(...(await fileProblems(paths)));
+
+  const session = await readSession(paths).catch(() => undefined); // an unreadable one is an invalid_file
+  const verdict = session === undefined ? undefined : judgeHolder(session, clock);
+  const held = verdict?.state === HOLDER_STATES.held;
+  if (session !== undefined && verdict?.state === HOLDER_STATES.stale) {
+    problems.push(problem('dead_session', paths.session, `names ${describeHolder(session)}, which is dead: ${verdict.reason}`, 'run `orch --resume` to take it over and carry its tasks on', false));
+  }
+  problems.push(...(await tempProblems(paths, clock.now(), options.tempMaxAgeMs ?? TEMP_MAX_AGE_MS)));
+  problems.push(...(await lockProblems(paths, clock.now(), options.lockStaleMs ?? LOCK_STALE_MS)));
+  problems.push(...(await recordProblems(paths, held)));
+  return { problems, healthy: isHealthy(problems), ...(held && session !== undefined && { holder: describeHolder(session) }) };
+}
+
+function problem(kind: DoctorKind, path: string, message: string, action: string, fixable: boolean, extra: Partial<DoctorProblem> = {}): DoctorProblem {
+  return { kind, severity: 'error', path, message, action, fixable, fixed: false, ...extra };
+}
+
+async function fileProblems(paths: StatePaths): Promise<DoctorProblem[]> {
+  const report = await validateProject(paths);
+  return report.files.flatMap(file =>
+    file.problems.map(p => {
+      const where = p.line !== undefined ? `line ${p.line}, column ${p.column ?? 1}: ` : p.path !== undefined ? `${p.path}: ` : '';
+      const text = p.line !== undefined ? p.message.replace(/^.*?:\d+:\d+: /, '') : p.message;
+      return problem(p.severity === 'error' ? 'invalid_file' : 'config_warning', file.file, `${where}${text}`, `fix the file (\`orch validate ${file.file}\` lists every problem)`, false, {
+        severity: p.severity,
+        details: { code: p.code, file_kind: file.kind, ...(p.path !== undefined && { pointer: p.path }), ...(p.line !== undefined && { line: p.line, column: p.column ?? 1 }) },
+      });
+    }),
+  );
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).sort();
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return [];
+    throw error;
+  }
+}
+
+/** Temp files judged as the sweeper judges them: a dead writer, or older than `maxAgeMs`. */
+async function tempProblems(paths: StatePaths, now: number, maxAgeMs: number): Promise<DoctorProblem[]> {
+  const problems: DoctorProblem[] = [];
+  for (const dir of tempFileDirs(paths)) {
+    const tempDir = join(dir, TEMP_DIR_NAME);
+    for (const name of await readdirOrEmpty(tempDir)) {
+      const path = join(tempDir, name);
+      const stat = await fs.lstat(path).catch(() => undefined);
+      if (stat === undefined || !stat.isFile()) continue;
+      const writer = parseTempFileName(name);
+      const liveness = writer === undefined ? undefined : livenessOf({ ...writer, boot_id: bootId(), host: hostname() });
+      const old = now - stat.mtimeMs > maxAgeMs;
+      if (liveness !== LIVENESS.dead && !old) continue; // a write in progress
+      const who = writer === undefined ? 'an unknown writer' : `pid ${writer.pid} (${liveness === LIVENESS.dead ? 'dead' : 'still alive'})`;
+      const age = `${Math.round((now - stat.mtimeMs) / 1000)} s old`;
+      problems.push(problem('temp_file', path, `leftover temp file of ${who}, ${age}`, '`orch doctor --fix` removes it', true));
+    }
+  }
+  return problems;
+}
+
+/** Dirs where `<file>.lock` dirs appear: beside records, workers, the session and inbox files. */
+function lockDirs(paths: StatePaths): string[] {
+  return [paths.machine, paths.records, paths.workers, paths.inbox, paths.stateDir];
+}
+
+async function lockProblems(paths: StatePaths, now: number, staleMs: number): Promise<DoctorProblem[]> {
+  const problems: DoctorProblem[] = [];
+  for (const dir of lockDirs(paths)) {
+    for (const name of await readdirOrEmpty(dir)) {
+      if (!name.endsWith('.lock')) continue;
+      const path = join(dir, name);
+      const stat = await fs.lstat(path).catch(() => undefined);
+      if (stat === undefined || !stat.isDirectory()) continue;
+      // A holder refreshes its lock's mtime every few seconds, so far from now either way means dead.
+      if (Math.abs(now - stat.mtimeMs) <= staleMs) continue;
+      problems.push(problem('stale_lock', path, `lock not refreshed for ${Math.round((now - stat.mtimeMs) / 1000)} s: its holder is gone`, '`orch doctor --fix` removes it (the next writer would take it over anyway)', true));
+    }
+  }
+  return problems;
+}
+
+async function recordProblems(paths: StatePaths, held: boolean): Promise<DoctorProblem[]> {
+  const problems: DoctorProblem[] = [];
+  for (const { path, doc } of (await loadAll('record', paths.records)).items) {
+    const spec = join(paths.stateDir, doc.spec_file);
+    if (!TASK_STATE_INFO[doc.state].terminal && (await fs.lstat(spec).catch(() => undefined)) === undefined) {
+      problems.push(problem('record_without_spec', path, `task ${doc.id} is ${doc.state} but its spec ${spec} is gone`, `restore the spec, or run \`orch cancel ${doc.id}\` (a running orch cancels it too)`, false, { task: doc.id }));
+    }
+    if (held) continue; // a live orchestrator owns its open attempts
+    const attempt = openAttempt(doc);
+    if (attempt === undefined) continue;
+    const what = `attempt ${attempt.n} (${attempt.phase}${attempt.step_id === undefined ? '' : ` ${attempt.step_id}`}) of task ${doc.id}`;
+    problems.push(problem('open_attempt', path, `${what} never ended, and no orchestrator runs`, 'run `orch --resume`: it marks the attempt interrupted and carries the task on', false, { task: doc.id }));
+    if (attempt.process !== undefined && groupAlive(attempt.process)) {
+      const p = attempt.process;
+      problems.push(problem('orphan_process', path, `process group ${p.pgid} (leader pid ${p.pid}) of ${what} is still running, with no orchestrator to wait on it`, `\`orch doctor --fix\` stops it (or kill -- -${p.pgid})`, true, { task: doc.id, process: p }));
+    }
+  }
+  return problems;
+}
+
+/** Whether anything of the recorded group still runs: the leader itself, or (it gone) its descendants in the group. */
+export function groupAlive(identity: ProcessIdentity): boolean {
+  if (identity.host !== hostname() || identity.boot_id !== bootId()) return false;
+  const leader = livenessOf(identity);
+  if (leader === LIVENESS.alive) return true;
+  const holder = readProcessStat(identity.pid);
+  if (holder !== undefined && holder.state !== 'Z' && holder.start_time !== identity.start_time) return false; // pid reused: the group is gone
+  return listGroupMembers(identity.pgid).some(member => member.start_time >= identity.start_time);
+}
+
+/** Does the safe repairs, marking each problem repaired as `fixed`. */
+export async function repairProblems(problems: DoctorProblem[], options: DoctorOptions = {}): Promise<void> {
+  const clock = options.clock ?? systemClock;
+  const temps = problems.filter(p => p.kind === 'temp_file');
+  if (temps.length > 0) {
+    const dirs = [...new Set(temps.map(p => join(p.path, '..', '..')))];
+    const { removed } = await sweepTempFiles(dirs, { clock, maxAgeMs: options.tempMaxAgeMs ?? TEMP_MAX_AGE_MS });
+    const gone = new Set(removed);
+    for (const p of temps) p.fixed = gone.has(p.path) || (await fs.lstat(p.path).catch(() => undefined)) === undefined;
+  }
+  for (const p of problems) {
+    switch (p.kind) {
+      case 'stale_lock':
+        p.fixed = await removeStaleLock(p.path, clock.now(), options.lockStaleMs ?? LOCK_STALE_MS);
+        break;
+      case 'orphan_process':
+        if (p.process !== undefined) {
+          const result = await stopProcessGroup(p.process, options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+          p.fixed = result !== STOP_RESULT.not_ours && !groupAlive(p.process);
+        }
+        break;
+      case 'temp_file':
+      case 'invalid_file':
+      case 'config_warning':
+      case 'dead_session':
+      case 'record_without_spec':
+      case 'open_attempt':
+        break;
+      default: {
+        const never: never = p.kind;
+        throw new Error(`unknown problem kind ${String(never)}`);
+      }
+    }
+  }
+}
+
+/** Removes a lock dir only if it is still stale when we get to it (a live holder would have refreshed it). */
+async function removeStaleLock(path: string, now: number, staleMs: number): Promise<boolean> {
+  const stat = await fs.lstat(path).catch(() => undefined);
+  if (stat === undefined) return true;
+  if (!stat.isDirectory() || Math.abs(now - stat.mtimeMs) <= staleMs) return false;
+  try {
+    await fs.rmdir(path);
+    return true;
+  } catch (error) {
+    return errnoCode(error) === 'ENOENT';
+  }
+}
