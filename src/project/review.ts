@@ -1,0 +1,127 @@
+// `orch review` / `orch --review` (PRODUCT.md §8): the tasks waiting for a person, why, and the exact
+// commands that act on each. On the fast path of the CLI: it reads records only, through the
+// precompiled validators, and loads nothing of the machine or the runtime.
+import type { Awaiting, Review, TaskRecord } from '../generated/types.js';
+import type { StatePaths } from '../store/paths.js';
+import { compareText, readRecords, type InvalidFile } from './read-state.js';
+
+export interface ReviewCommand {
+  /** The command line to type, e.g. `orch approve T1 --note "..."`. */
+  command: string;
+  /** What it does to this task. */
+  effect: string;
+}
+
+export interface ReviewItem {
+  id: string;
+  title: string;
+  since: string;
+  kind: Awaiting['kind'] | null;
+  reason: string;
+  /** The phase it stopped at (where approve or retry take it). */
+  phase: string | null;
+  /** Where approval sends the task. */
+  resume_state: string | null;
+  last_error: { at: string; message: string; phase: string | null; reason: string | null } | null;
+  last_review: Review | null;
+  cost_usd: number;
+  attempts: number;
+  commands: ReviewCommand[];
+}
+
+export const REVIEW_ITEM_FIELDS = [
+  'id', 'title', 'since', 'kind', 'reason', 'phase', 'resume_state', 'last_error', 'last_review', 'cost_usd', 'attempts', 'commands',
+] as const satisfies readonly (keyof ReviewItem)[];
+
+export interface ReviewList {
+  items: ReviewItem[];
+  /** Records that could not be read: one of them may be waiting too. */
+  invalid: InvalidFile[];
+}
+
+/** False only for a record that plainly says it is in another state. */
+export function mayAwaitHuman(value: unknown): boolean {
+  const state = (value as { state?: unknown } | null)?.state;
+  return typeof state !== 'string' || state === 'AWAITING_HUMAN';
+}
+
+function firstLine(text: string): string {
+  return (text.split(/\r?\n/).find(line => line.trim() !== '') ?? '').trim();
+}
+
+/** What approving does, by why the task waits. */
+function approveEffect(awaiting: Awaiting | undefined, phase: string | null): string {
+  const at = phase ?? 'its phase';
+  const kind = awaiting?.kind;
+  switch (kind) {
+    case 'gate':
+      return `let ${at} start`;
+    case 'plan_rejections':
+      return 'accept the plan as it is and go on to the first step';
+    case 'exhausted':
+    case undefined:
+      return `run ${at} again with fresh attempts`;
+    case 'no_progress':
+      return `run ${at} again (the no-progress count starts over)`;
+    case 'interruptions':
+      return `resume ${at} (the interruption count starts over)`;
+    case 'budget':
+      return `carry on with ${at} past the budget`;
+    case 'deadline':
+      return `carry on with ${at} past the deadline`;
+    default: {
+      const never: never = kind;
+      throw new Error(`unknown awaiting kind ${String(never)}`);
+    }
+  }
+}
+
+export interface ReviewCommandsOptions {
+  /** How `orch` is invoked for this project, e.g. `orch --root ../app` (default `orch`). */
+  orch?: string;
+}
+
+/** The exact commands that act on a waiting task, with what each does. */
+export function reviewCommands(record: Pick<TaskRecord, 'id' | 'awaiting' | 'phase'>, options: ReviewCommandsOptions = {}): ReviewCommand[] {
+  const orch = options.orch ?? 'orch';
+  const id = record.id;
+  const phase = record.awaiting?.phase ?? record.phase ?? null;
+  return [
+    { command: `${orch} approve ${id} --note "..."`, effect: approveEffect(record.awaiting, phase) },
+    { command: `${orch} retry ${id}${phase === null ? '' : ` --from ${phase}`}`, effect: `run ${phase ?? 'the phase it stopped at'} again from its start (or --from another phase)` },
+    { command: `${orch} replan ${id}`, effect: 'plan again from scratch' },
+    { command: `${orch} reject ${id}`, effect: 'give up: the task is FAILED' },
+    { command: `${orch} cancel ${id}`, effect: 'cancel it: the task is CANCELLED' },
+  ];
+}
+
+export function reviewItem(record: TaskRecord, options: ReviewCommandsOptions = {}): ReviewItem {
+  const awaiting = record.awaiting;
+  const error = record.last_error;
+  return {
+    id: record.id,
+    title: record.spec.title ?? firstLine(record.spec.goal ?? ''),
+    since: awaiting?.since ?? record.state_since,
+    kind: awaiting?.kind ?? null,
+    reason: awaiting === undefined ? 'the record was set to AWAITING_HUMAN without a reason' : awaiting.reason,
+    phase: awaiting?.phase ?? record.phase ?? null,
+    resume_state: awaiting?.resume_state ?? null,
+    last_error: error === undefined ? null : { at: error.at, message: firstLine(error.message), phase: error.phase ?? null, reason: error.reason ?? null },
+    last_review: record.last_review ?? null,
+    cost_usd: record.cost.usd,
+    attempts: record.attempts.length,
+    commands: reviewCommands(record, options),
+  };
+}
+
+/**
+ * Every task in AWAITING_HUMAN, longest waiting first. Every record is read, but only those whose
+ * `state` says AWAITING_HUMAN (or that have no readable state) are schema-checked: the others are
+ * `orch status`'s business, and checking them would cost the cold start the whole validator module.
+ */
+export async function listAwaitingHuman(paths: StatePaths, options: ReviewCommandsOptions = {}): Promise<ReviewList> {
+  const { records, invalid } = await readRecords(paths, { only: mayAwaitHuman });
+  const items = records.filter(record => record.state === 'AWAITING_HUMAN').map(record => reviewItem(record, options));
+  items.sort((a, b) => compareText(a.since, b.since) || compareText(a.id, b.id));
+  return { items, invalid };
+}
