@@ -1,7 +1,8 @@
 // Process groups on Linux: who is in one (from /proc), signalling it, and stopping it (TERM, a grace
 // period, then KILL). Zombies are not counted as members: they hold no pipe and run no code, and
 // our pid 1 may never reap the ones it inherits, so "empty" means "no member that is not a zombie".
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readProcessStat, type ProcessStat } from '../store/process-identity.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { errnoCode } from '../errors.js';
 
@@ -10,34 +11,7 @@ export const GROUP_POLL_MS = 25;
 /** After SIGKILL, how long we wait for the kernel to take the members away before giving up. */
 export const KILL_WAIT_MS = 5000;
 
-export interface ProcessStat {
-  pid: number;
-  /** Field 3 of /proc/<pid>/stat: R, S, D, Z, T… */
-  state: string;
-  ppid: number;
-  /** Field 5: the process group id. */
-  pgid: number;
-  /** Field 22: start time in clock ticks since boot. */
-  start_time: number;
-}
-
-/** The parsed /proc/<pid>/stat of one process, or undefined when it is gone. */
-export function readProcessStat(pid: number): ProcessStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may hold spaces and ")", so fields are counted from the last ")".
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const state = fields[0];
-  const ppid = Number(fields[1]);
-  const pgid = Number(fields[2]);
-  const start = Number(fields[19]);
-  if (state === undefined || !Number.isFinite(pgid) || !Number.isFinite(start)) return undefined;
-  return { pid, state, ppid, pgid, start_time: start };
-}
+export { readProcessStat, type ProcessStat } from '../store/process-identity.js';
 
 /** Every process of group `pgid` that is not a zombie, found by scanning /proc (field 5 of stat). */
 export function listGroupMembers(pgid: number): ProcessStat[] {

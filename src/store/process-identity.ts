@@ -2,7 +2,6 @@
 // start time (clock ticks since boot) and boot id all match. Linux /proc is the source.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { errnoCode } from '../errors.js';
 
 export interface ProcessIdentity {
   pid: number;
@@ -11,32 +10,48 @@ export interface ProcessIdentity {
   host: string;
 }
 
+/** The fields of /proc/<pid>/stat that orch uses. */
+export interface ProcessStat {
+  pid: number;
+  /** Field 3: R, S, D, Z, T… */
+  state: string;
+  ppid: number;
+  /** Field 5: the process group id. */
+  pgid: number;
+  /** Field 22: start time in clock ticks since boot. */
+  start_time: number;
+}
+
 /**
- * Field 22 (starttime) of /proc/<pid>/stat. The command name (field 2) is in parentheses and may
- * itself contain ") " and spaces, so the fields are counted from the last ")".
+ * The parsed /proc/<pid>/stat of one process, or undefined when it is gone. The command name
+ * (field 2) is in parentheses and may itself contain ") " and spaces, so the fields are counted
+ * from the last ")".
  */
-export function readStartTime(pid: number): number | undefined {
+export function readProcessStat(pid: number): ProcessStat | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ESRCH') return undefined;
-    throw error;
+  } catch {
+    return undefined;
   }
-  const afterName = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // afterName[0] is field 3 (state), so field 22 is at index 19.
-  const value = Number(afterName[19]);
-  return Number.isFinite(value) ? value : undefined;
+  // fields[0] is field 3 (state), so field 5 is at index 2 and field 22 at index 19.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  const ppid = Number(fields[1]);
+  const pgid = Number(fields[2]);
+  const start = Number(fields[19]);
+  if (state === undefined || !Number.isFinite(pgid) || !Number.isFinite(start)) return undefined;
+  return { pid, state, ppid, pgid, start_time: start };
+}
+
+/** Field 22 (starttime) of /proc/<pid>/stat, or undefined when the process is gone. */
+export function readStartTime(pid: number): number | undefined {
+  return readProcessStat(pid)?.start_time;
 }
 
 /** The state letter of /proc/<pid>/stat (R, S, Z…), or undefined when the process is gone. */
 export function readProcessState(pid: number): string | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
+  return readProcessStat(pid)?.state;
 }
 
 let cachedBootId: string | undefined;
