@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import type { RunEvent } from '../generated/types.js';
 import { isoTime, systemClock, type Clock } from '../clock.js';
 import { errnoCode } from '../errors.js';
+import { crashPoint } from '../testing/crash-points.js';
 import { formatEntry, formatRunHeader, formatRunSummary, lastRunStatus, type LogCategory, type LogLevel, type RunSummary } from './format.js';
 
 export interface LogEntry {
@@ -100,8 +101,11 @@ export class RunLog {
 
   async entry(entry: LogEntry): Promise<RunEvent> {
     const event: RunEvent = { version: 1, at: isoTime(this.clock), run_id: this.runId, ...entry };
+    crashPoint('log.before-append');
     await appendOnce(this.runLogPath, formatEntry(event));
+    crashPoint('log.between-appends');
     await appendOnce(this.eventsPath, `${JSON.stringify(event)}\n`);
+    crashPoint('log.after-append');
     this.onEntry?.(event);
     return event;
   }

@@ -14,6 +14,7 @@ import { buildCommandEnv, renderArgs } from '../runner/command-env.js';
 import { readCommandResult } from '../runner/result-file.js';
 import { runCommand } from '../runner/run-command.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
+import { crashPoint } from '../testing/crash-points.js';
 import { gateArgv } from './gate-script.js';
 import { placeholderValues } from './prompt.js';
 
@@ -110,7 +111,9 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
     clock,
     onSpawn: async (identity: ProcessIdentity) => {
       spawned = true;
+      crashPoint('attempt.spawned');
       await options.onStarted({ ...attempt, process: identity });
+      crashPoint('attempt.identity-written');
     },
   });
   if (!spawned) await options.onStarted(attempt); // never ran (missing binary…): the attempt is still recorded

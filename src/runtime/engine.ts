@@ -23,6 +23,7 @@ import { recordPath, type StatePaths } from '../store/paths.js';
 import { loadSpecs, type LoadedSpec } from '../store/specs.js';
 import { runAttempt } from './attempt.js';
 import { WorkerPool } from './workers.js';
+import { crashPoint } from '../testing/crash-points.js';
 
 /**
  * A spec file missing for this long is deleted: editors replace files by rename or by rm and create,
@@ -72,6 +73,8 @@ export class Engine {
   /** Files reported invalid, with the message: reported again only when the problem changes. */
   private readonly reported = new Map<string, string>();
   private readonly configWatch: ConfigWatch;
+  /** The apply in progress per task: applies to one task are serialized (see apply). */
+  private readonly applying = new Map<string, Promise<TaskRecord | undefined>>();
   /** Tasks whose spec file is missing, since when: deleted only after SPEC_DELETE_GRACE_MS. */
   private readonly missingSince = new Map<string, number>();
   /** Files that failed to load, with a stamp of their content: reported once it stops changing. */
@@ -296,8 +299,26 @@ export class Engine {
    * then carries out the effects. The base is the record as this engine last wrote it: a hand edit
    * found on disk is judged first (a person's decision is applied, anything else refused and kept
    * aside), so a human's edit is never silently folded into an orchestrator write.
+   *
+   * Applies to one task run one after another: the record lock alone would let a second apply read
+   * the file between the first one's write and its update of `records`, and take our own write for a
+   * hand edit.
    */
   async apply(id: string, event?: TaskEvent): Promise<TaskRecord | undefined> {
+    const previous = this.applying.get(id) ?? Promise.resolve();
+    const mine = previous.then(
+      () => this.applyNow(id, event),
+      () => this.applyNow(id, event),
+    );
+    this.applying.set(id, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.applying.get(id) === mine) this.applying.delete(id);
+    }
+  }
+
+  private async applyNow(id: string, event: TaskEvent | undefined): Promise<TaskRecord | undefined> {
     let effects: Effect[] = [];
     let refused: { edited: TaskRecord; reason: string } | undefined;
     let decided: TaskEvent | undefined;
@@ -346,6 +367,7 @@ export class Engine {
       if (decided !== undefined) {
         await this.options.runLog.entry({ category: 'human_review', level: 'info', task_id: id, message: `Task ${id}: the record was edited by hand to ${written?.state ?? '?'}: applied as a decision (${decided.type})` });
       }
+      crashPoint('engine.before-effects');
       await this.carryOut(id, effects, written?.rev);
       return written ?? this.records.get(id);
     } catch (error) {

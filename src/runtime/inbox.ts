@@ -9,6 +9,7 @@ import { errnoCode } from '../errors.js';
 import { decisionEvent, type TaskEvent } from '../machine/events.js';
 import { listJsonFiles, loadDocument, toOrchError } from '../store/load.js';
 import type { LogEntry } from '../runlog/run-log.js';
+import { crashPoint } from '../testing/crash-points.js';
 
 export interface InboxHost {
   inboxDir: string;
@@ -68,6 +69,8 @@ export async function processInbox(host: InboxHost): Promise<void> {
         });
       }
     }
+    crashPoint('inbox.before-consume');
     await consume(path);
+    crashPoint('inbox.after-consume');
   }
 }

@@ -13,6 +13,7 @@ import { loadAll } from '../store/load.js';
 import { layoutAt, statePaths, type StatePaths } from '../store/paths.js';
 import { acquireSession, SESSION_LEASE_MS, type Session } from '../store/session.js';
 import { sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
+import { crashPoint } from '../testing/crash-points.js';
 import { Engine, type EngineSummary } from './engine.js';
 
 export interface RunOptions {
@@ -60,9 +61,12 @@ async function recoverOpenAttempts(engine: Engine, paths: StatePaths): Promise<s
   for (const { doc } of items) {
     const attempt = openAttempt(doc);
     if (attempt === undefined) continue;
+    crashPoint('resume.before-stop');
     if (attempt.process !== undefined) await stopProcessGroup(attempt.process, DEFAULT_KILL_GRACE_MS);
+    crashPoint('resume.before-interrupt');
     engine.adopt(doc);
     await engine.apply(doc.id, { type: 'attempt_finished', n: attempt.n, reason: 'interrupted', retryable: true, exit_code: null, signal: null, error: 'the orchestrator running it stopped' });
+    crashPoint('resume.after-interrupt');
     interrupted.push(doc.id);
   }
   return interrupted;

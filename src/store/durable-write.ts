@@ -6,6 +6,7 @@ import { constants as fsc, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { OrchError, errnoCode } from '../errors.js';
 import { selfIdentity } from './process-identity.js';
+import { crashPoint } from '../testing/crash-points.js';
 
 /** Temp files live in a dotted subfolder of the target's dir: same filesystem, so rename is atomic. */
 export const TEMP_DIR_NAME = '.orch-tmp';
@@ -62,11 +63,14 @@ export async function writeFileDurable(target: string, data: string | Uint8Array
   try {
     await assertWritableTarget(target);
     await ensureTempDir(dir);
+    crashPoint('write.before');
     await writeAllAndSync(temp, bytes, options.mode ?? 0o644);
     // Checked again right before the rename: a symlink planted while we wrote is not replaced blindly.
     await assertWritableTarget(target);
     await fs.rename(temp, target);
+    crashPoint('write.after-rename');
     await fsyncDir(dir);
+    crashPoint('write.after-dir-fsync');
   } catch (error) {
     await fs.rm(temp, { force: true }).catch(() => undefined);
     if (error instanceof OrchError) throw error;
@@ -89,6 +93,7 @@ export async function createFileExclusive(target: string, data: string | Uint8Ar
     await writeAllAndSync(temp, bytes, options.mode ?? 0o644);
     try {
       await fs.link(temp, target); // link() fails with EEXIST: exclusive, and never half-written
+      crashPoint('create.after-link');
     } catch (error) {
       if (errnoCode(error) === 'EEXIST') return false;
       throw error;
@@ -166,7 +171,9 @@ async function writeAllAndSync(path: string, bytes: Uint8Array, mode: number): P
       if (bytesWritten <= 0) throw Object.assign(new Error(`write returned ${bytesWritten}`), { code: 'EIO' });
       offset += bytesWritten;
     }
+    crashPoint('write.after-write');
     await handle.sync();
+    crashPoint('write.after-fsync');
   } catch (error) {
     await handle.close().catch(() => undefined); // the write's error is the one worth reporting
     throw error;

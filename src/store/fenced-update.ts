@@ -6,6 +6,7 @@ import { CURRENT_VERSION, FILE_KINDS, type KindShapes } from '../schema/validato
 import { writeFileDurable } from './durable-write.js';
 import { loadIfExists, validateDocument } from './load.js';
 import { withLock, type HeldLock, type LockOptions } from './lock.js';
+import { crashPoint } from '../testing/crash-points.js';
 
 /**
  * The kinds written by read-modify-write, and whether their schema has an `epoch` (checked against
@@ -113,6 +114,7 @@ export async function writeLocked<K extends FencedKind>(kind: K, path: string, l
   const valid = validateDocument(kind, path, doc);
   const text = `${JSON.stringify(valid, null, 2)}\n`;
   lock.assertHeld();
+  crashPoint('update.before-write');
   await writeFileDurable(path, text);
   return valid;
 }

@@ -114,3 +114,19 @@ t.test('a deleted spec cancels its task and stops its command; a shutdown marks 
   t.equal(stop.state, 'IMPLEMENTING', 'the next run picks it up again');
   t.equal(stop.counters.interruptions, 1);
 });
+
+t.test('concurrent applies to one task never take the engine\'s own write for a hand edit', async t => {
+  const root = makeProject(t.testdir(), { workflow: implementOnly, tasks: { R: { goal: 'sleeps', env: script({ implement: ['sleep'] }) } } });
+  const orch = await startOrchestrator(root, { stayAlive: true });
+  t.teardown(() => orch.stop());
+  await waitFor('R to be running', () => record(root, 'R').attempts.at(-1)?.process !== undefined);
+  const before = record(root, 'R');
+  const hashes = Array.from({ length: 20 }, (_, i) => String(i).padStart(64, '0'));
+  await Promise.all(hashes.map(hash => orch.engine.apply('R', { type: 'spec_changed', spec: { ...before.spec, title: hash.slice(-2) }, hash, mode: 'next_phase' })));
+  const after = record(root, 'R');
+  t.same(readdirSync(orch.paths.records).filter(n => n.includes('.rejected-')), [], 'no write of ours was refused as a hand edit');
+  t.equal(after.rev, before.rev + 20, 'every apply wrote once, on top of the one before');
+  t.equal(after.spec_hash, hashes.at(-1));
+  orch.stop();
+  await orch.done;
+});
