@@ -1,62 +1,110 @@
-// writeFileDurable against the bare calls it is made of (open, write, fsync, close, rename, fsync of
-// the dir), N writes of a ~2 KB record each: what its checks and temp-dir bookkeeping cost. fsync
-// latency dominates and drifts with the disk's load, so the three loops take turns in small rounds.
-// Run: npx tsx bench/durable-write.ts [N]
-import { closeSync, constants as fsc, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+// Durable record write: the store's writeFileDurable, and the whole fenced updateDocument the engine
+// does per transition (lock, read + validate the record and the session, validate, write), against
+// the bare calls a durable replace is made of (open, write, fsync, close, rename, fsync of the dir),
+// one ~2 KB task record each, every write timed on its own.
+import { closeSync, constants as fsc, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TaskSpec } from '../src/generated/types.js';
 import { writeFileDurable } from '../src/store/durable-write.js';
+import { updateDocument } from '../src/store/fenced-update.js';
+import { statePaths } from '../src/store/paths.js';
+import { acquireSession } from '../src/store/session.js';
+import type { Benchmark } from './lib/context.js';
+import { doneRecord, makeProject, specText } from './lib/state-fixture.js';
+import { ratio, summarize, type Row } from './lib/stats.js';
 
-const N = Number(process.argv[2] ?? 300);
-const ROUNDS = 10;
-const record = (i: number): string => JSON.stringify({ version: 1, rev: i, pad: 'x'.repeat(2000) });
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
 
-const dir = mkdtempSync(join(tmpdir(), 'orch-bench-'));
-mkdirSync(join(dir, 'raw-tmp'));
-const target = (name: string): string => join(dir, `${name}.json`);
-const tempOf = (name: string, i: number): string => join(dir, 'raw-tmp', `${name}.${i}.tmp`);
+export const durableWrite: Benchmark = {
+  name: 'durable-write',
+  about: 'writeFileDurable and fenced updateDocument vs bare write+fsync+rename+fsync-dir',
+  async run(ctx) {
+    const count = ctx.quick ? 150 : 600;
+    const root = makeProject(join(ctx.workDir, 'durable'), { workflow: { run: ['true'] } });
+    const paths = statePaths(root);
+    const spec: TaskSpec = { goal: 'a durable write' };
+    const record = doneRecord('bench', Buffer.from(specText(spec)), spec, Date.now());
+    const text = (i: number): string => `${JSON.stringify({ ...record, rev: i }, null, 2)}\n`;
+    const rawDir = join(root, 'raw');
+    mkdirSync(join(rawDir, 'tmp'), { recursive: true });
+    const session = await acquireSession(paths);
+    const fence = session.fence();
+    const recordFile = join(paths.records, 'bench.json');
+    await writeFileDurable(recordFile, text(1));
+    let tmp = 0;
 
-const loops: Record<string, (i: number) => Promise<void>> = {
-  writeFileDurable: i => writeFileDurable(target('durable'), record(i)),
-  'bare, sync calls': async i => {
-    const fd = openSync(tempOf('sync', i), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
-    writeSync(fd, record(i));
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tempOf('sync', i), target('sync'));
-    const dirFd = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
-    fsyncSync(dirFd);
-    closeSync(dirFd);
-  },
-  'bare, fs.promises': async i => {
-    const handle = await fs.open(tempOf('async', i), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
-    await handle.write(record(i));
-    await handle.sync();
-    await handle.close();
-    await fs.rename(tempOf('async', i), target('async'));
-    const dirHandle = await fs.open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
-    await dirHandle.sync();
-    await dirHandle.close();
+    const loops = {
+      'bare, sync calls': async (i: number) => {
+        const temp = join(rawDir, 'tmp', `s${tmp++}.tmp`);
+        const fd = openSync(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
+        writeSync(fd, text(i));
+        fsyncSync(fd);
+        closeSync(fd);
+        renameSync(temp, join(rawDir, 'sync.json'));
+        const dirFd = openSync(rawDir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+        fsyncSync(dirFd);
+        closeSync(dirFd);
+      },
+      'bare, fs.promises': async (i: number) => {
+        const temp = join(rawDir, 'tmp', `a${tmp++}.tmp`);
+        const handle = await fs.open(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
+        await handle.write(text(i));
+        await handle.sync();
+        await handle.close();
+        await fs.rename(temp, join(rawDir, 'async.json'));
+        const dirHandle = await fs.open(rawDir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+        await dirHandle.sync();
+        await dirHandle.close();
+      },
+      writeFileDurable: (i: number) => writeFileDurable(join(paths.records, 'durable.json'), text(i)),
+      updateDocument: async (_i: number) => {
+        await updateDocument('record', recordFile, current => (current === undefined ? undefined : { ...current, updated_at: new Date().toISOString() }), { fence, stateDir: paths.stateDir });
+      },
+    } as const;
+    type Name = keyof typeof loops;
+    const samples = Object.fromEntries(Object.keys(loops).map(name => [name, [] as number[]])) as Record<Name, number[]>;
+    try {
+      for (const write of Object.values(loops)) for (let i = 0; i < 5; i++) await write(i); // warm-up
+      // Write by write, in a shuffled order: fsync latency on a shared disk drifts within a second
+      // (blocks of writes would hand one loop a quiet spell), and an fsync also commits what the
+      // write before it left in the journal (a fixed order would always bill one loop for another).
+      const names = Object.keys(loops) as Name[];
+      for (let i = 0; i < count; i++) {
+        for (const name of shuffled(names)) {
+          const start = process.hrtime.bigint();
+          await loops[name](i + 2);
+          samples[name].push(Number(process.hrtime.bigint() - start) / 1e6);
+        }
+      }
+    } finally {
+      await session.release();
+    }
+    const floor = summarize(samples['bare, sync calls']);
+    const promises = summarize(samples['bare, fs.promises']);
+    ctx.log(`durable-write: bare sync p50 ${floor.p50.toFixed(2)} ms, bare fs.promises p50 ${promises.p50.toFixed(2)} ms`);
+    const row = (name: Name, label: string): Row => {
+      const subject = summarize(samples[name]);
+      const r = ratio(subject.p50, floor.p50);
+      return {
+        bench: 'durable record write',
+        case: label,
+        unit: 'ms',
+        subject,
+        baseline: floor,
+        ratio: `${r.toFixed(2)}× / ${ratio(subject.p99, floor.p99).toFixed(2)}×`,
+        target: '≤ 1.2× (p50)',
+        verdict: r <= 1.2 ? 'PASS' : 'FAIL',
+        note: `${subject.n} writes each, interleaved write by write; bare fs.promises loop: p50 ${promises.p50.toFixed(2)} ms, p99 ${promises.p99.toFixed(2)} ms`,
+      };
+    };
+    return [row('writeFileDurable', 'writeFileDurable (~2 KB record)'), row('updateDocument', 'fenced updateDocument (lock + read + validate + write)')];
   },
 };
-
-try {
-  const seconds: Record<string, number> = Object.fromEntries(Object.keys(loops).map(name => [name, 0]));
-  for (const write of Object.values(loops)) for (let i = 0; i < 10; i++) await write(-1 - i); // warm-up
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, write] of Object.entries(loops)) {
-      const start = process.hrtime.bigint();
-      for (let i = round * (N / ROUNDS); i < (round + 1) * (N / ROUNDS); i++) await write(i);
-      seconds[name] = (seconds[name] ?? 0) + Number(process.hrtime.bigint() - start) / 1e9;
-    }
-  }
-  const rate = (name: string): number => N / (seconds[name] ?? Number.NaN);
-  for (const name of Object.keys(loops)) {
-    console.log(`${name.padEnd(18)} ${rate(name).toFixed(0).padStart(6)} writes/s  ${((1000 * (seconds[name] ?? 0)) / N).toFixed(2)} ms a write`);
-  }
-  const durable = rate('writeFileDurable');
-  console.log(`ratio writeFileDurable / bare: ${(durable / rate('bare, sync calls')).toFixed(2)} (sync), ${(durable / rate('bare, fs.promises')).toFixed(2)} (fs.promises)`);
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
