@@ -4,7 +4,7 @@
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { loadConfig } from '../config/load-config.js';
-import type { OrchConfig, RunEvent } from '../generated/types.js';
+import type { OrchConfig, RunEvent, TaskRecord } from '../generated/types.js';
 import { openAttempt } from '../machine/record.js';
 import { RunLog } from '../runlog/run-log.js';
 import { stopProcessGroup } from '../runner/kill-group.js';
@@ -55,10 +55,9 @@ export interface Orchestrator {
  * Attempts still open in the records belong to a run that is gone (we hold the session now): stop
  * their process groups, after checking they are the same processes, and mark them interrupted.
  */
-async function recoverOpenAttempts(engine: Engine, paths: StatePaths): Promise<string[]> {
+async function recoverOpenAttempts(engine: Engine, records: readonly TaskRecord[]): Promise<string[]> {
   const interrupted: string[] = [];
-  const { items } = await loadAll('record', paths.records);
-  for (const { doc } of items) {
+  for (const doc of records) {
     const attempt = openAttempt(doc);
     if (attempt === undefined) continue;
     crashPoint('resume.before-stop');
@@ -70,6 +69,13 @@ async function recoverOpenAttempts(engine: Engine, paths: StatePaths): Promise<s
     interrupted.push(doc.id);
   }
   return interrupted;
+}
+
+/** Tasks named in a run's header: a state dir of 100,000 tasks must not make a 1 MB line. */
+export const HEADER_TASKS_MAX = 50;
+
+function headerTasks(ids: string[]): string[] {
+  return ids.length <= HEADER_TASKS_MAX ? ids : [...ids.slice(0, HEADER_TASKS_MAX), `and ${ids.length - HEADER_TASKS_MAX} more`];
 }
 
 /** The state paths and config of the project at `root`. */
@@ -111,9 +117,9 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
   const run = async (): Promise<RunResult> => {
     try {
       await sweepTempFiles(tempFileDirs(paths), { clock });
-      const ids = (await loadAll('record', paths.records)).items.map(item => item.doc.id);
-      const { previousRunDied } = await runLog.startRun(ids);
-      const interrupted = await recoverOpenAttempts(engine, paths);
+      const records = (await loadAll('record', paths.records)).items.map(item => item.doc);
+      const { previousRunDied } = await runLog.startRun(headerTasks(records.map(record => record.id)));
+      const interrupted = await recoverOpenAttempts(engine, records);
       await session.heartbeat('running');
       const summary = await engine.runUntilIdle(controller.signal, { stayAlive: options.stayAlive === true });
       await runLog.endRun({ costUsd: summary.costUsd, completed: summary.done.length, failed: summary.failed.length, needingReview: summary.awaiting.length });

