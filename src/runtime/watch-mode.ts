@@ -12,6 +12,8 @@ export const DEFAULT_RESYNC_INTERVAL_S = 60;
 export interface WatchOptions extends RunOptions {
   /** Poll instead of inotify: for network filesystems and state dirs shared between hosts. */
   usePolling?: boolean;
+  /** Polling interval in ms (default 100): its cost grows with the number of files over the interval. */
+  pollIntervalMs?: number;
   /** For tests: hints are counted and dropped, so only the resync timer finds changes (missed events). */
   dropHints?: boolean;
 }
@@ -50,6 +52,7 @@ export async function watchAndWork(root: string, options: WatchOptions = {}): Pr
         .catch(() => undefined);
     },
     ...(options.usePolling !== undefined && { usePolling: options.usePolling }),
+    ...(options.pollIntervalMs !== undefined && { pollIntervalMs: options.pollIntervalMs }),
   });
   // Changes made while the watcher was starting were seen by neither it nor, maybe, the first pass.
   const watcherReady = watcher.ready.then(() => engine.wake());
@@ -70,6 +73,7 @@ export async function watchAndWork(root: string, options: WatchOptions = {}): Pr
     const seconds = engine.config.resync_interval_s ?? DEFAULT_RESYNC_INTERVAL_S;
     timer = setTimeout(() => {
       engine.wake();
+      watcher.recheck().catch(() => undefined); // a folder replaced unannounced is watched again
       arm();
     }, seconds * 1000);
   };
