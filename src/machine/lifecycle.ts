@@ -80,8 +80,12 @@ export function cancel(d: Draft, actor: 'orch' | 'cli' | 'human', why: string, a
   log(d, 'task', 'warning', `Task ${d.r.id} cancelled: ${why}`);
 }
 
+/**
+ * Asks the runtime to stop the task's command. Also when no attempt is open yet: the runtime may be
+ * between choosing the command and recording its start, and that command must not run the old spec.
+ */
 function stopRunning(d: Draft, reason: string): void {
-  if (openAttempt(d.r) !== undefined) d.effects.push({ type: 'stop_command', reason });
+  if (openAttempt(d.r) !== undefined || phaseOfState(d.r.state) !== undefined) d.effects.push({ type: 'stop_command', reason });
 }
 
 export function specChanged(d: Draft, ev: Extract<TaskEvent, { type: 'spec_changed' }>): void {
@@ -100,6 +104,14 @@ export function specChanged(d: Draft, ev: Extract<TaskEvent, { type: 'spec_chang
   }
   const pos = positionOf(r);
   stopRunning(d, 'spec changed: restarting the phase');
+  // The running attempt is closed now: if it exits on its own before the stop lands, its end must
+  // not complete the restarted phase (it worked on the old spec).
+  const superseded = openAttempt(r);
+  if (superseded !== undefined) {
+    superseded.ended_at = iso(d.ctx.now);
+    superseded.reason = 'cancelled';
+    superseded.error = 'superseded: the spec changed while it ran';
+  }
   const step = currentStep(r);
   if (pos.phase === 'implement' && step !== undefined) step.attempts = 0;
   log(d, 'watcher', 'info', `Spec of task ${r.id} changed: restarting ${pos.phase}`);

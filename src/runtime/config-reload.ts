@@ -5,6 +5,12 @@ import type { OrchConfig } from '../generated/types.js';
 import { loadConfig } from '../config/load-config.js';
 import { isOrchError, type OrchError } from '../errors.js';
 
+/** Inode, size and mtime of the config file: a change of any means it was written. */
+export async function configStamp(path: string): Promise<string> {
+  const stat = await fs.stat(path).catch(() => undefined);
+  return stat === undefined ? 'missing' : `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+}
+
 export type ConfigRefresh = { kind: 'same' } | { kind: 'reloaded'; config: OrchConfig } | { kind: 'invalid'; error: OrchError };
 
 export class ConfigWatch {
@@ -13,24 +19,21 @@ export class ConfigWatch {
   private signature: string | undefined;
   current: OrchConfig;
 
-  constructor(path: string, root: string, initial: OrchConfig) {
+  /** `loadedStamp`: configStamp() taken just before `initial` was read, so no change in between is lost. */
+  constructor(path: string, root: string, initial: OrchConfig, loadedStamp?: string) {
     this.path = path;
     this.root = root;
     this.current = initial;
+    this.signature = loadedStamp;
   }
 
-  private async stamp(): Promise<string> {
-    const stat = await fs.stat(this.path).catch(() => undefined);
-    return stat === undefined ? 'missing' : `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
-  }
-
-  /** Remembers the file as it is now (the config the run started with). */
+  /** Remembers the file as it is now, unless the stamp of the loaded config was given. */
   async baseline(): Promise<void> {
-    this.signature = await this.stamp();
+    this.signature ??= await configStamp(this.path);
   }
 
   async refresh(): Promise<ConfigRefresh> {
-    const signature = await this.stamp();
+    const signature = await configStamp(this.path);
     if (signature === this.signature) return { kind: 'same' };
     this.signature = signature;
     try {

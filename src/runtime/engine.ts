@@ -49,6 +49,8 @@ export interface EngineOptions {
   clock?: Clock;
   random?: () => number;
   env?: NodeJS.ProcessEnv;
+  /** configStamp() of config.json taken before `config` was read (a change in between is reloaded). */
+  configStamp?: string;
 }
 
 export interface EngineSummary {
@@ -91,7 +93,7 @@ export class Engine {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.workers = new WorkerPool(options.paths, options.config, options.fence, this.clock);
-    this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config);
+    this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config, options.configStamp);
   }
 
   /**

@@ -4,6 +4,7 @@
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { loadConfig } from '../config/load-config.js';
+import { configStamp } from './config-reload.js';
 import type { OrchConfig, RunEvent, TaskRecord } from '../generated/types.js';
 import { openAttempt } from '../machine/record.js';
 import { RunLog } from '../runlog/run-log.js';
@@ -79,16 +80,19 @@ function headerTasks(ids: string[]): string[] {
 }
 
 /** The state paths and config of the project at `root`. */
-export async function openProject(root: string): Promise<{ paths: StatePaths; config: OrchConfig }> {
+export async function openProject(root: string): Promise<{ paths: StatePaths; config: OrchConfig; configStamp: string }> {
   const layout = layoutAt(root) ?? '.isollm';
-  const { config } = await loadConfig(statePaths(root, layout).config, root);
-  return { paths: statePaths(root, layout, config.run_log), config };
+  const configPath = statePaths(root, layout).config;
+  const stamp = await configStamp(configPath); // taken before the read: a change after it is reloaded
+  const { config } = await loadConfig(configPath, root);
+  return { paths: statePaths(root, layout, config.run_log), config, configStamp: stamp };
 }
 
 /** Takes the session and starts the engine; `done` settles when the run ends. */
 export async function startOrchestrator(root: string, options: RunOptions = {}): Promise<Orchestrator> {
   const clock = options.clock ?? systemClock;
-  const { paths, config } = await openProject(root);
+  const project = await openProject(root);
+  const { paths, config } = project;
   const leaseMs = options.leaseMs ?? SESSION_LEASE_MS;
   const session = await acquireSession(paths, { clock, leaseMs });
   const controller = new AbortController();
@@ -111,6 +115,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
     runId: session.runId,
     runLog,
     clock,
+    configStamp: project.configStamp,
     ...(options.random !== undefined && { random: options.random }),
     ...(options.env !== undefined && { env: options.env }),
   });
