@@ -152,7 +152,8 @@ process.stdout.write(`- duration: ${(seconds / 60).toFixed(1)} min, seed ${seed}
 process.stdout.write(`- random kills: ${torture.kills} over ${torture.rounds} rounds of ${tasks} tasks (${torture.tasks} tasks), ${torture.completedRuns} runs ended by themselves\n`);
 process.stdout.write(`- violations no known bug explains: ${unknown.length}\n`);
 process.stdout.write(`- tasks that did not end as they should: ${outcome.length}\n`);
-process.stdout.write(`- known bugs seen: ${[...known].map(([bug, n]) => `${bug} ×${n}`).join(', ') || 'none'}\n`);
+process.stdout.write(`- oracle checks in the random kills: ${torture.checks}; known bugs seen in ${[...torture.knownChecks].map(([bug, n]) => `${n} (${bug})`).join(', ') || 'none'} of them\n`);
+process.stdout.write(`- violations a known bug explains, in all: ${[...known].map(([bug, n]) => `${bug} ×${n}`).join(', ') || 'none'}\n`);
 if (perPoint.size > 0) {
   process.stdout.write('\n| crash point | cases | crashed there | violations | known-bug hits | outcome problems | median resume |\n|---|---|---|---|---|---|---|\n');
   for (const [point, f] of [...perPoint].sort(([a], [b]) => a.localeCompare(b))) {
