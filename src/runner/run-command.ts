@@ -91,6 +91,9 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
     const code = spawnErrorCode(error);
     return notStarted(describeSpawnError(file, code, argvBytes(argv), (error as Error).message), code ?? 'EINVAL');
   }
+  // A spawn that fails (EMFILE, EAGAIN…) also emits 'error': execa's result reports it, and an
+  // 'error' with no listener would end the orchestrator.
+  subprocess.on('error', () => undefined);
   const pid = subprocess.pid;
   if (pid === undefined) {
     const result = await subprocess; // reject: false, so a failed result, never a throw

@@ -486,8 +486,10 @@ export class Engine {
       await this.apply(record.id, event);
     })()
       .catch(async (error: unknown) => {
-        await this.workers.failed(worker, error);
-        await this.reportOnce(`${record.id}:crash:${String(error)}`, `Task ${record.id}: ${(error as Error).message ?? String(error)}`, [], record.id);
+        // Reporting may fail for the same reason the attempt did (a full disk): it must never become
+        // an unhandled rejection that ends the orchestrator.
+        await this.workers.failed(worker, error).catch(() => undefined);
+        await this.reportOnce(`${record.id}:crash:${String(error)}`, `Task ${record.id}: ${(error as Error).message ?? String(error)}`, [], record.id).catch(() => undefined);
       })
       .finally(async () => {
         // The task counts as running until its worker is free again: otherwise a pass in between
