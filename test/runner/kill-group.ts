@@ -6,22 +6,13 @@ import { fileURLToPath } from 'node:url';
 import type { ProcessIdentity } from '../../src/generated/types.js';
 import { identityOf } from '../../src/store/process-identity.js';
 import { stopProcessGroup } from '../../src/runner/kill-group.js';
-import { listGroupMembers, readProcessStat } from '../../src/runner/process-group.js';
+import { listGroupMembers } from '../../src/runner/process-group.js';
+
+import { isAlive as alive, waitFor } from '../fixtures/wait-for.js';
 
 const agent = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 
-function alive(pid: number): boolean {
-  const stat = readProcessStat(pid);
-  return stat !== undefined && stat.state !== 'Z';
-}
 
-async function waitFor(what: string, condition: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise(resolve => setTimeout(resolve, 20));
-  }
-}
 
 /** Starts a fixture as the leader of its own group (as the runner does) and reaps the group at teardown. */
 function startGroup(t: Test, script: string, args: string[]): ProcessIdentity {

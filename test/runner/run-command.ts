@@ -10,21 +10,11 @@ import { classifyFailure } from '../../src/runner/classify.js';
 import { listGroupMembers, readProcessStat } from '../../src/runner/process-group.js';
 import { runCommand, type RunCommandOptions } from '../../src/runner/run-command.js';
 
+import { isAlive as alive, waitFor } from '../fixtures/wait-for.js';
+
 const agent = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 
-/** True while `pid` runs (a zombie does not count: it holds nothing and runs nothing). */
-function alive(pid: number): boolean {
-  const stat = readProcessStat(pid);
-  return stat !== undefined && stat.state !== 'Z';
-}
 
-async function waitFor(what: string, condition: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise(resolve => setTimeout(resolve, 20));
-  }
-}
 
 /** Kills, at teardown, whatever is left of a group or of the given pids (a failing test must not leak). */
 function reap(t: Test, pgid: () => number | undefined, pids: () => number[] = () => []): void {
