@@ -1,6 +1,7 @@
 // The orchestrator's engine: the imperative shell around the pure machine. It compares specs with
-// records (level-triggered: every pass looks at the whole tree), applies events through fenced
-// record updates, carries out the effects, and runs phase commands in worker slots.
+// records (level-triggered: a pass acts on the difference, whatever events were missed; the tree is
+// kept loaded between passes, see task-tree.ts), applies events through fenced record updates,
+// carries out the effects, and runs phase commands in worker slots.
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -11,18 +12,19 @@ import { DEFAULT_MAX_INTERRUPTIONS, resolveWorkflow, type ResolvedWorkflow } fro
 import { createRecord, currentPhase, nextAttemptNumber, transition, type Effect, type PhaseRun, type TaskEvent } from '../machine/transition.js';
 import { findDependencyCycles, isRunnable, orderRunnable } from '../machine/schedule.js';
 import { isTerminal } from '../machine/states.js';
-import type { RunLog } from '../runlog/run-log.js';
+import type { LogEntry, RunLog } from '../runlog/run-log.js';
 import { updateDocument, writeLocked, type Fence } from '../store/fenced-update.js';
 import { withLock } from '../store/lock.js';
-import { loadAll, loadIfExists } from '../store/load.js';
+import { loadIfExists } from '../store/load.js';
 import { writeFileDurable } from '../store/durable-write.js';
 import { judgeEdit, rejectedName } from './hand-edit.js';
 import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
-import { loadSpecs, type LoadedSpec } from '../store/specs.js';
+import type { LoadedSpec } from '../store/specs.js';
 import { runAttempt } from './attempt.js';
 import { WorkerPool } from './workers.js';
+import { TaskTree, type SpecView } from './task-tree.js';
 import { crashPoint } from '../testing/crash-points.js';
 
 /**
@@ -36,6 +38,9 @@ export const SETTLE_MS = 300;
 async function exists(path: string): Promise<boolean> {
   return fs.lstat(path).then(() => true, () => false);
 }
+
+/** First and longest wait between tries of a write that must land (an attempt's end on a full disk). */
+export const LANDING_RETRY_MS = { first: 50, max: 5000 } as const;
 
 /** Most bytes of stdout and of stderr kept per attempt, when the config does not say. */
 export const DEFAULT_OUTPUT_CAP_BYTES = 10 * 1024 * 1024;
@@ -51,6 +56,11 @@ export interface EngineOptions {
   env?: NodeJS.ProcessEnv;
   /** configStamp() of config.json taken before `config` was read (a change in between is reloaded). */
   configStamp?: string;
+  /**
+   * A watcher hints at every change (hint()): a pass then looks only at the hinted files, and at every
+   * file after resync(). Without one, every pass looks at every file.
+   */
+  watched?: boolean;
 }
 
 export interface EngineSummary {
@@ -88,12 +98,22 @@ export class Engine {
   private pending = false;
   private stopping = false;
   private draining = false;
+  /** Tasks whose last launch could not write its attempt (a full disk): not launched again before `until`. */
+  private readonly launchBackoff = new Map<string, { until: number; wait: number }>();
+  /** Log lines of transitions the disk refused since the last one written. */
+  private lostEntries = { count: 0, reason: '' };
+  /** Aborted when the engine stops: ends the waits of writes being retried. */
+  private readonly stopped = new AbortController();
+  private readonly tree: TaskTree;
+  /** Cycles among the specs, computed again only when the specs changed. */
+  private cycles: { view: SpecView; cycles: string[][] } | undefined;
 
   constructor(options: EngineOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.workers = new WorkerPool(options.paths, options.config, options.fence, this.clock);
     this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config, options.configStamp);
+    this.tree = new TaskTree(options.paths, this.clock, options.watched === true);
   }
 
   /**
@@ -110,6 +130,7 @@ export class Engine {
         this.timerAt = undefined;
         await this.reconcile();
         await this.schedule();
+        await this.reportWorkerWriteError();
         const wait = this.nextWakeAt();
         if (this.draining && this.running.size === 0) break;
         if (options.stayAlive !== true && this.running.size === 0 && wait === undefined && !this.pending) break;
@@ -122,15 +143,43 @@ export class Engine {
     return this.summary();
   }
 
+  private async reportWorkerWriteError(): Promise<void> {
+    const error = this.workers.takeWriteError();
+    if (error === undefined) return;
+    const message = `A worker file could not be written: ${(error as Error).message ?? String(error)}`;
+    await this.reportOnce(`worker-write:${message}`, message, ['the worker files only show what each slot does; the task records are not affected']).catch(() => undefined);
+  }
+
+  /**
+   * Reads the records folder (at start, before the first pass) and returns the records found; the
+   * first pass then reads again only what changed since.
+   */
+  async loadRecords(): Promise<TaskRecord[]> {
+    await this.tree.records.refreshAll();
+    return this.tree.recordFiles().map(file => file.record);
+  }
+
   /** Takes `record` as the engine's own last-written version (at start, before the first pass). */
   adopt(record: TaskRecord): void {
     this.records.set(record.id, record);
   }
 
-  /** Interrupts a wait so the next pass starts now (a watcher hint, an attempt that ended). */
+  /** Interrupts a wait so the next pass starts now (an attempt that ended, an inbox file). */
   wake(): void {
     this.pending = true;
     this.wakeUp?.();
+  }
+
+  /** A watcher's hint: the next pass looks at `path` again (a folder, or no path: at every file). */
+  hint(path?: string): void {
+    this.tree.hint(path);
+    this.wake();
+  }
+
+  /** The next pass looks at every file (at start, each resync_interval_s, after a watcher error). */
+  resync(): void {
+    this.tree.lookAtEverything();
+    this.wake();
   }
 
   /** Stops taking work and lets running commands finish; the run then ends. */
@@ -142,6 +191,7 @@ export class Engine {
   /** Stops taking work; running commands are stopped. */
   async stopAll(reason: string): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
     for (const run of this.running.values()) run.controller.abort(reason);
     await Promise.allSettled([...this.running.values()].map(run => run.done));
   }
@@ -164,7 +214,7 @@ export class Engine {
   }
 
   /**
-   * Compares every spec with its record and acts on each difference: new specs become NEW records,
+   * Compares the specs with the records and acts on each difference: new specs become NEW records,
    * changed ones are handed to the machine, deleted ones cancel their task (after a grace, so an
    * editor's save that replaces the file is not a deletion), hand edits of records are judged, and
    * inbox decisions applied.
@@ -172,28 +222,19 @@ export class Engine {
   async reconcile(): Promise<void> {
     const { paths } = this.options;
     await this.reloadConfig();
-    const [{ specs, errors }, records] = await Promise.all([loadSpecs(paths.tasks), loadAll('record', paths.records)]);
+    const changes = await this.tree.refresh(this.pathsWaitedOn());
+    const view = this.tree.specView();
     const now = this.clock.now();
-    const stillSettling = await this.settleInvalid([...errors, ...records.errors], now);
-    const onDisk = new Map<string, TaskRecord>();
-    for (const item of records.items) {
-      // Only <id>.json is a record: a refused edit kept as <id>.rejected-<time>.json is not.
-      if (basename(item.path) === `${item.doc.id}.json`) onDisk.set(item.doc.id, item.doc);
-    }
-    for (const [id, record] of onDisk) {
-      const ours = this.records.get(id);
-      if (ours === undefined) this.records.set(id, record);
-      else if (!isDeepStrictEqual(ours, record)) await this.apply(id);
-    }
+    const stillSettling = await this.settleInvalid([...view.errors, ...this.tree.records.failures()], now);
+    await this.judgeRecordFiles(changes.full ? undefined : changes.records);
     const inCycle = new Set<string>();
-    for (const cycle of findDependencyCycles(specs.map(s => ({ id: s.id, depends_on: s.spec.depends_on })))) {
+    for (const cycle of this.cyclesOf(view)) {
       cycle.forEach(id => inCycle.add(id));
       await this.reportOnce(`cycle:${cycle.join(',')}`, `Tasks ${cycle.join(' → ')} depend on each other in a cycle: none of them can run`, [
         'remove one of the depends_on entries',
       ]);
     }
-    const specIds = new Set(specs.map(s => s.id));
-    for (const spec of specs) {
+    for (const spec of view.byId.values()) {
       this.missingSince.delete(spec.id);
       if (inCycle.has(spec.id)) continue;
       const record = this.records.get(spec.id);
@@ -202,11 +243,11 @@ export class Engine {
         await this.apply(spec.id, { type: 'spec_changed', spec: spec.spec, hash: spec.hash, mode: this.config.on_spec_change ?? 'next_phase' });
       }
     }
-    for (const record of [...this.records.values()]) {
-      if (specIds.has(record.id) || isTerminal(record.state)) continue;
+    for (const record of this.active()) {
+      if (view.byId.has(record.id)) continue;
       const specFile = join(paths.stateDir, record.spec_file);
       // An invalid or half-written spec is not a deleted one: the task waits until the file is fixed.
-      if (stillSettling.has(specFile) || errors.some(e => e.path === specFile) || (await exists(specFile))) continue;
+      if (stillSettling.has(specFile) || this.tree.hasSpecFile(specFile) || (await exists(specFile))) continue;
       const since = this.missingSince.get(record.id) ?? now;
       this.missingSince.set(record.id, since);
       if (now - since >= SPEC_DELETE_GRACE_MS) await this.apply(record.id, { type: 'spec_deleted' });
@@ -221,6 +262,42 @@ export class Engine {
       },
       reportInvalid: (path, error) => this.settleInvalid([{ path, error }], this.clock.now()).then(() => undefined),
     });
+  }
+
+  /** Files a pass must look at even unhinted: those settling after a failed load, and deleted specs. */
+  private pathsWaitedOn(): string[] {
+    const paths = [...this.unsettled.keys()];
+    for (const id of this.missingSince.keys()) {
+      const record = this.records.get(id);
+      if (record !== undefined) paths.push(join(this.options.paths.stateDir, record.spec_file));
+    }
+    return paths;
+  }
+
+  /** Tasks not finished: the only ones a pass schedules, times or checks for a deleted spec. */
+  private active(): TaskRecord[] {
+    return [...this.records.values()].filter(record => !isTerminal(record.state));
+  }
+
+  private cyclesOf(view: SpecView): string[][] {
+    if (this.cycles?.view !== view) {
+      const specs = [...view.byId.values()];
+      this.cycles = { view, cycles: findDependencyCycles(specs.map(s => ({ id: s.id, depends_on: s.spec.depends_on }))) };
+    }
+    return this.cycles.cycles;
+  }
+
+  /**
+   * Records found on disk that differ from the engine's own last write are hand edits: judged by
+   * apply. `names` are the record files that changed since the last look (undefined: all of them).
+   * A record the engine has not seen yet (at start) is taken as it is.
+   */
+  private async judgeRecordFiles(names: Set<string> | undefined): Promise<void> {
+    for (const { record: onDisk } of this.tree.recordFiles(names)) {
+      const ours = this.records.get(onDisk.id);
+      if (ours === undefined) this.records.set(onDisk.id, onDisk);
+      else if (ours !== onDisk && !isDeepStrictEqual(ours, onDisk)) await this.apply(onDisk.id);
+    }
   }
 
   private async reloadConfig(): Promise<void> {
@@ -272,7 +349,7 @@ export class Engine {
       const bytes = await fs.readFile(path).catch(() => undefined);
       if (bytes !== undefined) await writeFileDurable(join(this.options.paths.records, name), bytes);
       lock.assertHeld();
-      this.records.set(id, await writeLocked('record', path, lock, { ...ours, rev: ours.rev + 1 }));
+      this.noteWritten(await writeLocked('record', path, lock, { ...ours, rev: ours.rev + 1 }));
     });
     this.unsettled.delete(path);
     await this.options.runLog.entry({
@@ -293,7 +370,13 @@ export class Engine {
     const { paths } = this.options;
     const fresh = createRecord(spec.spec, spec.id, relative(paths.stateDir, spec.path), spec.hash, this.clock.now());
     const written = await updateDocument('record', recordPath(paths, spec.id), current => (current === undefined ? fresh : undefined), this.updateOptions());
-    if (written !== undefined) this.records.set(spec.id, written);
+    if (written !== undefined) this.noteWritten(written);
+  }
+
+  /** `record` is what the engine just wrote: its own copy, and the tree's (its echo is not a hand edit). */
+  private noteWritten(record: TaskRecord): void {
+    this.records.set(record.id, record);
+    this.tree.noteRecordWritten(record);
   }
 
   /**
@@ -302,15 +385,30 @@ export class Engine {
    * found on disk is judged first (a person's decision is applied, anything else refused and kept
    * aside), so a human's edit is never silently folded into an orchestrator write.
    *
-   * Applies to one task run one after another: the record lock alone would let a second apply read
-   * the file between the first one's write and its update of `records`, and take our own write for a
-   * hand edit.
+   * A failure (a racing writer, a full disk, an illegal move) is reported once and resolves to
+   * undefined: a pass goes on with the other tasks, and the next pass looks again. Events that must
+   * not be lost go through applyStrict or applyUntilLanded.
    */
   async apply(id: string, event?: TaskEvent): Promise<TaskRecord | undefined> {
+    try {
+      return await this.applyStrict(id, event === undefined ? [] : [event]);
+    } catch (error) {
+      if (!isOrchError(error)) throw error;
+      await this.reportFailure(id, error);
+      return undefined;
+    }
+  }
+
+  /**
+   * apply's work, the events in one write, failures thrown. Applies to one task run one after
+   * another: the record lock alone would let a second apply read the file between the first one's
+   * write and its update of `records`, and take our own write for a hand edit.
+   */
+  private async applyStrict(id: string, events: readonly TaskEvent[], onWritten?: () => void): Promise<TaskRecord | undefined> {
     const previous = this.applying.get(id) ?? Promise.resolve();
     const mine = previous.then(
-      () => this.applyNow(id, event),
-      () => this.applyNow(id, event),
+      () => this.applyNow(id, events, onWritten),
+      () => this.applyNow(id, events, onWritten),
     );
     this.applying.set(id, mine);
     try {
@@ -320,63 +418,84 @@ export class Engine {
     }
   }
 
-  private async applyNow(id: string, event: TaskEvent | undefined): Promise<TaskRecord | undefined> {
+  /**
+   * An attempt's end must reach the record, or the task would keep an open attempt with no process
+   * (and `--once` would end with it unfinished). A write that fails (a full disk, a read-only remount,
+   * a racing reader) is tried again, waiting longer each time, until it lands, another orchestrator
+   * took over (fenced: never), the move is illegal (it will not become legal by waiting), or this
+   * engine stops (then `--resume` finds the attempt open and marks it interrupted).
+   */
+  private async applyUntilLanded(id: string, event: TaskEvent): Promise<void> {
+    for (let wait: number = LANDING_RETRY_MS.first; ; wait = Math.min(wait * 2, LANDING_RETRY_MS.max)) {
+      try {
+        await this.applyStrict(id, [event]);
+        return;
+      } catch (error) {
+        if (!isOrchError(error)) throw error;
+        await this.reportFailure(id, error).catch(() => undefined);
+        if (error.code === 'ORCH_EPOCH_FENCED' || error.code === 'ORCH_ILLEGAL_TRANSITION' || this.stopping) return;
+        await this.clock.sleep(wait, this.stopped.signal);
+      }
+    }
+  }
+
+  private async reportFailure(id: string, error: OrchError): Promise<void> {
+    await this.reportOnce(`${id}:${error.code}:${error.message}`, error.message, error.hint === undefined ? [] : [error.hint], id);
+  }
+
+  /** `onWritten` is called once the record is written, before the effects are carried out. */
+  private async applyNow(id: string, events: readonly TaskEvent[], onWritten?: () => void): Promise<TaskRecord | undefined> {
     let effects: Effect[] = [];
     let refused: { edited: TaskRecord; reason: string } | undefined;
     let decided: TaskEvent | undefined;
-    try {
-      const written = await updateDocument(
-        'record',
-        recordPath(this.options.paths, id),
-        current => {
-          effects = [];
-          refused = undefined;
-          decided = undefined;
-          if (current === undefined) return undefined;
-          const ours = this.records.get(id);
-          let base = current;
-          if (ours !== undefined && ours.rev <= current.rev) {
-            const verdict = judgeEdit(ours, current);
-            base = ours;
-            if (verdict.kind === 'decision') {
-              decided = verdict.event;
-              const step = this.step(ours, verdict.event);
-              base = step.record;
-              effects.push(...step.effects);
-            } else if (verdict.kind === 'refused') {
-              refused = { edited: current, reason: verdict.reason };
-            } else {
-              base = current;
-            }
-          }
-          let next = base;
-          if (event !== undefined) {
-            const step = this.step(base, event);
-            next = step.record;
+    const written = await updateDocument(
+      'record',
+      recordPath(this.options.paths, id),
+      current => {
+        effects = [];
+        refused = undefined;
+        decided = undefined;
+        if (current === undefined) return undefined;
+        const ours = this.records.get(id);
+        let base = current;
+        if (ours !== undefined && ours.rev <= current.rev) {
+          const verdict = judgeEdit(ours, current);
+          base = ours;
+          if (verdict.kind === 'decision') {
+            decided = verdict.event;
+            const step = this.step(ours, verdict.event);
+            base = step.record;
             effects.push(...step.effects);
+          } else if (verdict.kind === 'refused') {
+            refused = { edited: current, reason: verdict.reason };
+          } else {
+            base = current;
           }
-          const changedOnDisk = !isDeepStrictEqual(next, current);
-          return changedOnDisk ? next : undefined;
-        },
-        this.updateOptions(),
-      );
-      if (written !== undefined) this.records.set(id, written);
-      else if (this.records.get(id) === undefined) {
-        const onDisk = await loadIfExists('record', recordPath(this.options.paths, id));
-        if (onDisk !== undefined) this.records.set(id, onDisk.doc);
-      }
-      if (refused !== undefined) await this.keepRejectedEdit(id, refused.edited, refused.reason);
-      if (decided !== undefined) {
-        await this.options.runLog.entry({ category: 'human_review', level: 'info', task_id: id, message: `Task ${id}: the record was edited by hand to ${written?.state ?? '?'}: applied as a decision (${decided.type})` });
-      }
-      crashPoint('engine.before-effects');
-      await this.carryOut(id, effects, written?.rev);
-      return written ?? this.records.get(id);
-    } catch (error) {
-      if (!isOrchError(error)) throw error;
-      await this.reportOnce(`${id}:${error.code}:${error.message}`, error.message, error.hint === undefined ? [] : [error.hint], id);
-      return undefined;
+        }
+        let next = base;
+        for (const event of events) {
+          const step = this.step(next, event);
+          next = step.record;
+          effects.push(...step.effects);
+        }
+        const changedOnDisk = !isDeepStrictEqual(next, current);
+        return changedOnDisk ? next : undefined;
+      },
+      this.updateOptions(),
+    );
+    if (written !== undefined) this.noteWritten(written);
+    onWritten?.();
+    if (written === undefined && this.records.get(id) === undefined) {
+      const onDisk = await loadIfExists('record', recordPath(this.options.paths, id));
+      if (onDisk !== undefined) this.records.set(id, onDisk.doc);
     }
+    if (refused !== undefined) await this.keepRejectedEdit(id, refused.edited, refused.reason);
+    if (decided !== undefined) {
+      await this.options.runLog.entry({ category: 'human_review', level: 'info', task_id: id, message: `Task ${id}: the record was edited by hand to ${written?.state ?? '?'}: applied as a decision (${decided.type})` });
+    }
+    crashPoint('engine.before-effects');
+    await this.carryOut(id, effects, written?.rev);
+    return written ?? this.records.get(id);
   }
 
   /** One pure step of the machine with this engine's context. */
@@ -415,7 +534,7 @@ export class Engine {
     for (const effect of effects) {
       switch (effect.type) {
         case 'log':
-          await this.options.runLog.entry({
+          await this.logEffect({
             category: effect.category,
             level: effect.level,
             message: effect.message,
@@ -438,33 +557,75 @@ export class Engine {
     }
   }
 
+  /**
+   * A transition's log line, once its record is written. The record is the truth: a line the disk
+   * refuses (full, read-only) is counted, not retried, and said once the log can be written again.
+   */
+  private async logEffect(entry: LogEntry): Promise<void> {
+    try {
+      await this.options.runLog.entry(entry);
+    } catch (error) {
+      this.lostEntries = { count: this.lostEntries.count + 1, reason: (error as Error).message ?? String(error) };
+      return;
+    }
+    if (this.lostEntries.count === 0) return;
+    const { count, reason } = this.lostEntries;
+    this.lostEntries = { count: 0, reason: '' };
+    await this.options.runLog
+      .entry({ category: 'error', level: 'warning', message: `${count} run log entr${count === 1 ? 'y' : 'ies'} could not be written: ${reason}`, details: ['the task records hold every transition (orch show ID)'] })
+      .catch(() => undefined);
+  }
+
   /** Starts NEW tasks and gives free workers to runnable ones: priority, then age. */
   private async schedule(): Promise<void> {
     const now = this.clock.now();
-    for (const record of [...this.records.values()]) {
-      if (record.deadline_at !== undefined && !isTerminal(record.state) && Date.parse(record.deadline_at) <= now) {
+    const active = this.active();
+    for (const record of active) {
+      if (record.deadline_at !== undefined && Date.parse(record.deadline_at) <= now) {
         await this.apply(record.id, { type: 'deadline_passed' });
       }
     }
-    for (const candidate of orderRunnable([...this.records.values()])) {
+    for (const candidate of orderRunnable(this.active())) {
       if (this.stopping || this.draining) return;
       if (this.running.has(candidate.id) || !isRunnable(candidate, now, this.records)) continue;
+      const backoff = this.launchBackoff.get(candidate.id);
+      if (backoff !== undefined && backoff.until > now) {
+        this.wakeAtLatest(backoff.until);
+        continue;
+      }
       let record: TaskRecord | undefined = candidate;
-      if (record.state === 'NEW') record = await this.apply(record.id, { type: 'start' });
+      let startFirst = false;
+      if (record.state === 'NEW') {
+        // A NEW task whose first phase runs a command starts in the same write that records the
+        // command's identity (one write fewer before the command runs); any other start (a gate,
+        // nothing to run) is written now.
+        const preview = this.step(record, { type: 'start' }).record;
+        if (currentPhase(preview) !== undefined && this.workers.hasFree()) {
+          record = preview;
+          startFirst = true;
+        } else if (currentPhase(preview) === undefined) {
+          record = await this.apply(record.id, { type: 'start' });
+        }
+      }
       if (record === undefined) continue;
       const run = currentPhase(record);
       if (run === undefined || (run.not_before !== undefined && run.not_before > now)) continue;
       const worker = this.workers.take();
       if (worker === undefined) return;
-      this.launch(record, run, worker);
+      this.launch(record, run, worker, startFirst);
     }
   }
 
-  private launch(record: TaskRecord, run: PhaseRun, worker: string): void {
+  /**
+   * Runs one attempt of `run` in `worker`. With `startFirst`, `record` is the preview of a NEW task's
+   * start, and the start is written together with the attempt.
+   */
+  private launch(record: TaskRecord, run: PhaseRun, worker: string, startFirst: boolean): void {
     const controller = new AbortController();
     const { paths, config } = this.options;
+    let started = false;
     const done = (async () => {
-      await this.workers.busy(worker, record.id, run.phase);
+      this.workers.busy(worker, record.id, run.phase);
       const event = await runAttempt({
         paths,
         runId: this.options.runId,
@@ -479,22 +640,39 @@ export class Engine {
         env: this.options.env ?? process.env,
         signal: controller.signal,
         isShuttingDown: () => this.stopping,
-        onStarted: async attempt => {
-          await this.apply(record.id, { type: 'attempt_started', attempt });
-        },
+        // Throws when the attempt cannot be written: the command is then stopped before it does
+        // anything (it waits for this write), never left running untracked.
+        // Resolves once the record is written: the command need not wait for the log lines.
+        onStarted: attempt =>
+          new Promise<void>((resolve, reject) => {
+            const events: TaskEvent[] = [{ type: 'attempt_started', attempt }];
+            if (startFirst) events.unshift({ type: 'start' });
+            const written = (): void => {
+              started = true;
+              resolve();
+            };
+            this.applyStrict(record.id, events, written).then(written, reject);
+          }),
       });
-      await this.apply(record.id, event);
+      if (started) await this.applyUntilLanded(record.id, event);
     })()
       .catch(async (error: unknown) => {
         // Reporting may fail for the same reason the attempt did (a full disk): it must never become
         // an unhandled rejection that ends the orchestrator.
-        await this.workers.failed(worker, error).catch(() => undefined);
+        this.workers.failed(worker, error);
         await this.reportOnce(`${record.id}:crash:${String(error)}`, `Task ${record.id}: ${(error as Error).message ?? String(error)}`, [], record.id).catch(() => undefined);
       })
-      .finally(async () => {
+      .finally(() => {
+        if (started) {
+          this.launchBackoff.delete(record.id);
+        } else {
+          // The attempt could not be written, so its command never ran: try again later, not in a loop.
+          const wait = Math.min((this.launchBackoff.get(record.id)?.wait ?? LANDING_RETRY_MS.first / 2) * 2, LANDING_RETRY_MS.max);
+          this.launchBackoff.set(record.id, { until: this.clock.now() + wait, wait });
+        }
         // The task counts as running until its worker is free again: otherwise a pass in between
         // sees neither a running task nor a free worker and takes the engine for idle.
-        await this.workers.release(worker).catch(() => undefined);
+        this.workers.release(worker);
         this.running.delete(record.id);
         this.wake();
       });

@@ -10,7 +10,6 @@ import { openAttempt } from '../machine/record.js';
 import { RunLog } from '../runlog/run-log.js';
 import { stopProcessGroup } from '../runner/kill-group.js';
 import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
-import { loadAll } from '../store/load.js';
 import { layoutAt, statePaths, type StatePaths } from '../store/paths.js';
 import { acquireSession, SESSION_LEASE_MS, type Session } from '../store/session.js';
 import { sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
@@ -25,6 +24,8 @@ export interface RunOptions {
   leaseMs?: number;
   /** Watch mode: keep running when idle, until `signal` aborts. */
   stayAlive?: boolean;
+  /** A watcher hints at changes (engine.hint): passes look only at hinted files between resyncs. */
+  watched?: boolean;
   /** Every run-log entry, as it is written. */
   onLogEntry?: (event: RunEvent) => void;
 }
@@ -116,13 +117,14 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
     runLog,
     clock,
     configStamp: project.configStamp,
+    watched: options.watched === true,
     ...(options.random !== undefined && { random: options.random }),
     ...(options.env !== undefined && { env: options.env }),
   });
   const run = async (): Promise<RunResult> => {
     try {
       await sweepTempFiles(tempFileDirs(paths), { clock });
-      const records = (await loadAll('record', paths.records)).items.map(item => item.doc);
+      const records = await engine.loadRecords();
       const { previousRunDied } = await runLog.startRun(headerTasks(records.map(record => record.id)));
       const interrupted = await recoverOpenAttempts(engine, records);
       await session.heartbeat('running');

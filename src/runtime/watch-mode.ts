@@ -34,14 +34,15 @@ function describe(error: unknown): string {
 
 /** Starts the orchestrator over `root` in watch mode; it runs until stop() or `signal`. */
 export async function watchAndWork(root: string, options: WatchOptions = {}): Promise<WatchingOrchestrator> {
-  const orchestrator = await startOrchestrator(root, { ...options, stayAlive: true });
+  const orchestrator = await startOrchestrator(root, { ...options, stayAlive: true, watched: true });
   const { engine, runLog } = orchestrator;
   const watcher = watchStateDir(orchestrator.paths, {
-    onHint: () => {
-      if (options.dropHints !== true) engine.wake();
+    onHint: hint => {
+      // A hint with no id names a whole folder (the pending set overflowed): every file is looked at.
+      if (options.dropHints !== true) engine.hint(hint.id === undefined ? undefined : hint.path);
     },
     onError: error => {
-      engine.wake();
+      engine.resync();
       runLog
         .entry({
           category: 'watcher',
@@ -55,7 +56,7 @@ export async function watchAndWork(root: string, options: WatchOptions = {}): Pr
     ...(options.pollIntervalMs !== undefined && { pollIntervalMs: options.pollIntervalMs }),
   });
   // Changes made while the watcher was starting were seen by neither it nor, maybe, the first pass.
-  const watcherReady = watcher.ready.then(() => engine.wake());
+  const watcherReady = watcher.ready.then(() => engine.resync());
 
   let timer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
@@ -72,7 +73,7 @@ export async function watchAndWork(root: string, options: WatchOptions = {}): Pr
     if (closing !== undefined) return;
     const seconds = engine.config.resync_interval_s ?? DEFAULT_RESYNC_INTERVAL_S;
     timer = setTimeout(() => {
-      engine.wake();
+      engine.resync();
       watcher.recheck().catch(() => undefined); // a folder replaced unannounced is watched again
       arm();
     }, seconds * 1000);

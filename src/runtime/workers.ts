@@ -1,5 +1,9 @@
 // Worker slots (PRODUCT.md §4): `workers` of them, each running one command at a time, each a file in
 // state/workers/ that says what it does (creating, idle, busy, stopping, stopped, error).
+//
+// The files are a view for people and tools, not state the engine reads back: a slot's status
+// changes are written in order, one after another, but the engine does not wait for them before it
+// starts a command (that wait cost a durable write per attempt on the way to every spawn).
 import type { OrchConfig, WorkerRecord } from '../generated/types.js';
 import { isoTime, type Clock } from '../clock.js';
 import { updateDocument, type Fence } from '../store/fenced-update.js';
@@ -13,6 +17,10 @@ export class WorkerPool {
   private readonly fence: Fence;
   private readonly clock: Clock;
   private readonly free: string[] = [];
+  /** The last write queued per slot: each waits for the one before it. */
+  private readonly writes = new Map<string, Promise<void>>();
+  /** The first write that failed since the last report (a full disk): see takeWriteError. */
+  private writeError: unknown;
   readonly names: string[];
 
   constructor(paths: StatePaths, config: OrchConfig, fence: Fence, clock: Clock) {
@@ -39,21 +47,42 @@ export class WorkerPool {
     return this.free.shift();
   }
 
-  async busy(name: string, taskId: string, phase: string): Promise<void> {
-    await this.write(name, 'busy', { task_id: taskId, phase });
+  hasFree(): boolean {
+    return this.free.length > 0;
   }
 
-  async failed(name: string, error: unknown): Promise<void> {
-    await this.write(name, 'error', { last_error: (error as Error)?.message ?? String(error), last_error_at: isoTime(this.clock) });
+  busy(name: string, taskId: string, phase: string): void {
+    this.queue(name, 'busy', { task_id: taskId, phase });
   }
 
-  async release(name: string): Promise<void> {
-    await this.write(name, 'idle', {});
+  failed(name: string, error: unknown): void {
+    this.queue(name, 'error', { last_error: (error as Error)?.message ?? String(error), last_error_at: isoTime(this.clock) });
+  }
+
+  release(name: string): void {
+    this.queue(name, 'idle', {});
     this.free.push(name);
   }
 
+  /** Waits for every queued write, then marks every slot stopped. */
   async close(): Promise<void> {
+    await Promise.all(this.writes.values());
     for (const name of this.names) await this.write(name, 'stopped', {});
+  }
+
+  /** A write of a slot file that failed since the last call (then forgotten), if any. */
+  takeWriteError(): unknown {
+    const error = this.writeError;
+    this.writeError = undefined;
+    return error;
+  }
+
+  private queue(name: string, status: WorkerStatus, fields: Partial<WorkerRecord>): void {
+    const previous = this.writes.get(name) ?? Promise.resolve();
+    const next = previous.then(() => this.write(name, status, fields)).catch((error: unknown) => {
+      this.writeError ??= error;
+    });
+    this.writes.set(name, next);
   }
 
   private async write(name: string, status: WorkerStatus, fields: Partial<WorkerRecord>): Promise<void> {

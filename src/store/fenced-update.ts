@@ -1,5 +1,6 @@
 // Read-modify-write of one machine-owned file (PRODUCT.md §2): under the file's lock, fenced by the
 // writer's session epoch and (optionally) the rev it read, validated before a byte is written.
+import { lstatSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { OrchError } from '../errors.js';
 import { CURRENT_VERSION, FILE_KINDS, type KindShapes } from '../schema/validators.js';
@@ -19,6 +20,33 @@ export const FENCED_KINDS = {
   decision: { epoch: false },
 } as const;
 export type FencedKind = keyof typeof FENCED_KINDS;
+
+/**
+ * What this process last wrote or read of a file, by path, with the file's stat signature then. Every
+ * write of a state file replaces its inode (temp file + rename, or link), so while the signature
+ * holds, the document is the one we know: the read, parse and validation are skipped. (An in-place
+ * rewrite to the same size within one tick of the filesystem clock would not show; no writer of ours
+ * writes in place, and a person's editor almost never does it within milliseconds of our write.)
+ */
+const known = new Map<string, { signature: string; doc: unknown }>();
+
+function signatureOf(path: string): string | undefined {
+  const stats = lstatSync(path, { throwIfNoEntry: false });
+  return stats === undefined ? undefined : `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+}
+
+/** The document at `path` (undefined: no file), from `known` while its signature holds. */
+async function loadKnown<K extends FencedKind | 'session'>(kind: K, path: string): Promise<KindShapes[K] | undefined> {
+  const signature = signatureOf(path);
+  if (signature === undefined) return undefined;
+  const cached = known.get(path);
+  if (cached?.signature === signature) return cached.doc as KindShapes[K];
+  const loaded = await loadIfExists(kind, path);
+  if (loaded === undefined) return undefined;
+  // Cached under the signature taken before the read: a change in between shows as a new signature.
+  known.set(path, { signature, doc: loaded.doc });
+  return loaded.doc;
+}
 
 /** The writer's fencing token: its session epoch, and the session file that may have moved past it. */
 export interface Fence {
@@ -81,13 +109,13 @@ export async function createDocument<K extends FencedKind>(kind: K, path: string
 /** updateDocument's body, for a caller that already holds `lock` on `path`. */
 export async function updateLocked<K extends FencedKind>(kind: K, path: string, lock: HeldLock, mutate: Mutate<K>, options: UpdateOptions): Promise<KindShapes[K] | undefined> {
   const { fence } = options;
-  const current = (await loadIfExists(kind, path))?.doc;
+  const current = await loadKnown(kind, path);
   const currentEpoch = FENCED_KINDS[kind].epoch ? (current as { epoch?: number } | undefined)?.epoch : undefined;
   if (currentEpoch !== undefined && currentEpoch > fence.epoch) {
     throw fenced(path, fence.epoch, currentEpoch, `${path} was written by session epoch ${currentEpoch}`);
   }
   if (fence.sessionPath !== undefined) {
-    const session = (await loadIfExists('session', fence.sessionPath))?.doc;
+    const session = await loadKnown('session', fence.sessionPath);
     if (session !== undefined && session.epoch > fence.epoch) {
       throw fenced(path, fence.epoch, session.epoch, `the session in ${fence.sessionPath} is at epoch ${session.epoch}`);
     }
@@ -115,7 +143,10 @@ export async function writeLocked<K extends FencedKind>(kind: K, path: string, l
   const text = `${JSON.stringify(valid, null, 2)}\n`;
   lock.assertHeld();
   crashPoint('update.before-write');
+  known.delete(path);
   await writeFileDurable(path, text);
+  const signature = signatureOf(path);
+  if (signature !== undefined) known.set(path, { signature, doc: valid });
   return valid;
 }
 

@@ -68,12 +68,19 @@ export interface LoadAllResult<K extends FileKind> {
 
 const REJECTED_COPY = /\.rejected-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z\.json$/;
 
-/** Names of the JSON documents of a folder: `*.json`, no dotfiles (temp dirs, editor files). */
+/**
+ * Whether `name` is a JSON document of a state folder: `*.json`, no dotfiles (temp dirs, editor
+ * files), and not <id>.rejected-<time>.json (a refused hand edit kept for the person).
+ */
+export function isDocumentName(name: string): boolean {
+  return name.endsWith('.json') && !name.startsWith('.') && !REJECTED_COPY.test(name);
+}
+
+/** Names of the JSON documents of a folder (isDocumentName), sorted. */
 export async function listJsonFiles(dir: string): Promise<string[]> {
   try {
     const names = await fs.readdir(dir);
-    // <id>.rejected-<time>.json is a refused hand edit kept for the person: never a document to load.
-    return names.filter(name => name.endsWith('.json') && !name.startsWith('.') && !REJECTED_COPY.test(name)).sort();
+    return names.filter(isDocumentName).sort();
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return [];
     throw error;

@@ -50,6 +50,12 @@ export async function loadSpecs(tasksDir: string): Promise<LoadSpecsResult> {
       errors.push({ path, error: toOrchError(path, error) });
     }
   }
+  return groupSpecs(loaded, errors);
+}
+
+/** The specs that name a task of their own; those sharing an id are added to `errors`, all of them. */
+export function groupSpecs(loaded: readonly LoadedSpec[], errors: readonly LoadFailure[]): LoadSpecsResult {
+  const all = [...errors];
   const byId = new Map<string, LoadedSpec[]>();
   for (const spec of loaded) byId.set(spec.id, [...(byId.get(spec.id) ?? []), spec]);
   const specs: LoadedSpec[] = [];
@@ -61,7 +67,7 @@ export async function loadSpecs(tasksDir: string): Promise<LoadSpecsResult> {
     }
     const files = group.map(s => s.path);
     for (const spec of group) {
-      errors.push({
+      all.push({
         path: spec.path,
         error: new OrchError('ORCH_SCHEMA_INVALID', `${spec.path}: task id "${id}" is also used by ${files.filter(f => f !== spec.path).join(', ')}`, {
           details: { file: spec.path, problems: [{ path: '/id', message: `duplicate task id "${id}"` }] },
@@ -70,5 +76,5 @@ export async function loadSpecs(tasksDir: string): Promise<LoadSpecsResult> {
       });
     }
   }
-  return { specs, errors };
+  return { specs, errors: all };
 }

@@ -149,10 +149,14 @@ export async function approveWaiting(root: string, tasks: readonly PlannedTask[]
 }
 
 /** Every difference between the records under `root` and what `tasks` must end as. */
-export function outcomeProblems(root: string, tasks: readonly PlannedTask[]): string[] {
+export function outcomeProblems(root: string, tasks: readonly PlannedTask[], options: { excused?: RegExp } = {}): string[] {
   const problems: string[] = [];
   for (const task of tasks) {
-    const record = readRecord(root, task.id);
+    const read = readRecord(root, task.id);
+    // Failed attempts the fault itself caused (a command that could not write its result on a full
+    // disk) are real failures, retried as any other: they are left out of the comparison.
+    const excused = options.excused;
+    const record = read === undefined || excused === undefined ? read : { ...read, attempts: read.attempts.filter(a => !(a.reason === 'failed' && excused.test(a.error ?? ''))) };
     const expected = expectedOutcome(task);
     if (record === undefined) {
       problems.push(`${task.id} (${task.kind}): no record`);
@@ -160,7 +164,10 @@ export function outcomeProblems(root: string, tasks: readonly PlannedTask[]): st
     }
     if (record.state !== expected.state) problems.push(`${task.id} (${task.kind}): ${record.state}, expected ${expected.state}`);
     const got = countedAttempts(record);
-    if (got.join(' ') !== expected.attempts.join(' ')) problems.push(`${task.id} (${task.kind}): attempts ${got.join(' ')}, expected ${expected.attempts.join(' ')}`);
+    if (got.join(' ') !== expected.attempts.join(' ')) {
+      const errors = record.attempts.filter(a => a.error !== undefined).map(a => `#${a.n} ${a.error}`);
+      problems.push(`${task.id} (${task.kind}): attempts ${got.join(' ')}, expected ${expected.attempts.join(' ')}${errors.length > 0 ? ` (errors: ${errors.join('; ')})` : ''}`);
+    }
   }
   return problems;
 }

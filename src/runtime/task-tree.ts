@@ -1,0 +1,114 @@
+// What the engine knows of the tasks folder and the records folder between passes. The engine is
+// level-triggered (PRODUCT.md §6): it acts on the difference between specs and records, not on
+// events. Looking at the whole tree on every wake-up cost a read, parse and validation of every file
+// (2.6 passes per dropped spec: 680 ms at 1,000 stored tasks). So the tree is kept loaded, and a
+// pass looks again only at what is due: every file at start, after a watcher error, on a folder hint
+// and at each resync (and on every pass when no watcher runs); otherwise only the hinted files.
+import { basename, dirname, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import type { TaskRecord } from '../generated/types.js';
+import type { Clock } from '../clock.js';
+import { CachedFolder } from '../store/cached-folder.js';
+import { isDocumentName, loadDocument, type LoadFailure } from '../store/load.js';
+import type { StatePaths } from '../store/paths.js';
+import { groupSpecs, loadSpecFile, type LoadedSpec } from '../store/specs.js';
+
+export interface SpecView {
+  /** The specs that name a task of their own, by id. */
+  byId: Map<string, LoadedSpec>;
+  /** Files that failed to load, and specs sharing an id. */
+  errors: LoadFailure[];
+}
+
+export interface TreeChanges {
+  /** Whether every file was looked at (start, resync, watcher error, no watcher). */
+  full: boolean;
+  /** Records whose file changed since the last look: only these can hold a hand edit. */
+  records: Set<string>;
+}
+
+export class TaskTree {
+  readonly specs: CachedFolder<LoadedSpec>;
+  readonly records: CachedFolder<TaskRecord>;
+  private readonly tasksDir: string;
+  private readonly recordsDir: string;
+  private readonly watched: boolean;
+  private fullDue = true;
+  private readonly hinted = new Set<string>();
+  private view: { version: number; view: SpecView } | undefined;
+
+  /** `watched`: a watcher hints at every change; without one every pass looks at every file. */
+  constructor(paths: StatePaths, clock: Clock, watched: boolean) {
+    this.tasksDir = resolve(paths.tasks);
+    this.recordsDir = resolve(paths.records);
+    this.watched = watched;
+    const now = (): number => clock.now();
+    this.specs = new CachedFolder({ dir: this.tasksDir, load: loadSpecFile, accept: isDocumentName, now, same: (a, b) => a.hash === b.hash && a.id === b.id });
+    const loadRecord = async (path: string): Promise<TaskRecord> => (await loadDocument('record', path)).doc;
+    this.records = new CachedFolder({ dir: this.recordsDir, load: loadRecord, accept: isDocumentName, now, same: isDeepStrictEqual });
+  }
+
+  /** "Look at this path again" (a file), or at everything (a folder, or no path). */
+  hint(path?: string): void {
+    const full = path === undefined ? undefined : resolve(path);
+    if (full === undefined || full === this.tasksDir || full === this.recordsDir) this.fullDue = true;
+    else this.hinted.add(full);
+  }
+
+  /** The next pass looks at every file (resync, watcher error). */
+  lookAtEverything(): void {
+    this.fullDue = true;
+  }
+
+  /** Looks at what is due, and at `alsoPaths` (files the engine is waiting on: settling, deleted). */
+  async refresh(alsoPaths: Iterable<string>): Promise<TreeChanges> {
+    if (this.fullDue || !this.watched) {
+      this.fullDue = false;
+      this.hinted.clear();
+      const [, records] = await Promise.all([this.specs.refreshAll(), this.records.refreshAll()]);
+      return { full: true, records };
+    }
+    const paths = new Set([...this.hinted, ...[...alsoPaths].map(p => resolve(p))]);
+    this.hinted.clear();
+    const records = new Set<string>();
+    for (const path of paths) {
+      const name = basename(path);
+      const folder = dirname(path);
+      if (folder === this.tasksDir) await this.specs.refresh(name);
+      else if (folder === this.recordsDir && (await this.records.refresh(name))) records.add(name);
+    }
+    return { full: false, records };
+  }
+
+  /** The specs by id; recomputed only when the tasks folder changed. */
+  specView(): SpecView {
+    if (this.view?.version !== this.specs.version) {
+      const { specs, errors } = groupSpecs(this.specs.values(), this.specs.failures());
+      this.view = { version: this.specs.version, view: { byId: new Map(specs.map(s => [s.id, s])), errors } };
+    }
+    return this.view.view;
+  }
+
+  /** Whether the spec file at `path` is there in some form (loaded, or failing to load). */
+  hasSpecFile(path: string): boolean {
+    return dirname(resolve(path)) === this.tasksDir && this.specs.has(basename(path));
+  }
+
+  /**
+   * The records loaded from `names` (default: every file), each from the file named after its id:
+   * only <id>.json is a record (a refused edit kept as <id>.rejected-<time>.json is not).
+   */
+  recordFiles(names?: Iterable<string>): { name: string; record: TaskRecord }[] {
+    const out: { name: string; record: TaskRecord }[] = [];
+    for (const name of names ?? this.records.names()) {
+      const cached = this.records.get(name);
+      if (cached?.ok === true && name === `${cached.value.id}.json`) out.push({ name, record: cached.value });
+    }
+    return out;
+  }
+
+  /** Caches the record just written by the engine: its echo from the watcher is not read again. */
+  noteRecordWritten(record: TaskRecord): void {
+    this.records.noteWritten(`${record.id}.json`, record);
+  }
+}

@@ -1,0 +1,114 @@
+import t from 'tap';
+import { renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CachedFolder, RACY_MS } from '../../src/store/cached-folder.js';
+import { parseJson } from '../../src/store/parse-json.js';
+import { readTextFile } from '../../src/store/read-file.js';
+
+interface Doc {
+  n: number;
+}
+
+/** A folder cache over `dir` that counts its loads, with a clock the test sets. */
+function cacheOver(dir: string): { cache: CachedFolder<Doc>; loads: string[]; clock: { now: number } } {
+  const loads: string[] = [];
+  const clock = { now: Date.now() };
+  const cache = new CachedFolder<Doc>({
+    dir,
+    load: async path => {
+      loads.push(path);
+      const doc = parseJson(path, (await readTextFile(path)).text) as Doc;
+      if (typeof doc.n !== 'number') throw new Error('n must be a number');
+      return doc;
+    },
+    accept: name => name.endsWith('.json'),
+    same: (a, b) => a.n === b.n,
+    now: () => clock.now,
+  });
+  return { cache, loads, clock };
+}
+
+/** Writes `name` with an mtime well in the past, so its signature is trusted once read. */
+function writeOld(dir: string, name: string, text: string): void {
+  writeFileSync(join(dir, name), text);
+  const past = new Date(Date.now() - 10 * RACY_MS);
+  utimesSync(join(dir, name), past, past);
+}
+
+t.test('a full look reads each unchanged file once, then only the files whose signature changed', async t => {
+  const dir = t.testdir();
+  writeOld(dir, 'a.json', '{"n":1}');
+  writeOld(dir, 'b.json', '{"n":2}');
+  const { cache, loads } = cacheOver(dir);
+  t.same([...(await cache.refreshAll())].sort(), ['a.json', 'b.json']);
+  t.equal(loads.length, 2);
+  t.same([...(await cache.refreshAll())], [], 'nothing changed');
+  t.equal(loads.length, 2, 'no file read again');
+  writeOld(dir, 'b.json', '{"n":22}');
+  t.same([...(await cache.refreshAll())], ['b.json']);
+  t.same(cache.values().map(d => d.n).sort(), [1, 22]);
+  t.equal(loads.length, 3);
+});
+
+t.test('a file replaced by rename, a deleted file and a new file are all seen', async t => {
+  const dir = t.testdir();
+  writeOld(dir, 'a.json', '{"n":1}');
+  writeOld(dir, 'gone.json', '{"n":2}');
+  const { cache } = cacheOver(dir);
+  await cache.refreshAll();
+  const before = cache.version;
+  writeOld(dir, 'a.tmp', '{"n":9}');
+  renameSync(join(dir, 'a.tmp'), join(dir, 'a.json'));
+  rmSync(join(dir, 'gone.json'));
+  writeOld(dir, 'new.json', '{"n":3}');
+  t.same([...(await cache.refreshAll())].sort(), ['a.json', 'gone.json', 'new.json']);
+  t.same(cache.names().sort(), ['a.json', 'new.json']);
+  t.ok(cache.version > before, 'the version moved, so derived views recompute');
+});
+
+t.test('a file changed within RACY_MS of its read is read again on the next look, even with the same signature', async t => {
+  const dir = t.testdir();
+  const { cache, loads, clock } = cacheOver(dir);
+  writeFileSync(join(dir, 'a.json'), '{"n":1}'); // mtime: now, so the read is "racy"
+  await cache.refresh('a.json');
+  await cache.refresh('a.json');
+  t.equal(loads.length, 2, 'not trusted yet: read again');
+  clock.now = Date.now() + 2 * RACY_MS;
+  await cache.refresh('a.json');
+  t.equal(loads.length, 3, 'read once more, now long after its mtime');
+  await cache.refresh('a.json');
+  t.equal(loads.length, 3, 'trusted from then on');
+});
+
+t.test('a file that fails to load is kept as a failure and read again when it changes', async t => {
+  const dir = t.testdir();
+  writeOld(dir, 'bad.json', '{"n":');
+  const { cache } = cacheOver(dir);
+  await cache.refreshAll();
+  t.equal(cache.failures().length, 1);
+  t.match(cache.failures()[0]?.path, /bad\.json$/);
+  t.equal(cache.values().length, 0);
+  writeOld(dir, 'bad.json', '{"n":5}');
+  t.ok(await cache.refresh('bad.json'));
+  t.same(cache.values(), [{ n: 5 }]);
+  t.same(cache.failures(), []);
+});
+
+t.test('noteWritten caches our own write: its echo is not read again', async t => {
+  const dir = t.testdir();
+  const { cache, loads } = cacheOver(dir);
+  writeFileSync(join(dir, 'mine.json'), '{"n":7}');
+  cache.noteWritten('mine.json', { n: 7 });
+  t.notOk(await cache.refresh('mine.json'), 'the echo is not a change');
+  t.equal(loads.length, 0);
+  writeFileSync(join(dir, 'other.tmp'), '{"n":8}');
+  renameSync(join(dir, 'other.tmp'), join(dir, 'mine.json'));
+  t.ok(await cache.refresh('mine.json'), 'a write by someone else (a new inode) is');
+  t.same(cache.get('mine.json'), { ok: true, value: { n: 8 } });
+});
+
+t.test('a missing folder is an empty one', async t => {
+  const { cache } = cacheOver(join(t.testdir(), 'nope'));
+  t.same([...(await cache.refreshAll())], []);
+  t.same(cache.values(), []);
+});
