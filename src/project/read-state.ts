@@ -7,7 +7,8 @@ import { basename, join, relative } from 'node:path';
 import { errnoCode, isOrchError, type OrchErrorCode } from '../errors.js';
 import type { TaskRecord } from '../generated/types.js';
 import type { FileKind } from '../schema/validators.js';
-import type { LoadAllResult, LoadFailure } from '../store/load.js';
+import type { KindShapes } from '../schema/validators.js';
+import type { LoadFailure } from '../store/load.js';
 import { parseJson } from '../store/parse-json.js';
 import type { StatePaths } from '../store/paths.js';
 import { readTextFile } from '../store/read-file.js';
@@ -59,9 +60,15 @@ export function invalidFile(root: string, kind: FileKind, failure: LoadFailure):
   };
 }
 
-export interface RecordsRead {
-  records: TaskRecord[];
+export interface RecordsRead<T = TaskRecord> {
+  records: T[];
   invalid: InvalidFile[];
+}
+
+/** The documents of a folder as a listing keeps them: not the raw bytes (100,000 records: 300 MB). */
+export interface DocumentsRead<T> {
+  items: { path: string; doc: T }[];
+  errors: LoadFailure[];
 }
 
 /** Files read at once by loadAllParallel: enough to keep libuv's threadpool busy, few enough for fds. */
@@ -81,12 +88,14 @@ export async function listDocuments(dir: string): Promise<string[]> {
   }
 }
 
-export interface LoadAllOptions {
+export interface LoadAllOptions<K extends FileKind = FileKind, T = KindShapes[K]> {
   /**
    * Checks only the documents whose parsed JSON passes this, and returns only those; the others are
    * read and parsed (a file that is not JSON is still an error) but not schema-checked.
    */
   only?: (value: unknown) => boolean;
+  /** What to keep of each valid document (default: all of it): a listing of 100,000 keeps rows. */
+  map?: (doc: KindShapes[K], path: string) => T;
 }
 
 /**
@@ -94,27 +103,28 @@ export interface LoadAllOptions {
  * trips to libuv's threadpool cost milliseconds per ten files) and an optional filter before the
  * schema check. Same result: the good documents and one error per bad file, in file-name order.
  */
-export async function loadAllParallel<K extends FileKind>(kind: K, dir: string, options: LoadAllOptions = {}): Promise<LoadAllResult<K>> {
+export async function loadAllParallel<K extends FileKind, T = KindShapes[K]>(kind: K, dir: string, options: LoadAllOptions<K, T> = {}): Promise<DocumentsRead<T>> {
   const names = await listDocuments(dir);
-  type Outcome = { item: LoadAllResult<K>['items'][number] } | { failure: LoadFailure } | undefined;
+  const map = options.map ?? ((doc: KindShapes[K]) => doc as unknown as T);
+  type Outcome = { item: { path: string; doc: T } } | { failure: LoadFailure } | undefined;
   const outcomes = new Array<Outcome>(names.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let i = next++; i < names.length; i = next++) {
       const path = join(dir, names[i] ?? '');
       try {
-        const { text, bytes } = await readTextFile(path);
+        const { text } = await readTextFile(path);
         const value = parseJson(path, text);
         if (options.only !== undefined && !options.only(value)) continue;
         const { validateDocument } = await import('../store/load.js');
-        outcomes[i] = { item: { path, doc: validateDocument(kind, path, value), bytes } };
+        outcomes[i] = { item: { path, doc: map(validateDocument(kind, path, value), path) } };
       } catch (error) {
         outcomes[i] = { failure: { path, error: isOrchError(error) ? error : (await import('../store/load.js')).toOrchError(path, error) } };
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, names.length) }, worker));
-  const result: LoadAllResult<K> = { items: [], errors: [] };
+  const result: DocumentsRead<T> = { items: [], errors: [] };
   for (const outcome of outcomes) {
     if (outcome === undefined) continue;
     if ('item' in outcome) result.items.push(outcome.item);
@@ -123,24 +133,30 @@ export async function loadAllParallel<K extends FileKind>(kind: K, dir: string, 
   return result;
 }
 
-/** Every task record of the state dir (or those `only` keeps), sorted by id; a bad file is listed, never thrown. */
-export async function readRecords(paths: StatePaths, options: LoadAllOptions = {}): Promise<RecordsRead> {
-  const { items, errors } = await loadAllParallel('record', paths.records, options);
-  const result: RecordsRead = { records: [], invalid: [] };
-  for (const item of items) {
-    if (basename(item.path) !== `${item.doc.id}.json`) {
-      result.invalid.push({
-        path: relative(paths.root, item.path),
+/**
+ * Every task record of the state dir (or those `only` keeps), sorted by id, each as `map` makes it
+ * (default: the record); a bad file is listed, never thrown.
+ */
+export async function readRecords<T extends { id: string } = TaskRecord>(paths: StatePaths, options: LoadAllOptions<'record', T> = {}): Promise<RecordsRead<T>> {
+  const misnamed: InvalidFile[] = [];
+  const map = options.map ?? ((doc: TaskRecord) => doc as unknown as T);
+  const { items, errors } = await loadAllParallel('record', paths.records, {
+    ...options,
+    map: (doc, path) => {
+      if (basename(path) === `${doc.id}.json`) return map(doc, path);
+      misnamed.push({
+        path: relative(paths.root, path),
         kind: 'record',
         code: 'ORCH_SCHEMA_INVALID',
-        reason: `/id: the record names task "${item.doc.id}", but a record's file is named after its task (${item.doc.id}.json)`,
+        reason: `/id: the record names task "${doc.id}", but a record's file is named after its task (${doc.id}.json)`,
         line: null,
         column: null,
       });
-      continue;
-    }
-    result.records.push(item.doc);
-  }
+      return undefined;
+    },
+  });
+  const result: RecordsRead<T> = { records: [], invalid: misnamed };
+  for (const item of items) if (item.doc !== undefined) result.records.push(item.doc);
   for (const failure of errors) result.invalid.push(invalidFile(paths.root, 'record', failure));
   result.records.sort((a, b) => compareText(a.id, b.id));
   return result;

@@ -173,8 +173,10 @@ export interface StatusOptions {
 /** Everything `orch status` shows, collected from the state dir. */
 export async function collectStatus(paths: StatePaths, options: StatusOptions = {}): Promise<StatusReport> {
   const now = options.now ?? Date.now();
+  // Each record is turned into its row as it is read: 100,000 parsed records do not fit the memory
+  // a listing should take. Whether a NEW task's dependencies are DONE is settled once all are read.
   const [{ records, invalid: badRecords }, rejectedEdits, specs, workers, inbox, session, config] = await Promise.all([
-    readRecords(paths),
+    readRecords(paths, { map: record => ({ id: record.id, row: taskRow(record, now), dependsOn: record.state === 'NEW' ? record.spec.depends_on : undefined }) }),
     listRejectedEdits(paths),
     loadSpecs(paths.tasks),
     loadAllParallel('worker', paths.workers),
@@ -185,8 +187,12 @@ export async function collectStatus(paths: StatePaths, options: StatusOptions = 
       (error: unknown) => invalidFile(paths.root, 'config', { path: paths.config, error: toOrchError(paths.config, error) }),
     ),
   ]);
-  const done = new Set(records.filter(r => r.state === 'DONE').map(r => r.id));
-  const rows = records.map(record => taskRow(record, now, done));
+  const done = new Set(records.filter(r => r.row.state === 'DONE').map(r => r.id));
+  const rows = records.map(({ row, dependsOn }) => {
+    if (dependsOn === undefined) return row;
+    const pending = dependsOn.filter(dep => !done.has(dep));
+    return { ...row, waiting_for: pending.length > 0 ? `dependencies: ${pending.join(', ')}` : null };
+  });
   const recorded = new Set(records.map(r => r.id));
   for (const spec of specs.specs) {
     if (recorded.has(spec.id)) continue;
