@@ -32,7 +32,8 @@ export const IGNORED_NAMES = [
   ['VS Code temp file', /\.vsctmp$/],
   ['temp file (ours: <target>.<pid>-<start>.<n>.tmp)', /\.tmp$/],
   ['lock folder (proper-lockfile: <file>.lock)', /\.lock$/],
-  ['not a .json file', /^(?!.*\.json$)/],
+  // [\s\S], not `.`: a name may hold a newline, and `.` does not cross it.
+  ['not a .json file', /^(?![\s\S]*\.json$)/],
 ] as const satisfies readonly (readonly [string, RegExp])[];
 
 /** A refused hand edit kept beside its record: never a record itself. Only orch writes these, in state/tasks/. */

@@ -183,11 +183,12 @@ t.test('an aborted signal ends the run, and the watcher closes with it', async t
   t.pass();
 });
 
-t.test('with chokidar replaced: a hint wakes the engine, and a watcher error is logged and starts a full pass', async t => {
+t.test('with chokidar replaced (polling mode): a hint wakes the engine, and a watcher error is logged and starts a full pass', async t => {
   const fakes: EventEmitter[] = [];
-  // Mocks apply to the imports of the module loaded, so chokidar is replaced inside a state-watcher
-  // copy, and that copy inside watch-mode.
-  const stateWatcher = await t.mockImport<typeof import('../../src/watcher/state-watcher.js')>('../../src/watcher/state-watcher.js', {
+  // Mocks apply to the imports of the module loaded, so chokidar is replaced inside a polling-watcher
+  // copy, that copy inside a state-watcher copy, and that inside watch-mode. (Natively there is no
+  // chokidar: bare fs.watch.)
+  const polling = await t.mockImport<typeof import('../../src/watcher/polling-watcher.js')>('../../src/watcher/polling-watcher.js', {
     chokidar: {
       watch: () => {
         const fake = Object.assign(new EventEmitter(), { close: async () => undefined });
@@ -196,11 +197,14 @@ t.test('with chokidar replaced: a hint wakes the engine, and a watcher error is 
       },
     },
   });
+  const stateWatcher = await t.mockImport<typeof import('../../src/watcher/state-watcher.js')>('../../src/watcher/state-watcher.js', {
+    '../../src/watcher/polling-watcher.js': polling,
+  });
   const mod = await t.mockImport<typeof import('../../src/runtime/watch-mode.js')>('../../src/runtime/watch-mode.js', {
     '../../src/watcher/state-watcher.js': stateWatcher,
   });
   const { root, log } = goalProject(t);
-  const orch = await mod.watchAndWork(root, { env: { ...process.env, GOAL_LOG: log } });
+  const orch = await mod.watchAndWork(root, { env: { ...process.env, GOAL_LOG: log }, usePolling: true, pollIntervalMs: 10 });
   t.teardown(async () => {
     orch.stop('test over');
     await orch.done;
@@ -211,7 +215,7 @@ t.test('with chokidar replaced: a hint wakes the engine, and a watcher error is 
   await orch.watcherReady;
   // Nothing real watches the folder: a spec is found only when something wakes the engine.
   dropSpec(root, 'HINTED', { goal: 'woken by a hint' });
-  fake.emit('raw', 'rename', 'HINTED.json', { watchedPath: orch.paths.tasks });
+  fake.emit('raw', 'change', join(orch.paths.tasks, 'HINTED.json'), { curr: {}, prev: {} }); // fs.watchFile's raw event
   await untilRecord(root, 'HINTED', 'to be DONE after its hint', r => r.state === 'DONE');
   dropSpec(root, 'AFTER_ERROR', { goal: 'found by the pass after an error' });
   fake.emit('error', Object.assign(new Error('inotify watch limit reached'), { code: 'ENOSPC' }));

@@ -49,3 +49,8 @@ t.test('nothing outside the four places gives a hint', async t => {
     t.equal(classifyPath(places, path), undefined, path);
   }
 });
+
+t.test('a spec whose file name holds a newline is still a hint: the engine refuses it by name', async t => {
+  t.same(classifyPath(places, join(paths.tasks, 'new\nline.json')), { kind: 'spec', id: 'new\nline', path: '/p/.isollm/tasks/new\nline.json' });
+  t.equal(ignoredBecause('notes\n.txt'), 'not a .json file');
+});

@@ -1,5 +1,5 @@
-// The integration layer: real chokidar on real files. Each test waits for `ready`, then for the
-// specific hint, with a timeout that says what it waited for.
+// The integration layer: real fs.watch (natively) and real chokidar (polling) on real files. Each
+// test waits for `ready`, then for the specific hint, with a timeout that says what it waited for.
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
