@@ -106,7 +106,7 @@ export class Engine {
   private readonly stopped = new AbortController();
   private readonly tree: TaskTree;
   /** Cycles among the specs, computed again only when the specs changed. */
-  private cycles: { view: SpecView; cycles: string[][] } | undefined;
+  private cycles: { dependencyVersion: number; cycles: string[][] } | undefined;
 
   constructor(options: EngineOptions) {
     this.options = options;
@@ -280,9 +280,9 @@ export class Engine {
   }
 
   private cyclesOf(view: SpecView): string[][] {
-    if (this.cycles?.view !== view) {
+    if (this.cycles?.dependencyVersion !== view.dependencyVersion) {
       const specs = [...view.byId.values()];
-      this.cycles = { view, cycles: findDependencyCycles(specs.map(s => ({ id: s.id, depends_on: s.spec.depends_on }))) };
+      this.cycles = { dependencyVersion: view.dependencyVersion, cycles: findDependencyCycles(specs.map(s => ({ id: s.id, depends_on: s.spec.depends_on }))) };
     }
     return this.cycles.cycles;
   }

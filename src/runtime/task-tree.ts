@@ -11,13 +11,16 @@ import type { Clock } from '../clock.js';
 import { CachedFolder } from '../store/cached-folder.js';
 import { isDocumentName, loadDocument, type LoadFailure } from '../store/load.js';
 import type { StatePaths } from '../store/paths.js';
-import { groupSpecs, loadSpecFile, type LoadedSpec } from '../store/specs.js';
+import { loadSpecFile, type LoadedSpec } from '../store/specs.js';
+import { SpecIndex } from './spec-index.js';
 
 export interface SpecView {
   /** The specs that name a task of their own, by id. */
-  byId: Map<string, LoadedSpec>;
+  byId: ReadonlyMap<string, LoadedSpec>;
   /** Files that failed to load, and specs sharing an id. */
   errors: LoadFailure[];
+  /** Changes whenever a spec with dependencies changed: dependency cycles may have changed then. */
+  dependencyVersion: number;
 }
 
 export interface TreeChanges {
@@ -35,7 +38,7 @@ export class TaskTree {
   private readonly watched: boolean;
   private fullDue = true;
   private readonly hinted = new Set<string>();
-  private view: { version: number; view: SpecView } | undefined;
+  private readonly index = new SpecIndex();
 
   /** `watched`: a watcher hints at every change; without one every pass looks at every file. */
   constructor(paths: StatePaths, clock: Clock, watched: boolean) {
@@ -65,7 +68,8 @@ export class TaskTree {
     if (this.fullDue || !this.watched) {
       this.fullDue = false;
       this.hinted.clear();
-      const [, records] = await Promise.all([this.specs.refreshAll(), this.records.refreshAll()]);
+      const [specs, records] = await Promise.all([this.specs.refreshAll(), this.records.refreshAll()]);
+      for (const name of specs) this.indexSpec(name);
       return { full: true, records };
     }
     const paths = new Set([...this.hinted, ...[...alsoPaths].map(p => resolve(p))]);
@@ -74,19 +78,22 @@ export class TaskTree {
     for (const path of paths) {
       const name = basename(path);
       const folder = dirname(path);
-      if (folder === this.tasksDir) await this.specs.refresh(name);
+      if (folder === this.tasksDir) {
+        if (await this.specs.refresh(name)) this.indexSpec(name);
+      }
       else if (folder === this.recordsDir && (await this.records.refresh(name))) records.add(name);
     }
     return { full: false, records };
   }
 
-  /** The specs by id; recomputed only when the tasks folder changed. */
+  /** The specs by id, the files that fail to load, and specs that share an id. */
   specView(): SpecView {
-    if (this.view?.version !== this.specs.version) {
-      const { specs, errors } = groupSpecs(this.specs.values(), this.specs.failures());
-      this.view = { version: this.specs.version, view: { byId: new Map(specs.map(s => [s.id, s])), errors } };
-    }
-    return this.view.view;
+    return { byId: this.index.byId, errors: [...this.specs.failures(), ...this.index.duplicates()], dependencyVersion: this.index.dependencyVersion };
+  }
+
+  private indexSpec(name: string): void {
+    const cached = this.specs.get(name);
+    this.index.update(name, cached?.ok === true ? cached.value : undefined);
   }
 
   /** Whether the spec file at `path` is there in some form (loaded, or failing to load). */

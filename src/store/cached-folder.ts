@@ -41,8 +41,6 @@ function signatureOf(stats: Stats): string {
 export class CachedFolder<T> {
   private readonly entries = new Map<string, Entry<T>>();
   private readonly options: CachedFolderOptions<T>;
-  /** Raised whenever an entry is added, changed or dropped: derived views recompute only then. */
-  version = 0;
 
   constructor(options: CachedFolderOptions<T>) {
     this.options = options;
@@ -70,7 +68,6 @@ export class CachedFolder<T> {
       }
     }
     for (const name of names) if (await this.refresh(name, { full: true })) changed.add(name);
-    if (changed.size > 0) this.version += 1;
     return changed;
   }
 
@@ -99,7 +96,6 @@ export class CachedFolder<T> {
     if (stats === undefined) {
       if (known === undefined) return false;
       this.entries.delete(name);
-      if (options.full !== true) this.version += 1;
       return true;
     }
     const signature = signatureOf(stats);
@@ -112,9 +108,7 @@ export class CachedFolder<T> {
     // The signature is of the stat taken before the read: if the file changed in between, the next
     // look sees a new signature and reads it again.
     this.entries.set(name, { signature, trusted: readAt - stats.mtimeMs > RACY_MS, result });
-    if (known !== undefined && known.signature === signature && this.sameResult(known.result, result)) return false;
-    if (options.full !== true) this.version += 1;
-    return true;
+    return !(known !== undefined && known.signature === signature && this.sameResult(known.result, result));
   }
 
   /** Caches `value` as the content of `name`, just written by us (its signature read now). */
@@ -125,7 +119,6 @@ export class CachedFolder<T> {
     } else {
       this.entries.set(name, { signature: signatureOf(stats), trusted: true, result: { ok: true, value } });
     }
-    this.version += 1;
   }
 
   get(name: string): CachedValue<T> | undefined {

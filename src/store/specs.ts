@@ -65,16 +65,18 @@ export function groupSpecs(loaded: readonly LoadedSpec[], errors: readonly LoadF
       specs.push(only);
       continue;
     }
-    const files = group.map(s => s.path);
-    for (const spec of group) {
-      all.push({
-        path: spec.path,
-        error: new OrchError('ORCH_SCHEMA_INVALID', `${spec.path}: task id "${id}" is also used by ${files.filter(f => f !== spec.path).join(', ')}`, {
-          details: { file: spec.path, problems: [{ path: '/id', message: `duplicate task id "${id}"` }] },
-          hint: 'give each task its own id (the file name, or the "id" field)',
-        }),
-      });
-    }
+    all.push(...duplicateIdFailures(id, group.map(s => s.path)));
   }
   return { specs, errors: all };
+}
+
+/** One failure per spec file of `files`, which all name task `id`: which one is meant is unknowable. */
+export function duplicateIdFailures(id: string, files: readonly string[]): LoadFailure[] {
+  return files.map(path => ({
+    path,
+    error: new OrchError('ORCH_SCHEMA_INVALID', `${path}: task id "${id}" is also used by ${files.filter(f => f !== path).join(', ')}`, {
+      details: { file: path, problems: [{ path: '/id', message: `duplicate task id "${id}"` }] },
+      hint: 'give each task its own id (the file name, or the "id" field)',
+    }),
+  }));
 }

@@ -56,14 +56,12 @@ t.test('a file replaced by rename, a deleted file and a new file are all seen', 
   writeOld(dir, 'gone.json', '{"n":2}');
   const { cache } = cacheOver(dir);
   await cache.refreshAll();
-  const before = cache.version;
   writeOld(dir, 'a.tmp', '{"n":9}');
   renameSync(join(dir, 'a.tmp'), join(dir, 'a.json'));
   rmSync(join(dir, 'gone.json'));
   writeOld(dir, 'new.json', '{"n":3}');
   t.same([...(await cache.refreshAll())].sort(), ['a.json', 'gone.json', 'new.json']);
   t.same(cache.names().sort(), ['a.json', 'new.json']);
-  t.ok(cache.version > before, 'the version moved, so derived views recompute');
 });
 
 t.test('a file changed within RACY_MS of its read is read again on the next look, even with the same signature', async t => {

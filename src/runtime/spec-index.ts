@@ -1,0 +1,59 @@
+// The specs of the tasks folder by task id, kept up to date one file at a time. Rebuilding it from
+// every file on each change cost a pass over all of them for every dropped spec (12 ms at 1,000
+// specs, ten times that at 10,000); an update now costs the changed file only.
+import type { LoadFailure } from '../store/load.js';
+import { duplicateIdFailures, type LoadedSpec } from '../store/specs.js';
+
+export class SpecIndex {
+  /** The specs that name a task of their own, by id. */
+  readonly byId = new Map<string, LoadedSpec>();
+  /** Raised on every change: views derived from the index recompute only then. */
+  version = 0;
+  /** Raised when a spec with dependencies (before or after the change) changed: cycles may have too. */
+  dependencyVersion = 0;
+  private readonly specOfName = new Map<string, LoadedSpec>();
+  private readonly namesOfId = new Map<string, Set<string>>();
+  /** Ids named by more than one file. */
+  private readonly shared = new Set<string>();
+
+  /** The file `name` now holds `next` (undefined: gone, or failing to load). */
+  update(name: string, next: LoadedSpec | undefined): void {
+    const old = this.specOfName.get(name);
+    if (old === next) return;
+    const touched = new Set<string>();
+    if (old !== undefined) {
+      this.specOfName.delete(name);
+      const names = this.namesOfId.get(old.id);
+      names?.delete(name);
+      if (names?.size === 0) this.namesOfId.delete(old.id);
+      touched.add(old.id);
+    }
+    if (next !== undefined) {
+      this.specOfName.set(name, next);
+      const names = this.namesOfId.get(next.id) ?? new Set<string>();
+      names.add(name);
+      this.namesOfId.set(next.id, names);
+      touched.add(next.id);
+    }
+    for (const id of touched) {
+      const names = [...(this.namesOfId.get(id) ?? [])];
+      const only = names.length === 1 ? this.specOfName.get(names[0] ?? '') : undefined;
+      if (only !== undefined) this.byId.set(id, only);
+      else this.byId.delete(id);
+      if (names.length > 1) this.shared.add(id);
+      else this.shared.delete(id);
+    }
+    this.version += 1;
+    if ((old?.spec.depends_on?.length ?? 0) > 0 || (next?.spec.depends_on?.length ?? 0) > 0) this.dependencyVersion += 1;
+  }
+
+  /** One failure per file of every id that more than one file names. */
+  duplicates(): LoadFailure[] {
+    const failures: LoadFailure[] = [];
+    for (const id of this.shared) {
+      const paths = [...(this.namesOfId.get(id) ?? [])].sort().map(name => this.specOfName.get(name)?.path ?? name);
+      failures.push(...duplicateIdFailures(id, paths));
+    }
+    return failures;
+  }
+}
