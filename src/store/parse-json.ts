@@ -1,4 +1,6 @@
-// JSON.parse with the place of a syntax error as file:line:column, so a user can jump to it.
+// JSON.parse with the place of a syntax error as file:line:column, so a user can jump to it, and no
+// duplicate keys: JSON.parse keeps the last of `{"goal":"a","goal":"b"}` silently, and a person who
+// wrote both cannot know which one orch used.
 import { OrchError } from '../errors.js';
 
 /** Line and column (both from 1) of a character offset in `text`. */
@@ -103,8 +105,9 @@ export function syntaxErrorOffset(text: string): number {
 }
 
 export function parseJson(file: string, text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (error) {
     const offset = errorOffset((error as Error).message, text);
     const { line, column } = lineColumn(text, offset);
@@ -118,4 +121,104 @@ export function parseJson(file: string, text: string): unknown {
       hint: 'fix the JSON syntax at that place; the file is kept as it is and checked again when it changes',
     });
   }
+  // Every state file comes through here (`orch status` reads thousands): a duplicate is looked for
+  // only when the two cheap counts say there is one.
+  if (keyTokenBound(text) > parsedKeyCount(value)) {
+    const duplicate = findDuplicateKey(text);
+    if (duplicate !== undefined) throw duplicateKeyError(file, text, duplicate);
+  }
+  return value;
+}
+
+/** The keys of every object in a parsed tree, counted (iteratively: a parsed tree may be deep). */
+export function parsedKeyCount(value: unknown): number {
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (item === null || typeof item !== 'object') continue;
+    // Object.values: own keys only (a polluted Object.prototype adds none), __proto__ included.
+    const children = Array.isArray(item) ? item : Object.values(item);
+    if (!Array.isArray(item)) count += children.length;
+    for (const child of children) if (child !== null && typeof child === 'object') stack.push(child);
+  }
+  return count;
+}
+
+/**
+ * At least the number of key tokens in valid JSON `text`: colons whose previous non-space character
+ * is a `"`. Every key ends so; inside a string, only an escaped `\"` before a colon counts too, which
+ * errs high (the exact scan then runs for nothing), never low. One native indexOf per colon and no
+ * regex: /"(?:[^"\\]|\\.)*"/ over a 16 MB string overflows the regex engine's stack (RangeError).
+ */
+export function keyTokenBound(text: string): number {
+  let count = 0;
+  for (let colon = text.indexOf(':'); colon !== -1; colon = text.indexOf(':', colon + 1)) {
+    let before = colon - 1;
+    while (isJsonSpace(text.charCodeAt(before))) before--;
+    if (text.charCodeAt(before) === QUOTE) count++;
+  }
+  return count;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+function isJsonSpace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+}
+
+export interface DuplicateKey {
+  key: string;
+  /** Offsets of the opening quotes of the first and the second occurrence. */
+  first: number;
+  second: number;
+}
+
+/**
+ * The first key that appears twice in one object of valid JSON `text`, by one flat pass (no recursion:
+ * the nesting may be deep). Keys are compared decoded, so "a" and "\u0061" are the same key.
+ */
+export function findDuplicateKey(text: string): DuplicateKey | undefined {
+  const open: (Map<string, number> | undefined)[] = []; // one per open object (a Map) or array
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x7b) open.push(new Map());
+    else if (code === 0x5b) open.push(undefined);
+    else if (code === 0x7d || code === 0x5d) open.pop();
+    else if (code === QUOTE) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < text.length && text.charCodeAt(i) !== QUOTE; i++) {
+        if (text.charCodeAt(i) === BACKSLASH) {
+          escaped = true;
+          i++;
+        }
+      }
+      let next = i + 1;
+      while (isJsonSpace(text.charCodeAt(next))) next++;
+      const keys = open.at(-1);
+      if (text.charCodeAt(next) !== 0x3a || keys === undefined) continue;
+      const raw = text.slice(start, i + 1);
+      const key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+      const first = keys.get(key);
+      if (first !== undefined) return { key, first, second: start };
+      keys.set(key, start);
+    }
+  }
+  return undefined;
+}
+
+function duplicateKeyError(file: string, text: string, duplicate: DuplicateKey): OrchError {
+  const { line, column } = lineColumn(text, duplicate.second);
+  const first = lineColumn(text, duplicate.first);
+  const shown = JSON.stringify(duplicate.key.length > 80 ? `${duplicate.key.slice(0, 80)}…` : duplicate.key);
+  return new OrchError(
+    'ORCH_INVALID_JSON',
+    `${file}:${line}:${column}: invalid JSON: duplicate key ${shown} (first at line ${first.line}, column ${first.column})`,
+    {
+      details: { file, line, column, key: duplicate.key, first: { line: first.line, column: first.column } },
+      hint: `remove one of the two ${shown} keys: JSON keeps only the last one, so orch refuses to guess which you meant`,
+    },
+  );
 }

@@ -1,6 +1,14 @@
 // Reading a state file without trusting it: regular files only (a symlink, FIFO, device or shared hard
 // link is refused, and a FIFO never blocks us), a size cap, strict UTF-8.
-import { constants as fsc, promises as fs } from 'node:fs';
+//
+// Every check that decides is made on the opened fd, never on the path: a durable write renames a new
+// file over the path at any moment (every record write, every heartbeat), so a path looked at twice
+// may be two files. Whatever inode we opened is one whole version, old or new, and that is what we read.
+//
+// The work is synchronous: open, fstat, read and close are one call into C++ each, where the async
+// API would make one libuv thread-pool round trip per call. A state file is a few KB on a local disk,
+// read in microseconds; `orch status` reads thousands of them.
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { OrchError, errnoCode } from '../errors.js';
 import { describeKind } from './durable-write.js';
 
@@ -16,67 +24,94 @@ export interface FileContent {
   bytes: Buffer;
 }
 
-/** Reads `path` as strict UTF-8 text (a leading BOM is dropped). Throws typed OrchErrors. */
+// O_NOFOLLOW: a symlink fails with ELOOP. O_NONBLOCK: a FIFO opens at once instead of waiting for a
+// writer (and is then refused by fstat). O_NOCTTY: a terminal device never becomes ours.
+const OPEN_FLAGS = fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY;
+
+/** Reads `path` as strict UTF-8 text (a leading BOM is dropped). Rejects with typed OrchErrors. */
 export async function readTextFile(path: string, options: ReadOptions = {}): Promise<FileContent> {
+  return readTextFileSync(path, options);
+}
+
+/** readTextFile, synchronously: throws the same OrchErrors. */
+export function readTextFileSync(path: string, options: ReadOptions = {}): FileContent {
   const maxBytes = options.maxBytes ?? MAX_FILE_BYTES;
-  const before = await fs.lstat(path).catch((error: unknown) => {
-    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') {
-      throw new OrchError('ORCH_NOT_FOUND', `${path} does not exist`, { cause: error, details: { file: path } });
-    }
-    throw error;
-  });
-  assertRegular(path, before);
-  // O_NONBLOCK: if a FIFO was swapped in after the lstat, open returns at once instead of waiting for
-  // a writer; O_NOFOLLOW: a symlink swapped in fails with ELOOP.
-  let handle;
+  // Only an early refusal, so that a device or FIFO sitting at the path is never opened at all (opening
+  // a device can act on it). It never fails a regular file: a rename swaps one regular file for another.
+  assertRegular(path, statPath(path));
+  const fd = openFile(path);
   try {
-    handle = await fs.open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-  } catch (error) {
-    if (errnoCode(error) === 'ELOOP') {
-      throw new OrchError('ORCH_NOT_REGULAR_FILE', `refusing to read ${path}: it is a symlink`, { details: { file: path } });
-    }
-    if (errnoCode(error) === 'ENOENT') {
-      throw new OrchError('ORCH_NOT_FOUND', `${path} does not exist`, { cause: error, details: { file: path } });
-    }
-    throw error;
-  }
-  try {
-    const stat = await handle.stat();
+    const stat = fstatSync(fd);
     assertRegular(path, stat);
-    if (stat.ino !== before.ino || stat.dev !== before.dev) {
-      throw new OrchError('ORCH_NOT_REGULAR_FILE', `refusing to read ${path}: it was replaced while being opened`, { details: { file: path } });
-    }
     if (stat.size > maxBytes) {
       throw new OrchError('ORCH_FILE_TOO_LARGE', `${path} is ${stat.size} bytes, more than the ${maxBytes} orch reads`, {
         details: { file: path, size: stat.size, max: maxBytes },
         hint: 'state files are small JSON documents: check that this is the file you meant',
       });
     }
-    // Read to the end, not to stat.size: a file that grows while we read is read whole (up to the cap),
-    // never returned as a torn prefix.
-    let buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
-    let length = 0;
-    for (;;) {
-      if (length === buffer.length) {
-        if (length > maxBytes) {
-          throw new OrchError('ORCH_FILE_TOO_LARGE', `${path} grew past the ${maxBytes} bytes orch reads`, { details: { file: path, max: maxBytes } });
-        }
-        const bigger = Buffer.alloc(Math.min(buffer.length * 2, maxBytes + 1));
-        buffer.copy(bigger);
-        buffer = bigger;
-      }
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    const bytes = buffer.subarray(0, length);
+    const bytes = readToEnd(path, fd, stat.size, maxBytes);
     return { text: decodeUtf8(path, bytes), bytes };
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
-function assertRegular(path: string, stat: import('node:fs').Stats): void {
+function notFound(path: string, error: unknown): OrchError {
+  return new OrchError('ORCH_NOT_FOUND', `${path} does not exist`, { cause: error, details: { file: path } });
+}
+
+function statPath(path: string): Stats {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') throw notFound(path, error);
+    throw error;
+  }
+}
+
+function openFile(path: string): number {
+  try {
+    return openSync(path, OPEN_FLAGS);
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'ELOOP') {
+      throw new OrchError('ORCH_NOT_REGULAR_FILE', `refusing to read ${path}: it is a symlink`, { details: { file: path } });
+    }
+    // Replaced by a socket (or a device with no driver) since the lstat: open() says ENXIO.
+    if (code === 'ENXIO') {
+      throw new OrchError('ORCH_NOT_REGULAR_FILE', `refusing to read ${path}: it is a socket or a device, not a regular file`, {
+        details: { file: path },
+        hint: 'replace it with a regular JSON file',
+      });
+    }
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw notFound(path, error);
+    throw error;
+  }
+}
+
+/**
+ * Reads to the end, not to `size`: a file that grows while we read is read whole (up to the cap), never
+ * returned as a torn prefix. (Our own writer never changes a file in place; a person's editor might.)
+ */
+function readToEnd(path: string, fd: number, size: number, maxBytes: number): Buffer {
+  let buffer = Buffer.allocUnsafe(Math.min(size, maxBytes) + 1);
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      if (length > maxBytes) {
+        throw new OrchError('ORCH_FILE_TOO_LARGE', `${path} grew past the ${maxBytes} bytes orch reads`, { details: { file: path, max: maxBytes } });
+      }
+      const bigger = Buffer.allocUnsafe(Math.min(buffer.length * 2, maxBytes + 1));
+      buffer.copy(bigger);
+      buffer = bigger;
+    }
+    const bytesRead = readSync(fd, buffer, length, buffer.length - length, length);
+    if (bytesRead === 0) return buffer.subarray(0, length);
+    length += bytesRead;
+  }
+}
+
+function assertRegular(path: string, stat: Stats): void {
   if (!stat.isFile()) {
     throw new OrchError('ORCH_NOT_REGULAR_FILE', `refusing to read ${path}: it is ${describeKind(stat)}, not a regular file`, {
       details: { file: path },

@@ -1,9 +1,32 @@
-import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import t, { type Test } from 'tap';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { promises as fs, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { MAX_FILE_BYTES, invalidUtf8Offset, readTextFile } from '../../src/store/read-file.js';
+import { setImmediate as yieldToLoop, setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { MAX_FILE_BYTES, invalidUtf8Offset, readTextFile, readTextFileSync } from '../../src/store/read-file.js';
+import { waitFor } from '../fixtures/wait-for.js';
+
+const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+const READ_FILE_MODULE = new URL('../../src/store/read-file.ts', import.meta.url).href;
+
+/** Version n of the file test/fixtures/read-rewrite.mjs and read-swap.mjs write (the same formula). */
+function readRewriteVersion(n: number): string {
+  const unit = `${n}:`;
+  return JSON.stringify({ n, pad: unit.repeat(Math.ceil(3000 / unit.length)).slice(0, 3000) });
+}
+
+/** Starts a fixture, killed in teardown; resolves once it printed "ready". */
+async function startReady(t: Test, args: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await waitFor(`${args.at(-3) ?? ''} ${args.at(-2) ?? ''} to print "ready"`, () => out.includes('ready') || child.exitCode !== null, 30_000);
+  return child;
+}
 
 /** Rejects if `promise` has not settled within 10 s: a read must never block (a FIFO would). */
 async function promptly<T>(promise: Promise<T>, what: string): Promise<T> {
@@ -108,4 +131,82 @@ t.test('a symlink, FIFO, directory or hard link is refused promptly, and the out
     await t.rejects(promptly(readTextFile(join(state, name)), `reading ${name}`), { code: 'ORCH_NOT_REGULAR_FILE' }, name);
   }
   t.equal(await fs.readFile(outsideFile, 'utf8'), '{"outside":true}');
+});
+
+t.test('readTextFileSync reads the same content and throws the same errors, synchronously', async t => {
+  const dir = t.testdir({ 'a.json': '{"a":1}', 'big.json': 'x'.repeat(101) });
+  t.same(readTextFileSync(join(dir, 'a.json')), { text: '{"a":1}', bytes: Buffer.from('{"a":1}') });
+  t.throws(() => readTextFileSync(join(dir, 'none.json')), { code: 'ORCH_NOT_FOUND' });
+  t.throws(() => readTextFileSync(join(dir, 'big.json'), { maxBytes: 100 }), { code: 'ORCH_FILE_TOO_LARGE' });
+  t.throws(() => readTextFileSync(dir), { code: 'ORCH_NOT_REGULAR_FILE' });
+});
+
+t.test('a sparse 10 GB file is refused by the size cap before anything is read', async t => {
+  const dir = t.testdir();
+  const file = join(dir, 'sparse.json');
+  writeFileSync(file, '{"goal":"');
+  truncateSync(file, 10 * 1024 ** 3);
+  await t.rejects(readTextFile(file), { code: 'ORCH_FILE_TOO_LARGE', details: { size: 10 * 1024 ** 3, max: MAX_FILE_BYTES } });
+});
+
+t.test('a file replaced by rename 2,000 times while it is read in a loop: every read is one whole version', async t => {
+  const dir = t.testdir();
+  const file = join(dir, 'record.json');
+  writeFileSync(file, readRewriteVersion(0));
+  const writer = spawn(process.execPath, [fixture('read-rewrite.mjs'), file, '2000'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  t.teardown(() => {
+    if (writer.exitCode === null && writer.signalCode === null) writer.kill('SIGKILL');
+  });
+  const exited = new Promise<number | null>(resolve => writer.once('exit', code => resolve(code)));
+  let done = false;
+  void exited.then(() => (done = true));
+  const failures: string[] = [];
+  const seen = new Set<number>();
+  let reads = 0;
+  // Until the writer has exited, then once more: that last read must be its last version.
+  for (let last = false; ; last = done) {
+    try {
+      const { text } = await readTextFile(file);
+      const n = (JSON.parse(text) as { n: number }).n;
+      if (text === readRewriteVersion(n)) seen.add(n);
+      else failures.push(`read ${reads}: not a whole version: ${text.slice(0, 60)}`);
+    } catch (error) {
+      failures.push(`read ${reads}: ${(error as Error).message}`);
+    }
+    reads += 1;
+    if (last) break;
+    await yieldToLoop(); // the reads are synchronous inside: let the writer's exit be seen
+  }
+  t.equal(await exited, 0, 'the writer wrote its 2,000 versions');
+  t.same(failures.slice(0, 10), [], `no read failed (${failures.length} of ${reads} did)`);
+  t.ok(seen.has(2000), 'the read after the writer ended saw its last version');
+  t.comment(`${reads} reads saw ${seen.size} distinct versions`);
+});
+
+t.test('a path swapped among a file, a FIFO and a symlink by rename: reads never block, each reads a whole version or is refused', async t => {
+  const dir = t.testdir({ outside: { 'secret.json': '{"outside":true}' } });
+  const file = join(dir, 'record.json');
+  const swapper = await startReady(t, [fixture('read-swap.mjs'), file, join(dir, 'outside', 'secret.json')]);
+  // The reader runs in its own process: a blocked open() would block the whole process, timers too.
+  const reader = spawn(process.execPath, ['--import', 'tsx', fixture('read-loop.mjs'), READ_FILE_MODULE, file, '20000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (reader.exitCode === null && reader.signalCode === null) reader.kill('SIGKILL');
+  });
+  let out = '';
+  reader.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the reader did not finish its 20,000 reads within 60 s: a read blocked (a FIFO opened without O_NONBLOCK?)')), 60_000);
+    reader.once('exit', status => {
+      clearTimeout(timer);
+      resolve(status);
+    });
+  });
+  swapper.kill('SIGKILL'); // before the test dir goes
+  await new Promise(resolve => (swapper.exitCode === null && swapper.signalCode === null ? swapper.once('exit', resolve) : resolve(undefined)));
+  t.equal(code, 0, 'the reader ended');
+  const summary = JSON.parse(out) as { whole: number; refused: number; other: string[] };
+  t.same(summary.other, [], 'every read was a whole version or a refusal as not a regular file');
+  t.equal(summary.whole + summary.refused, 20_000);
+  t.comment(`${summary.whole} whole reads, ${summary.refused} refusals`);
+  t.equal(await fs.readFile(join(dir, 'outside', 'secret.json'), 'utf8'), '{"outside":true}', 'the symlink target is unchanged');
 });
