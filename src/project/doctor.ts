@@ -15,7 +15,7 @@ import { listGroupMembers, readProcessStat } from '../runner/process-group.js';
 import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
 import { TEMP_DIR_NAME, parseTempFileName } from '../store/durable-write.js';
 import { loadAll } from '../store/load.js';
-import { LOCK_STALE_MS } from '../store/lock.js';
+import { LOCK_STALE_MS, lockHolder, reapLock } from '../store/lock.js';
 import type { StatePaths } from '../store/paths.js';
 import { LIVENESS, bootId, livenessOf } from '../store/process-identity.js';
 import { describeHolder, judgeHolder, readSession, HOLDER_STATES } from '../store/session.js';
@@ -170,9 +170,13 @@ async function lockProblems(paths: StatePaths, now: number, staleMs: number): Pr
       const path = join(dir, name);
       const stat = await fs.lstat(path).catch(() => undefined);
       if (stat === undefined || !stat.isDirectory()) continue;
-      // A holder refreshes its lock's mtime every few seconds, so far from now either way means dead.
-      if (Math.abs(now - stat.mtimeMs) <= staleMs) continue;
-      problems.push(problem('stale_lock', path, `lock not refreshed for ${Math.round((now - stat.mtimeMs) / 1000)} s: its holder is gone`, '`orch doctor --fix` removes it (the next writer would take it over anyway)', true));
+      // The holder file names who took it: a dead one is proof at once. Otherwise a holder refreshes
+      // its lock's mtime every few seconds, so far from now either way means dead.
+      const holder = lockHolder(path);
+      const dead = holder !== undefined && livenessOf(holder) === LIVENESS.dead;
+      if (!dead && Math.abs(now - stat.mtimeMs) <= staleMs) continue;
+      const why = dead ? `its holder (pid ${holder.pid}) is dead` : `lock not refreshed for ${Math.round((now - stat.mtimeMs) / 1000)} s: its holder is gone`;
+      problems.push(problem('stale_lock', path, why, '`orch doctor --fix` removes it (the next writer would take it over anyway)', true));
     }
   }
   return problems;
@@ -221,7 +225,8 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
   for (const p of problems) {
     switch (p.kind) {
       case 'stale_lock':
-        p.fixed = await removeStaleLock(p.path, clock.now(), options.lockStaleMs ?? LOCK_STALE_MS);
+        // reapLock removes the holder file first (a plain rmdir fails on it) and only a lock still abandoned.
+        p.fixed = reapLock(p.path, options.lockStaleMs ?? LOCK_STALE_MS);
         break;
       case 'orphan_process':
         if (p.process !== undefined) {
@@ -245,14 +250,3 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
 }
 
 /** Removes a lock dir only if it is still stale when we get to it (a live holder would have refreshed it). */
-async function removeStaleLock(path: string, now: number, staleMs: number): Promise<boolean> {
-  const stat = await fs.lstat(path).catch(() => undefined);
-  if (stat === undefined) return true;
-  if (!stat.isDirectory() || Math.abs(now - stat.mtimeMs) <= staleMs) return false;
-  try {
-    await fs.rmdir(path);
-    return true;
-  } catch (error) {
-    return errnoCode(error) === 'ENOENT';
-  }
-}

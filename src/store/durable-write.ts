@@ -2,8 +2,9 @@
 // unchecked write() and then rename, so on a full disk they publish a truncated file. Here every byte
 // is written and checked, fsynced, renamed into place and the directory fsynced; on any failure the
 // temp file is removed and the old file is left as it was.
-import { constants as fsc, promises as fs } from 'node:fs';
+import fsCallback, { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { OrchError, errnoCode } from '../errors.js';
 import { selfIdentity } from './process-identity.js';
 import { crashPoint } from '../testing/crash-points.js';
@@ -49,6 +50,13 @@ export interface DurableWriteOptions {
   mode?: number;
 }
 
+// Speed (bench/durable-write.ts): every metadata call (lstat, mkdir, open, close, rename, unlink) and
+// the write itself (into the page cache) is synchronous: each is a few microseconds in the kernel,
+// while an async call is a thread-pool round trip that costs more than the call. Only the two fsyncs,
+// which wait for the disk, go to the thread pool: the event loop never waits on the disk, and the
+// fsyncs of several workers' writes overlap (the journal commits them together).
+const fsyncAsync = promisify(fsCallback.fsync);
+
 /**
  * Replaces `target` with `data`, atomically and durably (creating the target's dir if missing).
  * Refuses to write through a symlink or onto anything but a regular file with one link (a hard link
@@ -61,18 +69,18 @@ export async function writeFileDurable(target: string, data: string | Uint8Array
   const temp = join(dir, TEMP_DIR_NAME, tempFileName(target));
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
-    await assertWritableTarget(target);
-    await ensureTempDir(dir);
+    ensureTempDir(dir);
     crashPoint('write.before');
     await writeAllAndSync(temp, bytes, options.mode ?? 0o644);
-    // Checked again right before the rename: a symlink planted while we wrote is not replaced blindly.
-    await assertWritableTarget(target);
-    await fs.rename(temp, target);
+    // Checked right before the rename (and only then: a refused target costs a temp file written in
+    // vain, never a byte outside): a symlink, FIFO or hard link planted at any time is not replaced.
+    assertWritableTarget(target);
+    renameSync(temp, target);
     crashPoint('write.after-rename');
     await fsyncDir(dir);
     crashPoint('write.after-dir-fsync');
   } catch (error) {
-    await fs.rm(temp, { force: true }).catch(() => undefined);
+    removeQuietly(temp);
     if (error instanceof OrchError) throw error;
     throw new OrchError('ORCH_WRITE_FAILED', `could not write ${target}: ${(error as Error).message}`, {
       cause: error,
@@ -89,17 +97,18 @@ export async function createFileExclusive(target: string, data: string | Uint8Ar
   const temp = join(dir, TEMP_DIR_NAME, tempFileName(target));
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
-    await ensureTempDir(dir);
+    ensureTempDir(dir);
     await writeAllAndSync(temp, bytes, options.mode ?? 0o644);
     try {
-      await fs.link(temp, target); // link() fails with EEXIST: exclusive, and never half-written
+      linkSync(temp, target); // link() fails with EEXIST: exclusive, and never half-written
       crashPoint('create.after-link');
     } catch (error) {
       if (errnoCode(error) === 'EEXIST') return false;
       throw error;
     }
     // Drop the temp name at once: until then the new file has two links, and readers refuse those.
-    await fs.rm(temp, { force: true });
+    // (A crash right here leaves both: see dropDeadTempLinks in temp-sweep.ts.)
+    removeQuietly(temp);
     await fsyncDir(dir);
     return true;
   } catch (error) {
@@ -109,34 +118,52 @@ export async function createFileExclusive(target: string, data: string | Uint8Ar
       details: { file: target, errno: errnoCode(error) },
     });
   } finally {
-    await fs.rm(temp, { force: true }).catch(() => undefined);
+    removeQuietly(temp);
   }
 }
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone (renamed or linked into place, or never created).
+  }
+}
+
+/** `<dir>/.orch-tmp` dirs found to be real directories, by identity (see ensureTempDir). */
+const checkedTempDirs = new Map<string, { dev: number; ino: number }>();
+/** orch writes into a handful of dirs; a caller writing into many only costs a re-check now and then. */
+const MAX_CHECKED_TEMP_DIRS = 256;
 
 /**
  * Creates `<dir>/.orch-tmp` if needed, and refuses one that is not a real directory: through a
  * symlinked temp dir, the temp file would be created (and left, on a crash) outside the state dir.
+ * A dir already checked costs one lstat, not mkdir + lstat: the same directory (device and inode) is
+ * still a directory, while a symlink, or anything else, swapped in since is caught as before.
  */
-async function ensureTempDir(dir: string): Promise<void> {
+function ensureTempDir(dir: string): void {
   const tempDir = join(dir, TEMP_DIR_NAME);
-  await fs.mkdir(tempDir, { recursive: true });
-  const stat = await fs.lstat(tempDir);
+  const known = checkedTempDirs.get(tempDir);
+  if (known !== undefined) {
+    const stat = lstatSync(tempDir, { throwIfNoEntry: false });
+    if (stat !== undefined && stat.isDirectory() && stat.ino === known.ino && stat.dev === known.dev) return;
+    checkedTempDirs.delete(tempDir);
+  }
+  mkdirSync(tempDir, { recursive: true });
+  const stat = lstatSync(tempDir);
   if (!stat.isDirectory()) {
     throw new OrchError('ORCH_NOT_REGULAR_FILE', `refusing to write in ${dir}: ${TEMP_DIR_NAME} is ${describeKind(stat)}, not a directory`, {
       details: { file: tempDir },
       hint: `remove ${tempDir}; orch recreates it`,
     });
   }
+  if (checkedTempDirs.size >= MAX_CHECKED_TEMP_DIRS) checkedTempDirs.clear();
+  checkedTempDirs.set(tempDir, { dev: stat.dev, ino: stat.ino });
 }
 
-async function assertWritableTarget(target: string): Promise<void> {
-  let stat;
-  try {
-    stat = await fs.lstat(target);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return;
-    throw error;
-  }
+function assertWritableTarget(target: string): void {
+  const stat = lstatSync(target, { throwIfNoEntry: false });
+  if (stat === undefined) return;
   if (!stat.isFile()) {
     throw new OrchError('ORCH_NOT_REGULAR_FILE', `refusing to write ${target}: it is ${describeKind(stat)}, not a regular file`, {
       details: { file: target },
@@ -161,32 +188,37 @@ export function describeKind(stat: { isFile(): boolean; isSymbolicLink(): boolea
 }
 
 async function writeAllAndSync(path: string, bytes: Uint8Array, mode: number): Promise<void> {
-  const handle = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
+  // O_NOFOLLOW and O_EXCL: the temp name is never followed through a symlink nor shared.
+  const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
   try {
     let offset = 0;
     // write() may write less than asked (a disk filling up, a file size limit): loop, and let the
     // next call surface the error (ENOSPC, EFBIG) rather than publishing a short file.
     while (offset < bytes.length) {
-      const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, offset);
-      if (bytesWritten <= 0) throw Object.assign(new Error(`write returned ${bytesWritten}`), { code: 'EIO' });
-      offset += bytesWritten;
+      const written = writeSync(fd, bytes, offset, bytes.length - offset, offset);
+      if (written <= 0) throw Object.assign(new Error(`write returned ${written}`), { code: 'EIO' });
+      offset += written;
     }
     crashPoint('write.after-write');
-    await handle.sync();
+    await fsyncAsync(fd);
     crashPoint('write.after-fsync');
   } catch (error) {
-    await handle.close().catch(() => undefined); // the write's error is the one worth reporting
+    try {
+      closeSync(fd);
+    } catch {
+      // The write's error is the one worth reporting.
+    }
     throw error;
   }
-  await handle.close();
+  closeSync(fd);
 }
 
 /** fsync a directory so a rename or link in it survives a power loss. */
 export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  const fd = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
   try {
-    await handle.sync();
+    await fsyncAsync(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }

@@ -14,6 +14,7 @@ import { loadIfExists, validateDocument } from './load.js';
 import { withLock } from './lock.js';
 import type { StatePaths } from './paths.js';
 import { LIVENESS, livenessOf, selfIdentity } from './process-identity.js';
+import { dropDeadTempLinks } from './temp-sweep.js';
 
 /** How long another host must wait after our last heartbeat before it may take over. */
 export const SESSION_LEASE_MS = 30_000;
@@ -87,7 +88,24 @@ export function describeHolder(record: SessionRecord): string {
 
 /** The session document of `paths`, or undefined when there is none. */
 export async function readSession(paths: StatePaths): Promise<SessionRecord | undefined> {
+  await dropCreateLinks(paths.session);
   return (await loadIfExists('session', paths.session))?.doc;
+}
+
+/** How long a reader waits for a live creator to drop its temp name (a few syscalls, normally). */
+const CREATE_LINK_WAIT_MS = 500;
+
+/**
+ * session.json is made by createFileExclusive, whose writer links its temp file to it and then
+ * removes the temp name. A writer killed in between left a second link, which every reader refuses
+ * (a shared hard link): nothing could ever start again. Its temp name is removed here; a live
+ * creator's is waited for. A hard link made by anything else stays, and is refused by the read.
+ */
+async function dropCreateLinks(path: string): Promise<void> {
+  const deadline = Date.now() + CREATE_LINK_WAIT_MS;
+  while ((await dropDeadTempLinks(path)).pending.length > 0 && Date.now() < deadline) {
+    await new Promise(done => setTimeout(done, 5));
+  }
 }
 
 /** A run id from the time and 4 random hex digits: 2025-12-10T10-30-00-123Z-1a2b. */
@@ -130,6 +148,7 @@ export async function acquireSession(paths: StatePaths, options: SessionOptions 
     // The file exists: judge its holder, and take over under the lock (re-judged after the lock,
     // so of two racing takers the second sees the first alive).
     const taken = await withLock(path, async lock => {
+      await dropCreateLinks(path);
       const current = (await loadIfExists('session', path))?.doc;
       if (current === undefined) return undefined; // removed meanwhile: try to create it again
       const verdict = judgeHolder(current, clock);

@@ -248,3 +248,23 @@ t.test('createFileExclusive creates a file once, never replaces one, and leaves 
   t.equal(await createFileExclusive(join(dir, 'd2.json'), '{}'), false, 'a dangling symlink is not written through');
   await t.rejects(fs.stat(join(dir, 'elsewhere.json')), { code: 'ENOENT' });
 });
+
+t.test('a temp dir checked by an earlier write and then swapped for a symlink is still refused', async t => {
+  const dir = t.testdir({ state: {}, outside: {} });
+  const state = join(dir, 'state');
+  await writeFileDurable(join(state, 'rec.json'), '{"n":1}'); // the temp dir is checked (and remembered)
+  await fs.rm(join(state, TEMP_DIR_NAME), { recursive: true });
+  await fs.symlink(join(dir, 'outside'), join(state, TEMP_DIR_NAME));
+  await t.rejects(writeFileDurable(join(state, 'rec.json'), '{"n":2}'), { code: 'ORCH_NOT_REGULAR_FILE' });
+  await t.rejects(createFileExclusive(join(state, 'new.json'), '{}'), { code: 'ORCH_NOT_REGULAR_FILE' });
+  t.same(await fs.readdir(join(dir, 'outside')), [], 'no temp file outside the state dir');
+  t.equal(await fs.readFile(join(state, 'rec.json'), 'utf8'), '{"n":1}');
+  // Put back as a real directory (a new one): written through again.
+  await fs.unlink(join(state, TEMP_DIR_NAME));
+  await writeFileDurable(join(state, 'rec.json'), '{"n":3}');
+  t.equal(await fs.readFile(join(state, 'rec.json'), 'utf8'), '{"n":3}');
+  await fs.rm(join(state, TEMP_DIR_NAME), { recursive: true });
+  await writeFileDurable(join(state, 'rec.json'), '{"n":4}');
+  t.equal(await fs.readFile(join(state, 'rec.json'), 'utf8'), '{"n":4}', 'a removed temp dir is created again');
+  t.same(await tempLeftovers(state), []);
+});

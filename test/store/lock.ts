@@ -1,7 +1,16 @@
-import t from 'tap';
-import { existsSync, mkdirSync, rmSync, rmdirSync, statSync, utimesSync } from 'node:fs';
-import { join } from 'node:path';
-import { LOCK_STALE_MS, LOCK_TIMEOUT_MS, LOCK_UPDATE_MS, withLock, type HeldLock } from '../../src/store/lock.js';
+import t, { type Test } from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { LOCK_STALE_MS, LOCK_TIMEOUT_MS, LOCK_UPDATE_MS, lockHolder, reapLock, withLock, type HeldLock } from '../../src/store/lock.js';
+import { bootId, selfIdentity } from '../../src/store/process-identity.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const FIXTURES = join(ROOT, 'test/fixtures');
 
 async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -104,7 +113,7 @@ t.test('a lock dir removed under a holder marks it compromised from the refresh 
     file,
     async lock => {
       held = lock;
-      rmdirSync(lock.lockPath);
+      rmSync(lock.lockPath, { recursive: true });
       // `compromised` does not check by itself: only proper-lockfile's refresh timer can set it here.
       await until('the refresh timer to find the lock compromised', () => lock.compromised);
       t.ok(lock.signal.aborted, 'the signal is aborted');
@@ -155,4 +164,142 @@ t.test('a lock whose refreshes stopped is not held any more, even before anyone 
     t.throws(() => lock.assertHeld(), { code: 'ORCH_LOCK_COMPROMISED', message: /not refreshed/ });
   });
   rmSync(`${file}.lock`, { recursive: true, force: true });
+});
+
+interface Child {
+  child: ChildProcess;
+  line(): Promise<string>;
+}
+
+/**
+ * Starts a fixture under tsx (without tap's NODE_OPTIONS hook: `env` execs node in place, so the pid
+ * is node's), and kills it at the end of the test. Lines of its stdout come from line().
+ */
+function start(t: Test, fixture: string, args: string[]): Child {
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, '--import', 'tsx', join(FIXTURES, fixture), ...args], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  });
+  const queue: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  createInterface({ input: child.stdout! }).on('line', line => {
+    const next = waiting.shift();
+    if (next !== undefined) next(line);
+    else queue.push(line);
+  });
+  return {
+    child,
+    line: () =>
+      new Promise<string>((done, fail) => {
+        const queued = queue.shift();
+        if (queued !== undefined) return done(queued);
+        const timer = setTimeout(() => fail(new Error(`no line from ${fixture} in 60 s`)), 60_000);
+        waiting.push(line => (clearTimeout(timer), done(line)));
+      }),
+  };
+}
+
+async function killHard(child: ChildProcess): Promise<void> {
+  const exited = child.exitCode === null && child.signalCode === null ? once(child, 'exit') : Promise.resolve();
+  child.kill('SIGKILL');
+  await exited;
+}
+
+t.test('a lock whose holder was killed -9 is taken at once: the waiter does not wait for the stale time', async t => {
+  const file = join(t.testdir(), 'x.json');
+  const holder = start(t, 'lock-hold.mjs', [file]);
+  t.equal(await holder.line(), 'locked');
+  t.match(lockHolder(`${file}.lock`), { pid: holder.child.pid, boot_id: bootId(), host: hostname() }, 'the holder is named in the lock dir');
+  await killHard(holder.child);
+  t.ok(existsSync(`${file}.lock`), 'kill -9 left the lock dir behind');
+  const started = performance.now();
+  const waited = await withLock(file, async lock => {
+    lock.assertHeld();
+    t.match(lockHolder(lock.lockPath), { pid: process.pid }, 'now it names us');
+    return performance.now() - started;
+  });
+  // Not a speed assertion: waiting for staleness would take most of LOCK_STALE_MS (10 s).
+  t.ok(waited < 5_000, `taken in ${Math.round(waited)} ms, not after the ${LOCK_STALE_MS} ms stale time`);
+  t.notOk(existsSync(`${file}.lock`), 'released: holder file and lock dir removed');
+});
+
+t.test('a live holder in another process still blocks, and its lock is left alone', async t => {
+  const file = join(t.testdir(), 'x.json');
+  const holder = start(t, 'lock-hold.mjs', [file]);
+  t.equal(await holder.line(), 'locked');
+  const before = statSync(`${file}.lock`);
+  await t.rejects(withLock(file, async () => 1, { timeoutMs: 1_500 }), { code: 'ORCH_LOCK_TIMEOUT' });
+  t.equal(reapLock(`${file}.lock`), false, 'reapLock refuses too');
+  t.equal(statSync(`${file}.lock`).ino, before.ino, 'the same lock dir');
+  t.match(lockHolder(`${file}.lock`), { pid: holder.child.pid });
+});
+
+t.test('four processes racing for a dead holder\'s lock hold it one at a time: a counter raised under it is exact', async t => {
+  const dir = t.testdir({ counter: '0' });
+  const file = join(dir, 'x.json');
+  const counter = join(dir, 'counter');
+  const perChild = 25;
+  const holder = start(t, 'lock-hold.mjs', [file]);
+  const racers = Array.from({ length: 4 }, () => start(t, 'lock-increment.mjs', [file, counter, String(perChild)]));
+  t.equal(await holder.line(), 'locked');
+  for (const racer of racers) t.equal(await racer.line(), 'ready');
+  await killHard(holder.child);
+  for (const racer of racers) racer.child.stdin!.write('go\n');
+  const results = await Promise.all(racers.map(async racer => JSON.parse(await racer.line()) as { ok: boolean; overlaps: number }));
+  t.same(results, racers.map(() => ({ ok: true, overlaps: 0 })), 'no racer found another inside, none lost the lock');
+  t.equal(readFileSync(counter, 'utf8'), String(4 * perChild), 'no increment lost');
+  t.notOk(existsSync(`${file}.lock`));
+});
+
+t.test('a holder that cannot be checked (another host, an unreadable holder file) is waited for like a live one', async t => {
+  const dir = t.testdir();
+  const me = selfIdentity();
+  const cases = {
+    'another host': [`holder.999999-1.1`, JSON.stringify({ pid: 999999, start_time: 1, boot_id: 'their-boot', host: `not-${hostname()}` })],
+    'half-written': [`holder.999999-1.1`, '{"pid":9'],
+    'name and content disagree': [`holder.999999-1.1`, JSON.stringify({ ...me })],
+  } as const;
+  for (const [what, [name, content]] of Object.entries(cases)) {
+    const file = join(dir, `${what.replace(/ /g, '-')}.json`);
+    mkdirSync(`${file}.lock`);
+    writeFileSync(join(`${file}.lock`, name), content);
+    await t.rejects(withLock(file, async () => 1, { timeoutMs: 300 }), { code: 'ORCH_LOCK_TIMEOUT' }, what);
+    t.same(readdirSync(`${file}.lock`), [name], `${what}: left in place`);
+    const past = new Date(Date.now() - LOCK_STALE_MS - 5_000);
+    utimesSync(`${file}.lock`, past, past);
+    t.equal(await withLock(file, async () => 'mine', { timeoutMs: 5_000 }), 'mine', `${what}: taken once stale`);
+  }
+});
+
+t.test('a dead holder named in its lock dir is taken at once, however fresh the mtime', async t => {
+  const file = join(t.testdir(), 'x.json');
+  mkdirSync(`${file}.lock`);
+  const gone = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, '-e', '0']);
+  await once(gone, 'exit');
+  const dead = { pid: gone.pid!, start_time: 1, boot_id: bootId(), host: hostname() };
+  writeFileSync(join(`${file}.lock`, `holder.${dead.pid}-1.7`), JSON.stringify(dead));
+  const rebooted = { ...selfIdentity(), boot_id: 'an-earlier-boot' };
+  const other = `${file}.other`;
+  mkdirSync(`${other}.lock`);
+  writeFileSync(join(`${other}.lock`, `holder.${rebooted.pid}-${rebooted.start_time}.1`), JSON.stringify(rebooted));
+  t.equal(await withLock(file, async () => 'mine', { timeoutMs: 2_000 }), 'mine', 'its pid is gone');
+  t.equal(await withLock(other, async () => 'mine', { timeoutMs: 2_000 }), 'mine', 'it ran before a reboot');
+});
+
+t.test('a lock dir with anything but holder files in it is never removed', async t => {
+  const file = join(t.testdir(), 'x.json');
+  mkdirSync(`${file}.lock`);
+  writeFileSync(join(`${file}.lock`, 'notes.txt'), 'not a lock of ours');
+  const past = new Date(Date.now() - LOCK_STALE_MS - 5_000);
+  utimesSync(`${file}.lock`, past, past);
+  t.equal(reapLock(`${file}.lock`), false);
+  await t.rejects(withLock(file, async () => 1, { timeoutMs: 300 }), { code: 'ORCH_LOCK_TIMEOUT' });
+  t.same(readdirSync(`${file}.lock`), ['notes.txt']);
+  t.equal(reapLock(join(t.testdir(), 'missing.lock')), true, 'a lock that is not there is free');
 });

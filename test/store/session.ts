@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,6 +11,8 @@ import { updateDocument } from '../../src/store/fenced-update.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
 import { identityOf, selfIdentity } from '../../src/store/process-identity.js';
 import { acquireSession, describeHolder, judgeHolder, newRunId, readSession, SESSION_LEASE_MS } from '../../src/store/session.js';
+import { TEMP_DIR_NAME } from '../../src/store/durable-write.js';
+import { CRASH_ENV } from '../../src/testing/crash-points.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SLEEP = join(ROOT, 'test/fixtures/session-sleep.mjs');
@@ -50,8 +52,8 @@ interface Child {
 }
 
 /** Starts a node child, and kills it at the end of the test. Lines of its stdout come from line(). */
-function start(t: Test, command: string, args: string[]): Child {
-  const child = spawn(command, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+function start(t: Test, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], env });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -260,4 +262,49 @@ async function race(t: Test, paths: StatePaths, epoch: number): Promise<void> {
 
 t.test('run ids are timestamps with a random suffix', async t => {
   t.match(newRunId(fixedClock(Date.parse('2025-12-10T10:30:00.123Z'))), /^2025-12-10T10-30-00-123Z-[0-9a-f]{4}$/);
+});
+
+/** Runs session-acquire.mjs with ORCH_CRASH_AT=create.after-link: killed between link() and unlink(). */
+async function crashAfterLink(t: Test, paths: StatePaths): Promise<void> {
+  const racer = start(t, process.execPath, ['--import', 'tsx', ACQUIRE, paths.root], { ...process.env, [CRASH_ENV]: 'create.after-link' });
+  t.equal(await racer.line(), 'ready');
+  racer.child.stdin!.write('go\n');
+  await exited(racer.child);
+  t.equal(racer.child.signalCode, 'SIGKILL', 'the child died at the crash point');
+  t.equal(statSync(paths.session).nlink, 2, 'session.json is left with its temp name as a second link');
+}
+
+t.test('killed between link() and unlink() while creating session.json: the next orchestrator starts, at the next epoch', async t => {
+  const paths = setup(t);
+  await crashAfterLink(t, paths);
+  const session = await acquireSession(paths);
+  t.equal(session.epoch, 2, 'the dead creator is taken over');
+  t.match(session.previousRecord, { epoch: 1, status: 'running' });
+  t.equal(statSync(paths.session).nlink, 1);
+  t.same(readdirSync(join(paths.machine, TEMP_DIR_NAME)), [], "the dead creator's temp name is gone");
+  t.match(await readSession(paths), { epoch: 2, run_id: session.runId });
+});
+
+t.test('readSession drops a dead creator\'s temp link too, so status works before any --resume', async t => {
+  const paths = setup(t);
+  await crashAfterLink(t, paths);
+  t.match(await readSession(paths), { epoch: 1, status: 'running' });
+  t.equal(statSync(paths.session).nlink, 1);
+});
+
+t.test('any other hard link to session.json is still refused', async t => {
+  const paths = setup(t);
+  const first = await acquireSession(paths, { runId: 'run-1' });
+  await first.release();
+  // A link made by someone else, and one named like a temp file of a live writer (this process).
+  const elsewhere = join(paths.root, 'copy.json');
+  linkSync(paths.session, elsewhere);
+  await t.rejects(acquireSession(paths), { code: 'ORCH_NOT_REGULAR_FILE' }, 'a link outside the temp dir');
+  await t.rejects(readSession(paths), { code: 'ORCH_NOT_REGULAR_FILE' });
+  const me = selfIdentity();
+  const live = join(paths.machine, TEMP_DIR_NAME, `session.json.${me.pid}-${me.start_time}.999.tmp`);
+  mkdirSync(join(paths.machine, TEMP_DIR_NAME), { recursive: true });
+  linkSync(paths.session, live);
+  await t.rejects(acquireSession(paths), { code: 'ORCH_NOT_REGULAR_FILE' }, "a live writer's temp name");
+  t.equal(statSync(paths.session).nlink, 3, 'both links kept');
 });

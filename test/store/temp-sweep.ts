@@ -8,7 +8,7 @@ import type { Clock } from '../../src/clock.js';
 import { TEMP_DIR_NAME, tempFileName, writeFileDurable } from '../../src/store/durable-write.js';
 import { recordPath, specPathFor, statePaths, workerPath } from '../../src/store/paths.js';
 import { readStartTime } from '../../src/store/process-identity.js';
-import { TEMP_MAX_AGE_MS, sweepTempFiles, tempFileDirs } from '../../src/store/temp-sweep.js';
+import { TEMP_MAX_AGE_MS, dropDeadTempLinks, sweepTempFiles, tempFileDirs } from '../../src/store/temp-sweep.js';
 
 /** A child that sleeps until killed (started without tap's NODE_OPTIONS hook: nothing to record). */
 async function startSleeper(t: Test): Promise<{ child: ChildProcess; pid: number; startTime: number }> {
@@ -97,4 +97,25 @@ t.test('tempFileDirs names every dir the store writes into', async t => {
     if (entry.isDirectory() && entry.name === TEMP_DIR_NAME) tempDirs.push(dirname(join(entry.parentPath, entry.name)));
   }
   t.same(tempDirs.filter(d => !dirs.includes(d)), []);
+});
+
+t.test('dropDeadTempLinks removes only a dead writer\'s temp name of the target itself, linked to it', async t => {
+  const dir = t.testdir({ 'session.json': '{"n":1}', 'alone.json': '{}' });
+  const tmp = join(dir, TEMP_DIR_NAME);
+  await fs.mkdir(tmp);
+  const target = join(dir, 'session.json');
+  const live = await startSleeper(t);
+  const dead = await startSleeper(t);
+  dead.child.kill('SIGKILL');
+  await once(dead.child, 'exit');
+  const deadLink = join(tmp, `session.json.${dead.pid}-${dead.startTime}.1.tmp`);
+  const liveLink = join(tmp, `session.json.${live.pid}-${live.startTime}.2.tmp`);
+  const otherTarget = join(tmp, `xsession.json.${dead.pid}-${dead.startTime}.3.tmp`); // another file's temp name
+  const notLinked = await touch(join(tmp, `session.json.${dead.pid}-${dead.startTime}.4.tmp`)); // a leftover, not a link
+  for (const link of [deadLink, liveLink, otherTarget]) await fs.link(target, link);
+  t.same(await dropDeadTempLinks(target), { removed: [deadLink], pending: [liveLink] });
+  t.equal((await fs.stat(target)).nlink, 3, 'the live writer\'s link and the foreign one are kept');
+  t.ok(await fs.stat(notLinked), 'a temp file that is not a link of the target is the sweeper\'s business');
+  t.same(await dropDeadTempLinks(join(dir, 'alone.json')), { removed: [], pending: [] }, 'one link: nothing to do');
+  t.same(await dropDeadTempLinks(join(dir, 'missing.json')), { removed: [], pending: [] });
 });
