@@ -1,11 +1,13 @@
 // Appends the run log and events.jsonl. Each entry is a single write() on a file opened with O_APPEND:
 // on a local filesystem concurrent appenders never interleave inside an entry, so several orch
 // processes (the orchestrator, a CLI approving a task) can log to one file and nothing is torn.
+// A write the disk cuts short (ENOSPC, a file size limit) is undone or closed: see appendOnce.
 import { constants as fsc, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RunEvent } from '../generated/types.js';
 import { isoTime, systemClock, type Clock } from '../clock.js';
-import { errnoCode } from '../errors.js';
+import { errnoCode, OrchError } from '../errors.js';
 import { crashPoint } from '../testing/crash-points.js';
 import { formatEntry, formatRunHeader, formatRunSummary, lastRunStatus, type LogCategory, type LogLevel, type RunSummary } from './format.js';
 
@@ -19,15 +21,84 @@ export interface LogEntry {
   data?: Record<string, unknown>;
 }
 
+/** Files where a torn line of ours could not be closed: the next append here starts with a newline. */
+const unclosed = new Set<string>();
+
+/**
+ * Appends `text` (whole lines) to `path` in one write(). It never leaves a partial line of its own:
+ *
+ * - A write the disk cuts short is undone with ftruncate() back to the size before it, but only when
+ *   the file is exactly that size plus our bytes and ends with them: then no other appender has
+ *   written since our write. Truncating in any other case could cut another process's entry out, so
+ *   then our torn line is closed with a newline instead (one line readers skip).
+ * - Where even that newline cannot be written (the disk is still full), this process's next append
+ *   to the file starts with one, if the file still does not end in a newline. This is not checked on
+ *   every append: the size of a file another process is appending to can be seen mid-write, and
+ *   that would add blank lines between whole entries.
+ * - What is left: a window of microseconds between the size check and the truncate in which another
+ *   process would have to append to the disk that just refused us; no lock would close it without
+ *   costing every append.
+ *
+ * Throws ORCH_WRITE_FAILED (details: file, errno when the system gave one, written and length).
+ */
 async function appendOnce(path: string, text: string): Promise<void> {
-  const handle = await fs.open(path, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o644);
+  let handle: FileHandle;
   try {
-    const bytes = Buffer.from(text, 'utf8');
-    const { bytesWritten } = await handle.write(bytes, 0, bytes.length);
-    if (bytesWritten !== bytes.length) throw Object.assign(new Error(`short append to ${path}`), { code: 'EIO' });
+    handle = await fs.open(path, fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o644);
+  } catch (error) {
+    throw appendFailed(path, (error as Error).message, { errno: errnoCode(error) }, error);
+  }
+  try {
+    const before = (await handle.stat()).size;
+    const close = unclosed.has(path) && before > 0 && !(await endsWithNewline(handle, before));
+    const bytes = Buffer.from(close ? `\n${text}` : text, 'utf8');
+    let written: number;
+    try {
+      written = (await handle.write(bytes, 0, bytes.length)).bytesWritten;
+    } catch (error) {
+      // write() reports an error only when it wrote nothing: there is nothing to undo.
+      throw appendFailed(path, (error as Error).message, { errno: errnoCode(error), written: 0, length: bytes.length }, error);
+    }
+    if (written === bytes.length) {
+      unclosed.delete(path);
+      return;
+    }
+    if (written > 0 && !(await undoShortAppend(handle, before, bytes.subarray(0, written)))) unclosed.add(path);
+    throw appendFailed(path, `the disk took ${written} of ${bytes.length} bytes (full, or a size limit): the entry was not written`, { written, length: bytes.length });
   } finally {
     await handle.close();
   }
+}
+
+async function endsWithNewline(handle: FileHandle, size: number): Promise<boolean> {
+  const last = Buffer.alloc(1);
+  const { bytesRead } = await handle.read(last, 0, 1, size - 1);
+  return bytesRead === 1 && last[0] === 0x0a;
+}
+
+/**
+ * Takes back the `ours` bytes a short write left at `before`, or closes their line (see appendOnce).
+ * False when neither could be done.
+ */
+async function undoShortAppend(handle: FileHandle, before: number, ours: Buffer): Promise<boolean> {
+  try {
+    const { size } = await handle.stat();
+    if (size === before + ours.length) {
+      const found = Buffer.alloc(ours.length);
+      const { bytesRead } = await handle.read(found, 0, ours.length, before);
+      if (bytesRead === ours.length && found.equals(ours)) {
+        await handle.truncate(before);
+        return true;
+      }
+    }
+    return (await handle.write('\n')).bytesWritten === 1;
+  } catch {
+    return false; // the disk refused the newline too
+  }
+}
+
+function appendFailed(path: string, why: string, details: Record<string, unknown>, cause?: unknown): OrchError {
+  return new OrchError('ORCH_WRITE_FAILED', `could not append to ${path}: ${why}`, { details: { file: path, ...details }, cause });
 }
 
 async function readTail(path: string, bytes: number): Promise<string> {

@@ -21,6 +21,9 @@ export const CLASSIFY_WINDOW_CHARS = 8 * 1024;
 /** How long a signature's error line may be. */
 export const SIGNATURE_LINE_CHARS = 200;
 
+/** Spawn errors that say the orchestrator's machine ran out of something, not that the command is wrong. */
+export const RESOURCE_SPAWN_ERRORS = ['EMFILE', 'ENFILE', 'EAGAIN', 'ENOMEM'] as const;
+
 export interface FailureRuleSet {
   exit_codes?: readonly number[] | undefined;
   patterns?: readonly string[] | undefined;
@@ -60,7 +63,11 @@ export function classifyFailure(outcome: CommandOutcome, rules: FailureRulesConf
       return never;
     }
   }
-  if (outcome.spawn_error !== undefined) return { retryable: false, signature, matched: `spawn ${outcome.spawn_error}` };
+  if (outcome.spawn_error !== undefined) {
+    // Out of file descriptors, processes or memory: the machine's state, not the command's; it may
+    // start next time. A missing or non-executable binary will not.
+    return { retryable: (RESOURCE_SPAWN_ERRORS as readonly string[]).includes(outcome.spawn_error), signature, matched: `spawn ${outcome.spawn_error}` };
+  }
 
   const rateLimit = rules.rate_limit ?? {};
   const rateCode = outcome.exit_code !== null && (rateLimit.exit_codes ?? []).includes(outcome.exit_code);

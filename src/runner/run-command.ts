@@ -6,10 +6,17 @@
 // the stdout pipe, so a grandchild that keeps stdout open would hold the attempt forever. Here the
 // attempt settles on the leader's own `exit` event; then the rest of the group is stopped, the pipes are
 // drained for a bounded time, and reading stops (a destroyed readable is an abort that execa ignores).
+//
+// The spawn gate (gatedArgv in spawn-error.ts): the command is started as a shell that blocks reading
+// one line from a pipe on its fd 3 and only then closes fd 3 and execs the command, which keeps the pid
+// (hence the process group and the start time read at spawn). The line is written once `onSpawn` (the
+// caller recording the identity) has resolved. If the orchestrator dies before that, the kernel closes
+// our end, `read` sees EOF and fails, and the shell exits without ever running the command: nothing
+// runs that the record does not name.
 import { execa } from 'execa';
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { systemClock, type Clock } from '../clock.js';
 import type { ProcessIdentity } from '../generated/types.js';
@@ -17,7 +24,7 @@ import { bootId, identityOf } from '../store/process-identity.js';
 import { COMMAND_REASONS, type CommandOutcome, type CommandReason } from './outcome.js';
 import { createOutputTail, openCappedFile, type CappedFile } from './output-sink.js';
 import { GROUP_STOP, groupIsAlive, terminateGroup } from './process-group.js';
-import { describeSpawnError, spawnErrorCode } from './spawn-error.js';
+import { describeSpawnError, GATE_STDERR_BYTES, gatedArgv, gateExecErrorCode, spawnErrorCode, watchSpawn } from './spawn-error.js';
 
 /** Between SIGTERM and SIGKILL when a group is stopped. */
 export const DEFAULT_KILL_GRACE_MS = 5000;
@@ -45,21 +52,32 @@ export interface RunCommandOptions {
   /** Aborting it stops the command (reason `cancelled`). */
   signal?: AbortSignal;
   killGraceMs?: number;
-  /** Called with the process identity once it runs, and awaited before the runner waits on it. */
+  /**
+   * Called with the process identity as soon as the process exists. The command itself does not
+   * start until it resolves; when it throws, the command never runs (see RunOutcome.onSpawnError).
+   */
   onSpawn?: (identity: ProcessIdentity) => Promise<void>;
   onOutput?: (stream: OutputStreamName, chunk: Buffer) => void;
   clock?: Clock;
 }
 
+export interface RunOutcome extends CommandOutcome {
+  /**
+   * What `onSpawn` threw. Its process was stopped while still waiting at the gate: the command never
+   * ran (reason `failed`, no exit code, no signal). Not part of any file: the caller decides.
+   */
+  onSpawnError?: unknown;
+}
+
 type StopReason = 'timed_out' | 'stalled' | 'cancelled';
 
-export async function runCommand(options: RunCommandOptions): Promise<CommandOutcome> {
+export async function runCommand(options: RunCommandOptions): Promise<RunOutcome> {
   const clock = options.clock ?? systemClock;
   const startedAt = clock.now();
   const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const argv = [...(options.launcher ?? []), ...options.argv];
   const file = argv[0] ?? '';
-  const notStarted = (error: string, spawnError?: string): CommandOutcome => ({
+  const notStarted = (error: string, spawnError?: string): RunOutcome => ({
     reason: COMMAND_REASONS.failed,
     exit_code: null,
     signal: null,
@@ -83,10 +101,15 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
   const closeFiles = () => Promise.all([stdoutFile.close(), stderrFile.close()]);
 
   let subprocess: ReturnType<typeof spawnCommand>;
+  const spawnWatch = watchSpawn();
   try {
-    subprocess = spawnCommand(argv, options);
-  } catch (error) {
-    // execa refuses some arguments before spawning (a NUL byte in an argument…).
+    subprocess = spawnCommand(gatedArgv(argv, options.shell ?? false), options);
+    spawnWatch.stop();
+  } catch (thrown) {
+    // execa refuses some arguments before spawning (a NUL byte in an argument…), and throws a
+    // TypeError when Node's spawn failed with EMFILE: the child's own error says why.
+    spawnWatch.stop();
+    const error = (await spawnWatch.error()) ?? thrown;
     await closeFiles();
     const code = spawnErrorCode(error);
     return notStarted(describeSpawnError(file, code, argvBytes(argv), (error as Error).message), code ?? 'EINVAL');
@@ -94,6 +117,9 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
   // A spawn that fails (EMFILE, EAGAIN…) also emits 'error': execa's result reports it, and an
   // 'error' with no listener would end the orchestrator.
   subprocess.on('error', () => undefined);
+  const gate = subprocess.stdio[3] as unknown as Writable | null | undefined;
+  // EPIPE when the shell is gone before the go line (killed by someone else): its exit says the rest.
+  gate?.on('error', () => undefined);
   const pid = subprocess.pid;
   if (pid === undefined) {
     const result = await subprocess; // reject: false, so a failed result, never a throw
@@ -112,9 +138,17 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
   });
   const tail = createOutputTail();
   let lastOutputAt = clock.now();
+  let stdoutBytes = 0;
+  let stderrBytes = 0;
+  let stderrHead = Buffer.alloc(0);
   const pump = (name: OutputStreamName, stream: Readable, sink: CappedFile): Promise<void> => {
     stream.on('data', (chunk: Buffer) => {
       lastOutputAt = clock.now();
+      if (name === 'stdout') stdoutBytes += chunk.length;
+      else {
+        stderrBytes += chunk.length;
+        if (stderrHead.length < GATE_STDERR_BYTES) stderrHead = Buffer.concat([stderrHead, chunk]).subarray(0, GATE_STDERR_BYTES);
+      }
       tail.push(chunk);
       try {
         options.onOutput?.(name, chunk);
@@ -152,6 +186,7 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
   const finish = async (): Promise<{ pipesHeld: boolean; survivors: boolean }> => {
     if (stopReason !== undefined) await terminateGroup(pid, graceMs);
     await exited;
+    gate?.destroy();
     // What the leader left behind in its group is stopped too: a phase ends with its leader.
     const leftovers = await terminateGroup(pid, graceMs);
     const drained = await settleWithin(pipesEnded, STREAM_DRAIN_GRACE_MS);
@@ -167,11 +202,14 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
   try {
     await options.onSpawn?.(identity);
   } catch (error) {
-    // The caller could not record who runs: nothing may run untracked.
+    // The caller could not record who runs: the gate is never opened, so nothing ran untracked.
     requestStop('cancelled');
     await finish();
-    throw error;
+    const why = error instanceof Error ? error.message : String(error);
+    return { ...notStarted(`not started: onSpawn failed (${why}); it was stopped at the spawn gate`), onSpawnError: error };
   }
+  // Cancelled while the identity was being recorded: the gate stays shut, and the stop below ends it.
+  if (options.signal?.aborted !== true) gate?.end('go\n');
 
   const watchdog = new AbortController();
   if (options.timeoutMs !== undefined) {
@@ -203,6 +241,11 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
     options.signal?.removeEventListener('abort', onAbort);
   }
   const exit = await exited;
+  if (stopReason === undefined && exit.signal === null) {
+    // The shell could not exec the command (not found, not executable…): a spawn failure, as before the gate.
+    const code = gateExecErrorCode(exit.code, stdoutBytes, stderrBytes <= GATE_STDERR_BYTES ? stderrHead.toString('utf8') : '');
+    if (code !== undefined) return notStarted(describeSpawnError(file, code, argvBytes(argv), `exit ${exit.code}`), code);
+  }
   const reason: CommandReason = stopReason ?? (exit.code === 0 && exit.signal === null ? COMMAND_REASONS.succeeded : COMMAND_REASONS.failed);
   const notes: string[] = [];
   const why = describeEnding(reason, exit, options);
@@ -221,18 +264,16 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
   };
 }
 
-function spawnCommand(argv: string[], options: RunCommandOptions) {
-  return execa(argv[0] ?? '', argv.slice(1), {
+function spawnCommand(spawnArgv: string[], options: RunCommandOptions) {
+  return execa(spawnArgv[0] ?? '', spawnArgv.slice(1), {
     cwd: options.cwd,
     env: options.env,
     extendEnv: false,
-    shell: options.shell ?? false,
     detached: true,
     reject: false,
     buffer: false,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
+    // fd 3 is the gate's pipe; the command gets stdin from /dev/null as before.
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     encoding: 'buffer',
     stripFinalNewline: false,
     windowsHide: true,

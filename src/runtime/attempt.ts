@@ -116,6 +116,9 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
       crashPoint('attempt.identity-written');
     },
   });
+  // The attempt could not be written (a full disk, another orchestrator took over): the command was
+  // stopped before it did anything, and there is no attempt to finish. The caller reports it.
+  if (outcome.onSpawnError !== undefined) throw outcome.onSpawnError;
   if (!spawned) await options.onStarted(attempt); // never ran (missing binary…): the attempt is still recorded
 
   if (outcome.reason === 'cancelled' && options.isShuttingDown()) {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readFileSync, appendFileSync } from 'node:fs';
+import { readFileSync, appendFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunLog } from '../../src/runlog/run-log.js';
 import { formatEntry, lastRunStatus, oneLine } from '../../src/runlog/format.js';
@@ -82,4 +82,13 @@ t.test('several processes appending at once never tear or interleave an entry', 
   const events = readFileSync(join(dir, 'e.jsonl'), 'utf8').trim().split('\n');
   t.equal(events.length, 800);
   t.ok(events.every(line => JSON.parse(line).message.startsWith('writer ')));
+});
+
+t.test('an entry that cannot be appended surfaces as ORCH_WRITE_FAILED naming the file', async t => {
+  const dir = t.testdir({ target: '' });
+  const eventsPath = join(dir, 'e.jsonl');
+  symlinkSync(join(dir, 'target'), eventsPath);
+  const log = new RunLog({ runLogPath: join(dir, 'LOG.md'), eventsPath, runId: 'r1' });
+  await t.rejects(log.entry({ category: 'task', level: 'info', message: 'x' }), { code: 'ORCH_WRITE_FAILED', details: { file: eventsPath, errno: 'ELOOP' } });
+  t.equal(readFileSync(join(dir, 'target'), 'utf8'), '', 'a symlink is never written through');
 });

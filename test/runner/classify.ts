@@ -53,9 +53,16 @@ t.test('timeouts and stalls are retryable even when their output reads like a fa
   }
 });
 
-t.test('a cancelled attempt and one that could not start are not retried', async t => {
+t.test('a cancelled attempt and one whose binary is missing are not retried', async t => {
   t.equal(classifyFailure(failed('', { reason: 'cancelled', exit_code: null }), {}, NOW).retryable, false);
   t.equal(classifyFailure(failed('', { exit_code: null, spawn_error: 'ENOENT' }), {}, NOW).retryable, false);
+  t.equal(classifyFailure(failed('', { exit_code: null, spawn_error: 'EACCES' }), {}, NOW).retryable, false);
+});
+
+t.test('a command that could not start because the machine ran out of descriptors, processes or memory is retried', async t => {
+  for (const code of ['EMFILE', 'ENFILE', 'EAGAIN', 'ENOMEM']) {
+    t.equal(classifyFailure(failed('', { exit_code: null, spawn_error: code }), {}, NOW).retryable, true, code);
+  }
 });
 
 t.test('configured rules replace the defaults of their list', async t => {

@@ -9,6 +9,7 @@ import { bootId } from '../../src/store/process-identity.js';
 import { classifyFailure } from '../../src/runner/classify.js';
 import { listGroupMembers, readProcessStat } from '../../src/runner/process-group.js';
 import { runCommand, type RunCommandOptions } from '../../src/runner/run-command.js';
+import { gateExecErrorCode } from '../../src/runner/spawn-error.js';
 
 import { isAlive as alive, waitFor } from '../fixtures/wait-for.js';
 
@@ -224,47 +225,100 @@ t.test('a leader that ignores SIGTERM is killed with SIGKILL after the grace per
   t.equal(outcome.signal, 'SIGKILL');
 });
 
-t.test('onSpawn gets the identity /proc shows, and is awaited before the outcome is returned', async t => {
+t.test('onSpawn gets the identity /proc shows, and the command starts only once it has resolved', async t => {
   const events: string[] = [];
   let release: () => void = () => undefined;
   const released = new Promise<void>(resolve => (release = resolve));
-  const { options } = setup(t, 'agent-exit.mjs', ['0', 'fast'], {
-    onSpawn: async identity => {
-      const stat = readProcessStat(identity.pid);
+  let identity: ProcessIdentity | undefined;
+  const { options } = setup(t, 'agent-sleep.mjs', ['first act'], {
+    onSpawn: async id => {
+      identity = id;
+      const stat = readProcessStat(id.pid);
       t.ok(stat, 'the process is in /proc when onSpawn is called');
-      t.equal(identity.pgid, identity.pid, 'it leads its own process group');
-      t.equal(stat?.pgid, identity.pgid, 'the group /proc shows');
-      t.equal(stat?.start_time, identity.start_time, 'the start time /proc shows');
-      t.equal(identity.boot_id, bootId());
+      t.equal(id.pgid, id.pid, 'it leads its own process group');
+      t.equal(stat?.pgid, id.pgid, 'the group /proc shows');
+      t.equal(stat?.start_time, id.start_time, 'the start time /proc shows');
+      t.equal(id.boot_id, bootId());
       events.push('onSpawn started');
       await released;
       events.push('onSpawn done');
     },
+    onOutput: () => events.push('output'),
   });
-  const running = runCommand(options).then(outcome => {
-    events.push('outcome');
-    return outcome;
-  });
-  // The command exits at once; the outcome must still wait for onSpawn.
-  await waitFor('the fixture to print', () => existsSync(options.stdoutPath) && readFileSync(options.stdoutPath, 'utf8') === 'fast\n');
+  reap(t, () => identity?.pgid);
+  const controller = new AbortController();
+  options.signal = controller.signal;
+  const running = runCommand(options);
   await waitFor('onSpawn to be called', () => events.length === 1);
-  t.same(events, ['onSpawn started']);
+  // Only the gate runs: a shell blocked reading fd 3. A fixed window is the only way to see that
+  // something does NOT happen; the fixture would print within milliseconds if it had been started.
+  await new Promise(resolve => setTimeout(resolve, 300));
+  t.same(events, ['onSpawn started'], 'no output while onSpawn is pending');
+  t.equal(readFileSync(`/proc/${identity?.pid}/cmdline`, 'utf8').split('\0')[0], '/bin/sh', 'the gate shell, not the command');
+  t.equal(readFileSync(options.stdoutPath, 'utf8'), '');
   release();
+  await waitFor('the command to print its first line', () => readFileSync(options.stdoutPath, 'utf8') === 'first act\n');
+  t.same(events, ['onSpawn started', 'onSpawn done', 'output']);
+  const pid = identity?.pid ?? 0;
+  const stat = readProcessStat(pid);
+  t.equal(stat?.start_time, identity?.start_time, 'the command runs in the same process: the recorded identity is its own');
+  t.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), 'agent-sleep.mjs', 'that process is now the command');
+  controller.abort();
   const outcome = await running;
-  t.equal(outcome.reason, 'succeeded');
-  t.same(events, ['onSpawn started', 'onSpawn done', 'outcome']);
+  t.equal(outcome.reason, 'cancelled');
+  t.same(listGroupMembers(pid), [], 'nothing of the group is left');
 });
 
-t.test('when onSpawn fails the command is stopped and the error is thrown', async t => {
-  let pid = 0;
-  const { options } = setup(t, 'agent-sleep.mjs', [], {
-    onSpawn: async identity => {
-      pid = identity.pid;
-      throw new Error('cannot write the record');
+t.test('an onSpawn that never resolves keeps the command from ever running its first act', async t => {
+  const dir = t.testdir({});
+  const marker = join(dir, 'marker');
+  let identity: ProcessIdentity | undefined;
+  reap(t, () => identity?.pgid);
+  const controller = new AbortController();
+  const running = runCommand({
+    argv: ['/bin/sh', '-c', 'echo ran > "$0"; exec sleep 30', marker],
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    stdoutPath: join(dir, 'stdout.log'),
+    stderrPath: join(dir, 'stderr.log'),
+    outputCapBytes: 1024,
+    killGraceMs: 300,
+    signal: controller.signal,
+    onSpawn: async id => {
+      identity = id;
+      await new Promise(resolve => setTimeout(resolve, 500)); // a record write that takes its time
+      t.notOk(existsSync(marker), 'nothing ran while onSpawn was pending');
+      controller.abort(); // and then the attempt is cancelled before onSpawn is done
+      await new Promise(resolve => setTimeout(resolve, 50));
     },
   });
-  await t.rejects(runCommand(options), { message: 'cannot write the record' });
-  t.notOk(alive(pid), 'the command is not left running untracked');
+  const outcome = await running;
+  t.equal(outcome.reason, 'cancelled');
+  t.notOk(existsSync(marker), 'the first act never happened');
+  t.same(listGroupMembers(identity?.pgid ?? 0), [], 'nothing of the group is left');
+});
+
+t.test('when onSpawn fails the command never runs, and the outcome carries the error', async t => {
+  const dir = t.testdir({});
+  const marker = join(dir, 'marker');
+  let pid = 0;
+  const failure = new Error('cannot write the record');
+  const { options } = setup(t, 'agent-exit.mjs', [], {
+    onSpawn: async identity => {
+      pid = identity.pid;
+      throw failure;
+    },
+  });
+  options.argv = ['/bin/sh', '-c', 'echo ran > "$0"; exec sleep 30', marker];
+  const outcome = await runCommand(options);
+  t.equal(outcome.reason, 'failed');
+  t.equal(outcome.exit_code, null);
+  t.equal(outcome.signal, null);
+  t.equal(outcome.spawn_error, undefined, 'not a spawn failure: nothing says the command is broken');
+  t.match(outcome.error, /not started: onSpawn failed \(cannot write the record\)/);
+  t.equal(outcome.onSpawnError, failure);
+  t.notOk(alive(pid), 'the gate is not left running');
+  t.notOk(existsSync(marker), 'the command never ran');
 });
 
 t.test('output past the cap is dropped from the file, and the child is never blocked', async t => {
@@ -318,6 +372,50 @@ t.test('a missing binary is a failed, non-retryable outcome, not a throw', async
   t.match(bare.error, /"orch-no-such-binary-on-path": not found on PATH/);
 });
 
+t.test('a command that ran and exited 127 saying "not found" is a failure of the command, not a spawn failure', async t => {
+  const { options } = setup(t, 'agent-exit.mjs');
+  options.argv = ['/bin/sh', '-c', 'orch-no-such-tool --x'];
+  const outcome = await runCommand(options);
+  t.equal(outcome.reason, 'failed');
+  t.equal(outcome.exit_code, 127);
+  t.equal(outcome.spawn_error, undefined);
+  t.match(outcome.output_tail, /orch-no-such-tool: not found/);
+});
+
+t.test('a missing launcher binary is a spawn failure naming the launcher', async t => {
+  const { options } = setup(t, 'agent-exit.mjs', ['0']);
+  options.launcher = ['orch-no-such-launcher', 'host1'];
+  const outcome = await runCommand(options);
+  t.equal(outcome.reason, 'failed');
+  t.equal(outcome.exit_code, null);
+  t.equal(outcome.spawn_error, 'ENOENT');
+  t.match(outcome.error, /"orch-no-such-launcher": not found on PATH/);
+});
+
+t.test('a directory given as the command is a spawn failure (EACCES)', async t => {
+  const { dir, options } = setup(t, 'agent-exit.mjs');
+  options.argv = [dir];
+  const outcome = await runCommand(options);
+  t.equal(outcome.spawn_error, 'EACCES');
+  t.equal(outcome.exit_code, null);
+});
+
+t.test('the gate\'s exec failure is recognised in the words of dash, bash and busybox, and nothing else is', async t => {
+  const cases: [number, string, string | undefined][] = [
+    [127, 'orch-spawn-gate: 1: exec: claude: not found\n', 'ENOENT'],
+    [127, 'orch-spawn-gate: line 1: /x/agent: No such file or directory\n', 'ENOENT'],
+    [127, 'orch-spawn-gate: exec: line 1: claude: not found\n', 'ENOENT'],
+    [126, 'orch-spawn-gate: 1: exec: /x/agent.sh: Permission denied\n', 'EACCES'],
+    [126, 'orch-spawn-gate: line 1: /tmp: Is a directory\n', 'EACCES'],
+    [126, 'orch-spawn-gate: 1: exec: /x/agent: Text file busy\n', 'ETXTBSY'],
+    [127, '/bin/sh: 1: claude: not found\n', undefined],
+    [127, 'orch-spawn-gate: 1: exec: claude: not found\nmore output\n', undefined],
+    [1, 'orch-spawn-gate: 1: exec: claude: not found\n', undefined],
+  ];
+  for (const [code, stderr, expected] of cases) t.equal(gateExecErrorCode(code, 0, stderr), expected, `${code} ${JSON.stringify(stderr)}`);
+  t.equal(gateExecErrorCode(127, 3, 'orch-spawn-gate: 1: exec: claude: not found\n'), undefined, 'a command that printed to stdout ran');
+});
+
 t.test('a file that is not executable is a failed, non-retryable outcome', async t => {
   const { dir, options } = setup(t, 'agent-exit.mjs');
   const script = join(dir, 'agent.sh');
@@ -341,6 +439,29 @@ t.test('an argument list too long for the kernel is a failed outcome naming the 
   t.equal(classifyFailure(outcome, {}, Date.now()).retryable, false);
 });
 
+t.test('a spawn refused for too many open files (EMFILE) is a failed outcome, and the process lives on', async t => {
+  const dir = t.testdir({});
+  // Runs in a child whose descriptors are used up but for the two output files and one more.
+  const script = `
+    import { closeSync, openSync } from 'node:fs';
+    import { runCommand } from ${JSON.stringify(new URL('../../src/runner/run-command.ts', import.meta.url).href)};
+    const dir = process.argv[1];
+    const fds = [];
+    try { for (;;) fds.push(openSync('/dev/null', 'r')); } catch {}
+    for (const fd of fds.splice(-3)) closeSync(fd);
+    const outcome = await runCommand({ argv: ['/bin/echo', 'hi'], cwd: dir, env: {}, stdoutPath: dir + '/out', stderrPath: dir + '/err', outputCapBytes: 1024 });
+    for (const fd of fds) closeSync(fd);
+    await new Promise(resolve => setImmediate(resolve));
+    console.log(JSON.stringify(outcome));
+  `;
+  const child = spawnSync('sh', ['-c', 'ulimit -n 200 && exec "$0" "$@"', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, dir], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(child.status, 0, `the process was not ended by an unheard 'error' event: ${child.stderr.slice(-1500)}`);
+  const outcome = JSON.parse(child.stdout || '{}') as { reason?: string; spawn_error?: string; error?: string };
+  t.equal(outcome.reason, 'failed');
+  t.equal(outcome.spawn_error, 'EMFILE');
+  t.match(outcome.error, /cannot run "\/bin\/echo": EMFILE/);
+});
+
 t.test('a missing working directory is a failed outcome', async t => {
   const { dir, options } = setup(t, 'agent-exit.mjs', ['0']);
   options.cwd = join(dir, 'gone');
@@ -362,12 +483,33 @@ t.test('a launcher prefix is prepended, and only the given environment is passed
   t.equal(seen.cwd, dir);
 });
 
+t.test('the command gets no file descriptor of the gate, and stdin is /dev/null as before', async t => {
+  const { options } = setup(t, 'agent-exit.mjs');
+  options.argv = ['/bin/sh', '-c', 'if [ -e /proc/$$/fd/3 ]; then echo fd3 open; else echo fd3 closed; fi; readlink /proc/$$/fd/0'];
+  const outcome = await runCommand(options);
+  t.equal(outcome.reason, 'succeeded');
+  t.equal(readFileSync(options.stdoutPath, 'utf8'), 'fd3 closed\n/dev/null\n');
+});
+
 t.test('shell: true runs the command line through a shell', async t => {
   const { options } = setup(t, 'agent-exit.mjs', [], { shell: true });
   options.argv = ['echo $((1 + 2)) && exit 4'];
   const outcome = await runCommand(options);
   t.equal(outcome.exit_code, 4);
   t.equal(readFileSync(options.stdoutPath, 'utf8'), '3\n');
+});
+
+t.test('shell: true with a launcher runs launcher and command line through one shell, gated', async t => {
+  const { options } = setup(t, 'agent-exit.mjs', [], { shell: true, launcher: ['env', 'ORCH_X=1'] });
+  options.argv = ['sh -c \'echo "x=$ORCH_X $((2 * 3))"\''];
+  let spawned = false;
+  options.onSpawn = async () => {
+    spawned = true;
+  };
+  const outcome = await runCommand(options);
+  t.ok(spawned);
+  t.equal(outcome.reason, 'succeeded');
+  t.equal(readFileSync(options.stdoutPath, 'utf8'), 'x=1 6\n');
 });
 
 t.test('a rate-limited run is classified with the reset time it printed', async t => {
