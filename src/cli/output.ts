@@ -1,6 +1,7 @@
-// All terminal output of orch: colour decisions, error rendering, JSON. Only cli/ prints.
-import chalk from 'chalk';
+// All terminal output of orch: colour decisions, error rendering, JSON, and the exit code of a
+// command's action. Only cli/ prints.
 import { isOrchError } from '../errors.js';
+import { bad, dim, loadColour, unloadColour } from './format/colour.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -9,10 +10,14 @@ export interface GlobalOptions {
   color?: boolean;
 }
 
-/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org) or --no-color. */
-export function setupColour(options: GlobalOptions, stream: NodeJS.WriteStream = process.stdout): void {
+/**
+ * Colour only on a terminal, and never with NO_COLOR set (https://no-color.org) or --no-color.
+ * chalk is loaded only when colour is on.
+ */
+export async function setupColour(options: GlobalOptions, stream: NodeJS.WriteStream = process.stdout): Promise<void> {
   const noColour = (process.env.NO_COLOR ?? '') !== '' || options.color === false || !stream.isTTY;
-  if (noColour) chalk.level = 0;
+  if (noColour) unloadColour();
+  else await loadColour();
 }
 
 export function printJson(value: unknown): void {
@@ -33,15 +38,15 @@ export function renderError(error: unknown, options: GlobalOptions): string {
   }
   const lines: string[] = [];
   if (isOrchError(error)) {
-    lines.push(`${chalk.red('error')}: ${error.message}`);
-    if (error.hint !== undefined) lines.push(`${chalk.dim('hint')}: ${error.hint}`);
+    lines.push(`${bad('error')}: ${error.message}`);
+    if (error.hint !== undefined) lines.push(`${dim('hint')}: ${error.hint}`);
   } else {
-    lines.push(`${chalk.red('error')}: ${(error as Error)?.message ?? String(error)}`);
-    if (options.verbose !== true) lines.push(`${chalk.dim('hint')}: this is a bug in orch; run again with --verbose for the stack`);
+    lines.push(`${bad('error')}: ${(error as Error)?.message ?? String(error)}`);
+    if (options.verbose !== true) lines.push(`${dim('hint')}: this is a bug in orch; run again with --verbose for the stack`);
   }
   if (options.verbose === true) {
     for (let cause: unknown = error; cause !== undefined && cause !== null; cause = (cause as { cause?: unknown }).cause) {
-      lines.push(chalk.dim((cause as Error).stack ?? String(cause)));
+      lines.push(dim((cause as Error).stack ?? String(cause)));
     }
   }
   return lines.join('\n');
@@ -49,4 +54,15 @@ export function renderError(error: unknown, options: GlobalOptions): string {
 
 export function exitCodeOf(error: unknown): number {
   return isOrchError(error) ? error.exitCode : 1;
+}
+
+/** Runs a command's action: colour set up first, its result as the exit code, an error as text on stderr. */
+export async function runAction<O extends GlobalOptions>(options: O, action: (options: O) => Promise<number>): Promise<void> {
+  await setupColour(options);
+  try {
+    process.exitCode = await action(options);
+  } catch (error) {
+    process.stderr.write(`${renderError(error, options)}\n`);
+    process.exitCode = exitCodeOf(error);
+  }
 }

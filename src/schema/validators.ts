@@ -1,7 +1,11 @@
 // Typed access to the precompiled validators. The shapes come from the schemas (src/generated/):
 // nothing here restates them.
+//
+// Each kind's validator is its own generated CommonJS module, required the first time that kind is
+// validated: a command loads only the kinds it reads (the record validator alone is over 100 KB of
+// code), and require() keeps validateDocument synchronous.
+import { createRequire } from 'node:module';
 import type { ErrorObject } from 'ajv';
-import * as generated from '../generated/validators.js';
 import type {
   CommandResult,
   InboxDecision,
@@ -18,16 +22,50 @@ export interface Validator<T> {
   errors?: ErrorObject[] | null;
 }
 
+const SCHEMA_SUFFIX = '.schema.json';
+
+/** The generated module holding the validator of a schema file: `task-record.schema.json` → `validate-task-record.cjs`. */
+export function validatorFileName(schema: string): string {
+  return `validate-${schema.endsWith(SCHEMA_SUFFIX) ? schema.slice(0, -SCHEMA_SUFFIX.length) : schema}.cjs`;
+}
+
+const require = createRequire(import.meta.url);
+
+/** A kind of file: its schema file, and its validator, loaded on first use and kept. */
+export interface KindInfo<T> {
+  readonly schema: string;
+  readonly validate: Validator<T>;
+}
+
+function fileKind<T>(schema: string): KindInfo<T> {
+  let loaded: Validator<T> | undefined;
+  return {
+    schema,
+    get validate(): Validator<T> {
+      if (loaded === undefined) {
+        const file = `../generated/${validatorFileName(schema)}`;
+        try {
+          loaded = (require(file) as { validate: Validator<T> }).validate;
+        } catch (error) {
+          // A build that did not copy src/generated/*.cjs (see "build" in package.json).
+          throw new Error(`the validator of ${schema} (${file}) cannot be loaded: ${(error as Error).message}`, { cause: error });
+        }
+      }
+      return loaded;
+    },
+  };
+}
+
 /** Every kind of file orch reads, with its schema file, validator and current version. */
 export const FILE_KINDS = {
-  config: { schema: 'config.schema.json', validate: generated.validateOrchConfig as Validator<OrchConfig> },
-  spec: { schema: 'task-spec.schema.json', validate: generated.validateTaskSpec as Validator<TaskSpec> },
-  record: { schema: 'task-record.schema.json', validate: generated.validateTaskRecord as Validator<TaskRecord> },
-  worker: { schema: 'worker.schema.json', validate: generated.validateWorkerRecord as Validator<WorkerRecord> },
-  session: { schema: 'session.schema.json', validate: generated.validateSessionRecord as Validator<SessionRecord> },
-  decision: { schema: 'inbox-decision.schema.json', validate: generated.validateInboxDecision as Validator<InboxDecision> },
-  result: { schema: 'command-result.schema.json', validate: generated.validateCommandResult as Validator<CommandResult> },
-  event: { schema: 'event.schema.json', validate: generated.validateRunEvent as Validator<RunEvent> },
+  config: fileKind<OrchConfig>('config.schema.json'),
+  spec: fileKind<TaskSpec>('task-spec.schema.json'),
+  record: fileKind<TaskRecord>('task-record.schema.json'),
+  worker: fileKind<WorkerRecord>('worker.schema.json'),
+  session: fileKind<SessionRecord>('session.schema.json'),
+  decision: fileKind<InboxDecision>('inbox-decision.schema.json'),
+  result: fileKind<CommandResult>('command-result.schema.json'),
+  event: fileKind<RunEvent>('event.schema.json'),
 } as const;
 
 export type FileKind = keyof typeof FILE_KINDS;

@@ -1,10 +1,10 @@
 // `orch --clean-state` / `orch clean-state [--yes]`: every task starts over. Refused (exit 3) while
 // a live orchestrator holds the state dir, before anything is asked.
-import chalk from 'chalk';
 import { OrchError } from '../../errors.js';
 import { cleanState, planCleanState } from '../../project/clean.js';
 import { describeHolder, judgeHolder, readSession, HOLDER_STATES } from '../../store/session.js';
 import { projectPaths } from '../context.js';
+import { good, warn } from '../format/colour.js';
 import { printJson, println, type GlobalOptions } from '../output.js';
 import { confirm, describeItems, formatBytes } from './clean.js';
 
@@ -37,7 +37,7 @@ export async function cleanStateCommand(options: CleanStateCommandOptions): Prom
     printJson(result);
     return 0;
   }
-  for (const stop of result.stopped) println(`${chalk.yellow('stopped')} process group ${stop.pgid} left running for task ${stop.task}`);
-  println(`${chalk.green('cleaned')} ${result.removed.length} item(s); every task starts over on the next run`);
+  for (const stop of result.stopped) println(`${warn('stopped')} process group ${stop.pgid} left running for task ${stop.task}`);
+  println(`${good('cleaned')} ${result.removed.length} item(s); every task starts over on the next run`);
   return 0;
 }

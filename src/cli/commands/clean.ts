@@ -2,10 +2,10 @@
 // goes and asking (on a terminal). Without a terminal it needs --yes: a script must say it means it.
 import { isAbsolute, relative } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import chalk from 'chalk';
 import { OrchError } from '../../errors.js';
 import { applyClean, planClean, DEFAULT_KEEP_RUNS, type CleanItem } from '../../project/clean.js';
 import { projectPaths } from '../context.js';
+import { good } from '../format/colour.js';
 import { printJson, println, type GlobalOptions } from '../output.js';
 
 export interface CleanCommandOptions extends GlobalOptions {
@@ -83,6 +83,6 @@ export async function cleanCommand(options: CleanCommandOptions): Promise<number
     printJson({ removed, kept: plan.keep.map(k => ({ path: k.path, reason: k.reason })), bytes: total });
     return 0;
   }
-  println(`${chalk.green('removed')} ${removed.length} item(s), ${formatBytes(total)}; kept ${plan.keep.length} run(s)`);
+  println(`${good('removed')} ${removed.length} item(s), ${formatBytes(total)}; kept ${plan.keep.length} run(s)`);
   return 0;
 }

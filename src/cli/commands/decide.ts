@@ -2,12 +2,12 @@
 // the record's lock when no orchestrator runs, or queued in inbox/ for the one that does. One line
 // says which, and against which rev: a person must know whether the task has already moved.
 import { relative } from 'node:path';
-import chalk from 'chalk';
 import type { PhaseName, TaskRecord } from '../../generated/types.js';
 import { OrchError } from '../../errors.js';
 import { PHASES } from '../../machine/states.js';
 import { decide, readRecord, type DecisionAction, type DecideResult } from '../../runtime/decide.js';
 import { projectPaths } from '../context.js';
+import { bold, good, warn } from '../format/colour.js';
 import { printJson, println, type GlobalOptions } from '../output.js';
 
 export interface DecideCommandOptions extends GlobalOptions {
@@ -71,11 +71,11 @@ function lineOf(action: DecisionAction, taskId: string, result: DecideResult, fr
   switch (result.mode) {
     case 'applied': {
       const move = fromState === undefined ? `now ${result.record.state}` : `${fromState} → ${result.record.state}`;
-      return `${chalk.green(DONE_WORDS[action])} ${chalk.bold(taskId)}: ${move} (rev ${result.fromRev} → ${result.record.rev}); applied now, no orchestrator is running`;
+      return `${good(DONE_WORDS[action])} ${bold(taskId)}: ${move} (rev ${result.fromRev} → ${result.record.rev}); applied now, no orchestrator is running`;
     }
     case 'inbox': {
       const file = relative(process.cwd(), result.file) || result.file;
-      return `${chalk.yellow('queued')} ${action} of ${chalk.bold(taskId)} in ${file}: the running orchestrator (${result.holder}) will apply it against rev ${result.decision.against_rev}`;
+      return `${warn('queued')} ${action} of ${bold(taskId)} in ${file}: the running orchestrator (${result.holder}) will apply it against rev ${result.decision.against_rev}`;
     }
     default: {
       const never: never = result;

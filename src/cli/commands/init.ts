@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import chalk from 'chalk';
 import { initProject } from '../../project/init.js';
+import { bold, good } from '../format/colour.js';
 import { printJson, println, type GlobalOptions } from '../output.js';
 
 export interface InitCommandOptions extends GlobalOptions {
@@ -18,9 +18,9 @@ export async function initCommand(options: InitCommandOptions): Promise<number> 
     printJson({ root, state_dir: report.paths.stateDir, created: report.created, kept: report.kept });
     return 0;
   }
-  for (const path of report.created) println(`${chalk.green('created')} ${path}`);
+  for (const path of report.created) println(`${good('created')} ${path}`);
   if (report.created.length === 0) println(`orch is already set up in ${root}: nothing to do`);
   println();
-  println(`Next: copy ${chalk.bold(`${report.paths.stateDir}/examples/example-task.json`)} into ${chalk.bold(report.paths.tasks)}/ and run ${chalk.bold('orch')}.`);
+  println(`Next: copy ${bold(`${report.paths.stateDir}/examples/example-task.json`)} into ${bold(report.paths.tasks)}/ and run ${bold('orch')}.`);
   return 0;
 }

@@ -1,10 +1,10 @@
 // `orch` (watch and work until Ctrl+C) and `orch --once` (until nothing is runnable). Also `--resume`:
 // the same start, said out loud — a stale session is only ever taken over on proof that its holder
 // is dead, with or without the flag.
-import chalk from 'chalk';
 import type { RunEvent } from '../../generated/types.js';
 import type { Orchestrator, RunResult } from '../../runtime/orchestrator.js';
 import { projectPaths } from '../context.js';
+import { bad, bold, dim, good, info, warn } from '../format/colour.js';
 import { printJson, println, type GlobalOptions } from '../output.js';
 
 export interface RunCommandOptions extends GlobalOptions {
@@ -13,12 +13,28 @@ export interface RunCommandOptions extends GlobalOptions {
   polling?: boolean;
 }
 
-const ICON: Record<RunEvent['level'], string> = { info: chalk.blue('ℹ'), success: chalk.green('✔'), warning: chalk.yellow('⚠'), error: chalk.red('✖') };
+// A function, not a table built at import: colour is set up after the command's module is loaded.
+function icon(level: RunEvent['level']): string {
+  switch (level) {
+    case 'info':
+      return info('ℹ');
+    case 'success':
+      return good('✔');
+    case 'warning':
+      return warn('⚠');
+    case 'error':
+      return bad('✖');
+    default: {
+      const never: never = level;
+      throw new Error(`unknown event level ${String(never)}`);
+    }
+  }
+}
 
 function echo(event: RunEvent): void {
-  const time = chalk.dim(event.at.slice(11, 19));
-  println(`${time} ${ICON[event.level]} ${chalk.bold(event.category)} ${event.message}`);
-  for (const detail of event.details ?? []) println(`         ${chalk.dim('└')} ${detail}`);
+  const time = dim(event.at.slice(11, 19));
+  println(`${time} ${icon(event.level)} ${bold(event.category)} ${event.message}`);
+  for (const detail of event.details ?? []) println(`         ${dim('└')} ${detail}`);
 }
 
 /** SIGINT/SIGTERM: the first stops taking work and ends the run cleanly; a second forces. */
@@ -56,7 +72,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   }
   if (!quiet) {
     const mode = options.once === true ? 'until nothing is runnable' : 'watching for changes (Ctrl+C to stop)';
-    println(chalk.dim(`orch ${options.resume === true ? 'resuming' : 'running'} in ${paths.root}: run ${orchestrator.session.runId}, ${mode}`));
+    println(dim(`orch ${options.resume === true ? 'resuming' : 'running'} in ${paths.root}: run ${orchestrator.session.runId}, ${mode}`));
   }
   const release = handleSignals(orchestrator, orchestrator.config.on_shutdown ?? 'stop');
   let result: RunResult;
@@ -68,13 +84,13 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   if (quiet) {
     printJson(result);
   } else {
-    if (result.previousRunDied) println(chalk.yellow('The previous run had ended abnormally; this run carried on from its state.'));
+    if (result.previousRunDied) println(warn('The previous run had ended abnormally; this run carried on from its state.'));
     println(
       `Done: ${result.done.length} completed, ${result.failed.length} failed, ${result.awaiting.length} waiting for a human` +
         `${result.costUsd > 0 ? `, $${result.costUsd.toFixed(2)}` : ''}.`,
     );
     println(`Run log: ${result.runLogPath}`);
-    if (result.awaiting.length > 0) println(`Waiting for you: ${result.awaiting.join(', ')} — see ${chalk.bold('orch --review')}`);
+    if (result.awaiting.length > 0) println(`Waiting for you: ${result.awaiting.join(', ')} — see ${bold('orch --review')}`);
   }
   return result.failed.length > 0 ? 1 : 0;
 }

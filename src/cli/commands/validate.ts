@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
-import chalk from 'chalk';
 import { validateProject, type Problem } from '../../project/validate.js';
 import { projectPaths } from '../context.js';
+import { bad, good, warn } from '../format/colour.js';
 import { printJson, println, type GlobalOptions } from '../output.js';
 
 function where(file: string, problem: Problem): string {
@@ -20,11 +20,11 @@ export async function validateCommand(files: string[], options: GlobalOptions): 
   for (const file of report.files) {
     const shown = relative(process.cwd(), file.file) || file.file;
     if (file.problems.length === 0) {
-      if (options.verbose === true) println(`${chalk.green('ok')}      ${shown}`);
+      if (options.verbose === true) println(`${good('ok')}      ${shown}`);
       continue;
     }
     for (const problem of file.problems) {
-      const label = problem.severity === 'error' ? chalk.red('error') : chalk.yellow('warning');
+      const label = problem.severity === 'error' ? bad('error') : warn('warning');
       // A JSON syntax error's message already starts with file:line:column.
       const text = problem.line !== undefined ? problem.message.replace(/^.*?:\d+:\d+: /, '') : problem.message;
       println(`${label}: ${where(shown, problem)}: ${text}`);
