@@ -91,13 +91,16 @@ export function isHealthy(problems: readonly DoctorProblem[]): boolean {
   return problems.every(p => p.severity !== 'error' || p.fixed);
 }
 
-/** Every problem of the state dir; touches nothing. */
+/**
+ * Every problem of the state dir. Touches nothing, except what every read of session.json does: a
+ * second link of it left by a writer killed mid-create (a dead writer's temp name) is removed first.
+ */
 export async function checkProject(paths: StatePaths, options: DoctorOptions = {}): Promise<DoctorReport> {
   const clock = options.clock ?? systemClock;
   const problems: DoctorProblem[] = [];
+  const session = await readSession(paths).catch(() => undefined); // an unreadable one is an invalid_file
   problems.push(...(await fileProblems(paths)));
 
-  const session = await readSession(paths).catch(() => undefined); // an unreadable one is an invalid_file
   const verdict = session === undefined ? undefined : judgeHolder(session, clock);
   const held = verdict?.state === HOLDER_STATES.held;
   if (session !== undefined && verdict?.state === HOLDER_STATES.stale) {

@@ -41,13 +41,67 @@ const unclosed = new Set<string>();
  *
  * Throws ORCH_WRITE_FAILED (details: file, errno when the system gave one, written and length).
  */
-async function appendOnce(path: string, text: string): Promise<void> {
-  let handle: FileHandle;
+function appendOnce(path: string, text: string, opened?: FileHandle): Promise<Appended> {
+  // One append at a time per file in this process: a short write can then be taken back (the file
+  // is exactly as we left it), where two entries in flight at once would leave it a closed torn line.
+  return inTurn(path, () => appendNow(path, text, opened));
+}
+
+/** Where an append landed: the file's size before it, and the bytes written. */
+interface Appended {
+  before: number;
+  bytes: Buffer;
+}
+
+/** The file operation in progress per file (see appendOnce). */
+const appending = new Map<string, Promise<unknown>>();
+
+/** Runs `work` once every earlier operation on `path` by this process has ended. */
+function inTurn<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const previous = appending.get(path) ?? Promise.resolve();
+  const mine = previous.then(work, work);
+  appending.set(path, mine);
+  void mine
+    .finally(() => {
+      if (appending.get(path) === mine) appending.delete(path);
+    })
+    .catch(() => undefined);
+  return mine;
+}
+
+/**
+ * Takes back an append that landed whole (the markdown entry of an event whose events.jsonl line
+ * could not be written), if nothing was appended after it; false when it had to stay.
+ */
+function takeBack(path: string, appended: Appended): Promise<boolean> {
+  return inTurn(path, async () => {
+    const handle = await fs.open(path, fsc.O_RDWR | fsc.O_NOFOLLOW);
+    try {
+      const { size } = await handle.stat();
+      if (size !== appended.before + appended.bytes.length) return false;
+      const found = Buffer.alloc(appended.bytes.length);
+      const { bytesRead } = await handle.read(found, 0, found.length, appended.before);
+      if (bytesRead !== found.length || !found.equals(appended.bytes)) return false;
+      await handle.truncate(appended.before);
+      return true;
+    } finally {
+      await handle.close();
+    }
+  });
+}
+
+/** Opens `path` for appending; failures as ORCH_WRITE_FAILED. */
+async function openForAppend(path: string): Promise<FileHandle> {
   try {
-    handle = await fs.open(path, fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o644);
+    return await fs.open(path, fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o644);
   } catch (error) {
     throw appendFailed(path, (error as Error).message, { errno: errnoCode(error) }, error);
   }
+}
+
+/** `opened`: a handle of `path` the caller opened (and closes); else it is opened and closed here. */
+async function appendNow(path: string, text: string, opened?: FileHandle): Promise<Appended> {
+  const handle = opened ?? (await openForAppend(path));
   try {
     const before = (await handle.stat()).size;
     const close = unclosed.has(path) && before > 0 && !(await endsWithNewline(handle, before));
@@ -61,12 +115,12 @@ async function appendOnce(path: string, text: string): Promise<void> {
     }
     if (written === bytes.length) {
       unclosed.delete(path);
-      return;
+      return { before, bytes };
     }
     if (written > 0 && !(await undoShortAppend(handle, before, bytes.subarray(0, written)))) unclosed.add(path);
     throw appendFailed(path, `the disk took ${written} of ${bytes.length} bytes (full, or a size limit): the entry was not written`, { written, length: bytes.length });
   } finally {
-    await handle.close();
+    if (opened === undefined) await handle.close();
   }
 }
 
@@ -172,13 +226,31 @@ export class RunLog {
 
   async entry(entry: LogEntry): Promise<RunEvent> {
     const event: RunEvent = { version: 1, at: isoTime(this.clock), run_id: this.runId, ...entry };
-    crashPoint('log.before-append');
-    await appendOnce(this.runLogPath, formatEntry(event));
-    crashPoint('log.between-appends');
-    await appendOnce(this.eventsPath, `${JSON.stringify(event)}\n`);
-    crashPoint('log.after-append');
+    // One entry at a time (both appends), so an entry can be taken back from the markdown whole.
+    await inTurn(`${this.runLogPath}\0entry`, () => this.append(event));
     this.onEntry?.(event);
     return event;
+  }
+
+  private async append(event: RunEvent): Promise<void> {
+    // The two logs tell the same story. events.jsonl is opened first, so running out of descriptors
+    // writes neither; an entry whose events.jsonl line the disk then refuses is taken back from the
+    // markdown, where nothing was appended after it.
+    const events = await openForAppend(this.eventsPath);
+    try {
+      crashPoint('log.before-append');
+      const markdown = await appendOnce(this.runLogPath, formatEntry(event));
+      crashPoint('log.between-appends');
+      try {
+        await appendOnce(this.eventsPath, `${JSON.stringify(event)}\n`, events);
+      } catch (error) {
+        await takeBack(this.runLogPath, markdown).catch(() => false);
+        throw error;
+      }
+      crashPoint('log.after-append');
+    } finally {
+      await events.close();
+    }
   }
 
   async endRun(summary: Omit<RunSummary, 'endedAt' | 'durationS'>): Promise<void> {

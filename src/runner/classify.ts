@@ -64,9 +64,12 @@ export function classifyFailure(outcome: CommandOutcome, rules: FailureRulesConf
     }
   }
   if (outcome.spawn_error !== undefined) {
-    // Out of file descriptors, processes or memory: the machine's state, not the command's; it may
-    // start next time. A missing or non-executable binary will not.
-    return { retryable: (RESOURCE_SPAWN_ERRORS as readonly string[]).includes(outcome.spawn_error), signature, matched: `spawn ${outcome.spawn_error}` };
+    // Out of file descriptors, processes or memory: the machine's state, not the command's, so it may
+    // start on the next attempt (after the backoff). It spends an attempt all the same: a limit that
+    // never lifts (a ulimit) must end in FAILED, not in a loop. A missing or non-executable binary
+    // will never start: not retried.
+    const resources = (RESOURCE_SPAWN_ERRORS as readonly string[]).includes(outcome.spawn_error);
+    return { retryable: resources, signature, matched: `spawn ${outcome.spawn_error}` };
   }
 
   const rateLimit = rules.rate_limit ?? {};

@@ -31,6 +31,15 @@ export const DEFAULT_KILL_GRACE_MS = 5000;
 /** After the group is gone, how long the pipes may stay open (held by a process that left the group). */
 export const STREAM_DRAIN_GRACE_MS = 2000;
 
+/** Resolves when `signal` aborts (never without one). */
+function abortedPromise(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise(resolve => {
+    if (signal === undefined) return;
+    if (signal.aborted) return resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
 export type OutputStreamName = 'stdout' | 'stderr';
 
 export interface RunCommandOptions {
@@ -200,7 +209,9 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
   };
 
   try {
-    await options.onSpawn?.(identity);
+    // A stop asked for while the identity is being recorded does not wait for that write: the gate
+    // stays shut, and the command is stopped below without ever having run.
+    await Promise.race([options.onSpawn?.(identity), abortedPromise(options.signal)]);
   } catch (error) {
     // The caller could not record who runs: the gate is never opened, so nothing ran untracked.
     requestStop('cancelled');

@@ -39,6 +39,11 @@ async function exists(path: string): Promise<boolean> {
   return fs.lstat(path).then(() => true, () => false);
 }
 
+/** The wait before a pass that failed (a full disk) is tried again. */
+export const PASS_RETRY_MS = 1000;
+/** Failed passes in a row after which a run that is not in watch mode gives up. */
+export const MAX_FAILED_PASSES_ONCE = 10;
+
 /** First and longest wait between tries of a write that must land (an attempt's end on a full disk). */
 export const LANDING_RETRY_MS = { first: 50, max: 5000 } as const;
 
@@ -100,6 +105,10 @@ export class Engine {
   private draining = false;
   /** Tasks whose last launch could not write its attempt (a full disk): not launched again before `until`. */
   private readonly launchBackoff = new Map<string, { until: number; wait: number }>();
+  /** Passes in a row that failed (see pass()). */
+  private failedPasses = 0;
+  /** Watch mode: the engine outlives idleness and faults. */
+  private stayAlive = false;
   /** Log lines of transitions the disk refused since the last one written. */
   private lostEntries = { count: 0, reason: '' };
   /** Aborted when the engine stops: ends the waits of writes being retried. */
@@ -121,6 +130,7 @@ export class Engine {
    * With `stayAlive` (watch mode) it does not stop when idle: it waits for wake() or a timer.
    */
   async runUntilIdle(signal?: AbortSignal, options: { stayAlive?: boolean } = {}): Promise<EngineSummary> {
+    this.stayAlive = options.stayAlive === true;
     await this.workers.open();
     await this.configWatch.baseline();
     signal?.addEventListener('abort', () => this.wake(), { once: true });
@@ -128,9 +138,7 @@ export class Engine {
       while (signal?.aborted !== true && !this.stopping) {
         this.pending = false;
         this.timerAt = undefined;
-        await this.reconcile();
-        await this.schedule();
-        await this.reportWorkerWriteError();
+        await this.pass();
         const wait = this.nextWakeAt();
         if (this.draining && this.running.size === 0) break;
         if (options.stayAlive !== true && this.running.size === 0 && wait === undefined && !this.pending) break;
@@ -157,6 +165,29 @@ export class Engine {
   async loadRecords(): Promise<TaskRecord[]> {
     await this.tree.records.refreshAll();
     return this.tree.recordFiles().map(file => file.record);
+  }
+
+  /**
+   * One pass. A failure of the filesystem in it (a task record that cannot be created on a full
+   * disk…) is reported and the pass is tried again shortly, looking at every file: the engine, and the
+   * commands it runs, must outlive a full or read-only disk. A bug (not an OrchError) still throws.
+   */
+  private async pass(): Promise<void> {
+    try {
+      await this.reconcile();
+      await this.schedule();
+      await this.reportWorkerWriteError();
+      this.failedPasses = 0;
+    } catch (error) {
+      // Fenced: another orchestrator took over, this one must stop. A bug is not retried either.
+      if (!isOrchError(error) || error.code === 'ORCH_EPOCH_FENCED') throw error;
+      this.failedPasses += 1;
+      // `--once` must end: a fault that never lifts (a ulimit) ends the run after a few tries.
+      if (!this.stayAlive && this.failedPasses > MAX_FAILED_PASSES_ONCE) throw error;
+      await this.reportOnce(`pass:${error.code}:${error.message}`, `A pass of the orchestrator failed, trying again: ${error.message}`, error.hint === undefined ? [] : [error.hint]);
+      this.tree.lookAtEverything();
+      this.wakeAtLatest(this.clock.now() + PASS_RETRY_MS);
+    }
   }
 
   /** Takes `record` as the engine's own last-written version (at start, before the first pass). */
@@ -257,9 +288,7 @@ export class Engine {
       inboxDir: paths.inbox,
       record: id => this.records.get(id),
       apply: (id, event) => this.apply(id, event),
-      log: async entry => {
-        await this.options.runLog.entry(entry);
-      },
+      log: entry => this.log(entry),
       reportInvalid: (path, error) => this.settleInvalid([{ path, error }], this.clock.now()).then(() => undefined),
     });
   }
@@ -303,7 +332,7 @@ export class Engine {
   private async reloadConfig(): Promise<void> {
     const refresh = await this.configWatch.refresh();
     if (refresh.kind === 'reloaded') {
-      await this.options.runLog.entry({ category: 'watcher', level: 'info', message: 'Config reloaded' });
+      await this.log({ category: 'watcher', level: 'info', message: 'Config reloaded' });
     } else if (refresh.kind === 'invalid') {
       await this.reportOnce('config', `Config is invalid, keeping the last good one: ${refresh.error.message}`, refresh.error.hint === undefined ? [] : [refresh.error.hint]);
     }
@@ -352,7 +381,7 @@ export class Engine {
       this.noteWritten(await writeLocked('record', path, lock, { ...ours, rev: ours.rev + 1 }));
     });
     this.unsettled.delete(path);
-    await this.options.runLog.entry({
+    await this.log({
       category: 'watcher',
       level: 'error',
       task_id: id,
@@ -448,13 +477,15 @@ export class Engine {
     let effects: Effect[] = [];
     let refused: { edited: TaskRecord; reason: string } | undefined;
     let decided: TaskEvent | undefined;
-    const written = await updateDocument(
+    let attempted: TaskRecord | undefined;
+    const write = updateDocument(
       'record',
       recordPath(this.options.paths, id),
       current => {
         effects = [];
         refused = undefined;
         decided = undefined;
+        attempted = undefined;
         if (current === undefined) return undefined;
         const ours = this.records.get(id);
         let base = current;
@@ -479,10 +510,19 @@ export class Engine {
           effects.push(...step.effects);
         }
         const changedOnDisk = !isDeepStrictEqual(next, current);
-        return changedOnDisk ? next : undefined;
+        attempted = changedOnDisk ? next : undefined;
+        return attempted;
       },
       this.updateOptions(),
     );
+    const written = await write.catch(async (error: unknown) => {
+      // A write can land and still fail (the directory fsync after the rename, on EMFILE or EIO).
+      // Taking it for failed would leave our copy behind the file, and the next pass would take our
+      // own write for a hand edit and undo it.
+      const landed = attempted === undefined ? undefined : await this.landedWrite(id, attempted);
+      if (landed === undefined) throw error;
+      return landed;
+    });
     if (written !== undefined) this.noteWritten(written);
     onWritten?.();
     if (written === undefined && this.records.get(id) === undefined) {
@@ -491,11 +531,19 @@ export class Engine {
     }
     if (refused !== undefined) await this.keepRejectedEdit(id, refused.edited, refused.reason);
     if (decided !== undefined) {
-      await this.options.runLog.entry({ category: 'human_review', level: 'info', task_id: id, message: `Task ${id}: the record was edited by hand to ${written?.state ?? '?'}: applied as a decision (${decided.type})` });
+      await this.log({ category: 'human_review', level: 'info', task_id: id, message: `Task ${id}: the record was edited by hand to ${written?.state ?? '?'}: applied as a decision (${decided.type})` });
     }
     crashPoint('engine.before-effects');
     await this.carryOut(id, effects, written?.rev);
     return written ?? this.records.get(id);
+  }
+
+  /** The record on disk if it is `attempted` as written (stamped with a new rev), else undefined. */
+  private async landedWrite(id: string, attempted: TaskRecord): Promise<TaskRecord | undefined> {
+    const onDisk = await loadIfExists('record', recordPath(this.options.paths, id)).catch(() => undefined);
+    if (onDisk === undefined || onDisk.doc.rev <= attempted.rev) return undefined;
+    const unstamped = ({ version: _v, rev: _r, epoch: _e, $schema: _s, ...rest }: TaskRecord): object => rest;
+    return isDeepStrictEqual(unstamped(onDisk.doc), unstamped(attempted)) ? onDisk.doc : undefined;
   }
 
   /** One pure step of the machine with this engine's context. */
@@ -513,7 +561,7 @@ export class Engine {
   private async keepRejectedEdit(id: string, edited: TaskRecord, reason: string): Promise<void> {
     const name = rejectedName(id, this.clock.now());
     await writeFileDurable(join(this.options.paths.records, name), `${JSON.stringify(edited, null, 2)}\n`);
-    await this.options.runLog.entry({
+    await this.log({
       category: 'watcher',
       level: 'error',
       task_id: id,
@@ -534,7 +582,7 @@ export class Engine {
     for (const effect of effects) {
       switch (effect.type) {
         case 'log':
-          await this.logEffect({
+          await this.log({
             category: effect.category,
             level: effect.level,
             message: effect.message,
@@ -558,10 +606,11 @@ export class Engine {
   }
 
   /**
-   * A transition's log line, once its record is written. The record is the truth: a line the disk
-   * refuses (full, read-only) is counted, not retried, and said once the log can be written again.
+   * Writes a run log entry; never throws. The records are the truth: a line the disk refuses (full,
+   * read-only) is counted, not retried, and said once the log can be written again. A failed log
+   * line must never stop the engine (reporting a failed write is itself a write).
    */
-  private async logEffect(entry: LogEntry): Promise<void> {
+  private async log(entry: LogEntry): Promise<void> {
     try {
       await this.options.runLog.entry(entry);
     } catch (error) {
@@ -716,7 +765,7 @@ export class Engine {
   private async reportOnce(key: string, message: string, details: string[], taskId?: string, file?: string): Promise<void> {
     if (this.reported.get(key) === message) return;
     this.reported.set(key, message);
-    await this.options.runLog.entry({
+    await this.log({
       category: file === undefined ? 'error' : 'watcher',
       level: 'error',
       message,

@@ -56,7 +56,8 @@ export class CachedFolder<T> {
     try {
       names = readdirSync(this.options.dir).filter(this.options.accept).sort();
     } catch (error) {
-      if (errnoCode(error) !== 'ENOENT') throw error;
+      // EMFILE, EACCES, EIO…: an OrchError naming the folder, which the engine reports and retries.
+      if (errnoCode(error) !== 'ENOENT') throw toOrchError(this.options.dir, error);
       names = [];
     }
     const changed = new Set<string>();

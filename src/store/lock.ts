@@ -213,10 +213,18 @@ function writeHolder(lockPath: string): string | undefined {
   const me = selfIdentity();
   const name = `holder.${me.pid}-${me.start_time}.${++holders}`;
   const identity: ProcessIdentity = { pid: me.pid, start_time: me.start_time, boot_id: me.boot_id, host: me.host };
+  const path = join(lockPath, name);
   try {
-    fs.writeFileSync(join(lockPath, name), JSON.stringify(identity), { flag: 'wx' });
+    fs.writeFileSync(path, JSON.stringify(identity), { flag: 'wx' });
     return name;
   } catch {
+    // On a full disk the file is created and its write fails: an empty holder file left behind
+    // would keep the lock dir from ever being removed on release (rmdir: ENOTEMPTY).
+    try {
+      fs.unlinkSync(path);
+    } catch {
+      // never created
+    }
     return undefined;
   }
 }
