@@ -5,20 +5,14 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, uti
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { LOCK_STALE_MS, LOCK_TIMEOUT_MS, LOCK_UPDATE_MS, lockHolder, reapLock, withLock, type HeldLock } from '../../src/store/lock.js';
 import { bootId, selfIdentity } from '../../src/store/process-identity.js';
+import { lineReader } from '../fixtures/child-lines.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURES = join(ROOT, 'test/fixtures');
 
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise(done => setTimeout(done, 20));
-  }
-}
 
 t.test('the tunables are the documented ones', async t => {
   t.same({ LOCK_STALE_MS, LOCK_UPDATE_MS, LOCK_TIMEOUT_MS }, { LOCK_STALE_MS: 10_000, LOCK_UPDATE_MS: 2_000, LOCK_TIMEOUT_MS: 30_000 });
@@ -115,7 +109,7 @@ t.test('a lock dir removed under a holder marks it compromised from the refresh 
       held = lock;
       rmSync(lock.lockPath, { recursive: true });
       // `compromised` does not check by itself: only proper-lockfile's refresh timer can set it here.
-      await until('the refresh timer to find the lock compromised', () => lock.compromised);
+      await waitFor('the refresh timer to find the lock compromised', () => lock.compromised);
       t.ok(lock.signal.aborted, 'the signal is aborted');
       t.throws(() => lock.assertHeld(), { code: 'ORCH_LOCK_COMPROMISED' });
     },
@@ -144,7 +138,7 @@ t.test('a holder that stalled past the stale time is taken over, sees it, and do
         },
         options,
       );
-      await until('the contender to take the stale lock', () => thiefIn);
+      await waitFor('the contender to take the stale lock', () => thiefIn);
       t.throws(() => lock.assertHeld(), { code: 'ORCH_LOCK_COMPROMISED' });
     },
     options,
@@ -186,23 +180,7 @@ function start(t: Test, fixture: string, args: string[]): Child {
       await once(child, 'exit');
     }
   });
-  const queue: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  createInterface({ input: child.stdout! }).on('line', line => {
-    const next = waiting.shift();
-    if (next !== undefined) next(line);
-    else queue.push(line);
-  });
-  return {
-    child,
-    line: () =>
-      new Promise<string>((done, fail) => {
-        const queued = queue.shift();
-        if (queued !== undefined) return done(queued);
-        const timer = setTimeout(() => fail(new Error(`no line from ${fixture} in 60 s`)), 60_000);
-        waiting.push(line => (clearTimeout(timer), done(line)));
-      }),
-  };
+  return { child, line: lineReader(child, fixture) };
 }
 
 async function killHard(child: ChildProcess): Promise<void> {

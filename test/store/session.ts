@@ -4,7 +4,6 @@ import { once } from 'node:events';
 import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Clock } from '../../src/clock.js';
 import type { Owner, SessionRecord } from '../../src/generated/types.js';
 import { updateDocument } from '../../src/store/fenced-update.js';
@@ -13,6 +12,7 @@ import { identityOf, selfIdentity } from '../../src/store/process-identity.js';
 import { acquireSession, describeHolder, judgeHolder, newRunId, readSession, SESSION_LEASE_MS } from '../../src/store/session.js';
 import { TEMP_DIR_NAME } from '../../src/store/durable-write.js';
 import { CRASH_ENV } from '../../src/testing/crash-points.js';
+import { lineReader } from '../fixtures/child-lines.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SLEEP = join(ROOT, 'test/fixtures/session-sleep.mjs');
@@ -57,23 +57,7 @@ function start(t: Test, command: string, args: string[], env: NodeJS.ProcessEnv 
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  const queue: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  createInterface({ input: child.stdout! }).on('line', line => {
-    const next = waiting.shift();
-    if (next !== undefined) next(line);
-    else queue.push(line);
-  });
-  return {
-    child,
-    line: () =>
-      new Promise<string>((done, fail) => {
-        const queued = queue.shift();
-        if (queued !== undefined) return done(queued);
-        const timer = setTimeout(() => fail(new Error(`no line from ${args.at(-1) ?? command} in 60 s`)), 60_000);
-        waiting.push(line => (clearTimeout(timer), done(line)));
-      }),
-  };
+  return { child, line: lineReader(child, args.at(-1) ?? command) };
 }
 
 async function sleeper(t: Test, command: string = process.execPath): Promise<Child> {

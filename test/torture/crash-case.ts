@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CrashPointName } from '../../src/testing/crash-points.js';
 import { waitFor } from '../fixtures/wait-for.js';
-import { KNOWN_BUGS, reportKnown, splitKnown } from './known-bugs.js';
+import { reportKnown, splitKnown } from './known-bugs.js';
 import { checkInvariants, formatViolations, type Violation } from './oracle.js';
 import { snapshotOutside } from './outside.js';
 import { approveWaiting, killNow, makeTortureProject, outcomeProblems, runOrch, startOrch, type TortureProject } from './project.js';
@@ -153,14 +153,11 @@ export function caseDir(base: string, c: CrashCase): string {
 export function assertCase(t: Test, r: CrashCaseResult, todo?: string): void {
   const expect = todo === undefined ? {} : { todo };
   for (const crash of r.crashes) t.ok(crash.crashed, `${r.name}: the run was killed at ${crash.at}`, { output: crash.output.slice(-2000) });
-  let stuck = false;
   for (const [phase, violations] of [['after the crash', r.crashedViolations], ['after the resume', r.resumedViolations]] as const) {
     const { unknown, known } = splitKnown(violations, r.project.root);
     t.same(unknown, [], `${r.name}: the oracle finds nothing ${phase}`, { violations: formatViolations(unknown), ...expect });
     reportKnown(t, known, `${r.name} ${phase}`);
-    stuck ||= known.has('lost-event');
   }
   t.equal(r.resumeCode, 1, `${r.name}: --resume --once ends with exit 1 (the fatal task failed)`, { output: r.resumeOutput.slice(-2000), ...expect });
-  // A task stuck by the lost-event bug has not ended: known, reported above.
-  t.same(r.outcome, [], `${r.name}: every task ends as it would have without the crash`, stuck ? { todo: KNOWN_BUGS['lost-event'] } : expect);
+  t.same(r.outcome, [], `${r.name}: every task ends as it would have without the crash`, expect);
 }

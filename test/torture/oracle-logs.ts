@@ -13,7 +13,9 @@ import type { Add, OracleOptions } from './oracle.js';
 export function checkLogs(paths: StatePaths, records: ReadonlyMap<string, TaskRecord>, options: OracleOptions, add: Add): void {
   const eventsText = readOrEmpty(paths.events);
   const lines = eventsText.split('\n');
-  if (lines.at(-1) === '') lines.pop();
+  // The last line of a file still being appended to may be caught mid-write (no newline yet): it is
+  // not an entry until its newline lands. Checked while the orchestrator runs or after it was killed.
+  if (lines.at(-1) === '' || options.phase === 'crashed') lines.pop();
   const seen = new Set<string>();
   const lastRev = new Map<string, number>();
   const applied = new Map<string, number>();

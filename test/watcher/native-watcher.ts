@@ -10,18 +10,12 @@ import type { Hint } from '../../src/watcher/classify.js';
 import { watchStateDir, type StateWatcher } from '../../src/watcher/state-watcher.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
 import { writeFileDurable } from '../../src/store/durable-write.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 t.jobs = 1;
 
 const run = promisify(execFile);
 
-async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise(resolve => setTimeout(resolve, 5));
-  }
-}
 
 interface Live {
   paths: StatePaths;
@@ -39,7 +33,7 @@ async function live(t: Test): Promise<Live> {
   const watcher = watchStateDir(paths, { onHint: hint => hints.push(hint), onError: error => errors.push(error) });
   t.teardown(() => watcher.close());
   await watcher.ready;
-  const hintFor = (path: string, after = 0): Promise<void> => until(`a hint for ${path}`, () => hints.slice(after).some(h => h.path === path));
+  const hintFor = (path: string, after = 0): Promise<void> => waitFor(`a hint for ${path}`, () => hints.slice(after).some(h => h.path === path)).then(() => undefined);
   return { paths, hints, errors, watcher, hintFor };
 }
 
@@ -52,7 +46,7 @@ t.test('one fs.watch per folder, all open once ready, all closed by close()', as
   const w = await live(t);
   t.equal(watchHandles() - before, 4, 'tasks/, inbox/, state/tasks/ and the state dir');
   await w.watcher.close();
-  await until('the watch handles to be released', () => watchHandles() === before);
+  await waitFor('the watch handles to be released', () => watchHandles() === before);
   await w.watcher.close();
 });
 
@@ -62,7 +56,7 @@ t.test("a record written the engine's way (temp file in .orch-tmp, renamed in) i
   await writeFileDurable(record, '{"rev":1}');
   await w.hintFor(record);
   await writeFileDurable(record, '{"rev":2}');
-  await until('a second record hint', () => w.hints.filter(h => h.path === record).length === 2);
+  await waitFor('a second record hint', () => w.hints.filter(h => h.path === record).length === 2);
   t.same(new Set(w.hints.map(h => h.path)), new Set([record]), 'nothing but the record');
 });
 
@@ -83,7 +77,7 @@ t.test('a folder moved away: its old watch says nothing more, and the new folder
   const old = join(w.paths.stateDir, 'tasks.old');
   renameSync(w.paths.tasks, old);
   mkdirSync(w.paths.tasks);
-  await until('a hint for the new tasks folder', () => w.hints.some(h => h.path === w.paths.tasks));
+  await waitFor('a hint for the new tasks folder', () => w.hints.some(h => h.path === w.paths.tasks));
   const before = w.hints.length;
   writeFileSync(join(old, 'OLD.json'), '{}');
   writeFileSync(join(w.paths.tasks, 'NEW.json'), '{}');
@@ -95,7 +89,7 @@ t.test('a folder moved away: its old watch says nothing more, and the new folder
 t.test('a removed records folder is announced by its own watch; once back, the next recheck watches it anew', async t => {
   const w = await live(t);
   rmSync(w.paths.records, { recursive: true });
-  await until('a hint for the records folder', () => w.hints.some(h => h.path === w.paths.records));
+  await waitFor('a hint for the records folder', () => w.hints.some(h => h.path === w.paths.records));
   mkdirSync(w.paths.records); // state/ is not watched: nothing announces this
   let before = w.hints.length;
   await w.watcher.recheck();
@@ -109,14 +103,14 @@ t.test('a removed records folder is announced by its own watch; once back, the n
 t.test('a storm of 1,500 renames into a folder of 1,000 files: every file is covered by a hint, and the pending set stays bounded', async t => {
   const w = await live(t);
   for (let i = 0; i < 1000; i++) writeFileSync(join(w.paths.records, `OLD${i}.json`), '{}');
-  await until('the hints for the files already there', () => w.hints.some(h => h.path === join(w.paths.records, 'OLD999.json') || h.path === w.paths.records));
+  await waitFor('the hints for the files already there', () => w.hints.some(h => h.path === join(w.paths.records, 'OLD999.json') || h.path === w.paths.records));
   const before = w.hints.length;
   const staging = join(w.paths.records, '.orch-tmp');
   mkdirSync(staging);
   for (let i = 0; i < 1500; i++) writeFileSync(join(staging, `N${i}.tmp`), '{}');
   for (let i = 0; i < 1500; i++) renameSync(join(staging, `N${i}.tmp`), join(w.paths.records, `N${i}.json`));
   const covered = (path: string): boolean => w.hints.slice(before).some(h => h.path === path || h.path === w.paths.records);
-  await until('a hint covering the last file', () => covered(join(w.paths.records, 'N1499.json')));
+  await waitFor('a hint covering the last file', () => covered(join(w.paths.records, 'N1499.json')));
   const missing = Array.from({ length: 1500 }, (_, i) => join(w.paths.records, `N${i}.json`)).filter(p => !covered(p));
   t.same(missing, [], 'no file without a hint of its own or one for its folder');
   t.ok(w.watcher.stats().highWater <= 1003, `high water ${w.watcher.stats().highWater}`);
@@ -138,6 +132,7 @@ const NO_NAMESPACE = namespaceProblem();
 const CHILD = `
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitFor } from '../fixtures/wait-for.js';
 const { watchStateDir } = await import(process.env.WATCHER);
 const { statePaths } = await import(process.env.PATHS);
 const until = async (check) => { const end = Date.now() + 10000; while (!check()) { if (Date.now() > end) throw new Error('timed out'); await new Promise(r => setTimeout(r, 5)); } };
@@ -148,12 +143,12 @@ const errors = [];
 const watcher = watchStateDir(paths, { onHint: h => hints.push(h.path), onError: e => errors.push(e.code) });
 await watcher.ready;
 writeFileSync(join(paths.tasks, 'A.json'), '{}');
-await until(() => hints.includes(join(paths.tasks, 'A.json')));
+await waitFor(() => hints.includes(join(paths.tasks, 'A.json')));
 const errorsAtStart = [...errors];
 writeFileSync('/proc/sys/user/max_inotify_watches', '100');
 await watcher.recheck();
 writeFileSync(join(paths.records, 'R.json'), '{}');
-await until(() => hints.includes(join(paths.records, 'R.json')));
+await waitFor(() => hints.includes(join(paths.records, 'R.json')));
 await watcher.close();
 console.log(JSON.stringify({ errorsAtStart, hints }));
 `;

@@ -10,19 +10,13 @@ import type { Hint } from '../../src/watcher/classify.js';
 import { MAX_PENDING_HINTS } from '../../src/watcher/hint-queue.js';
 import { watchStateDir, type StateWatcher } from '../../src/watcher/state-watcher.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 t.jobs = 1;
 
 const STORM = fileURLToPath(new URL('../fixtures/watch-storm.mjs', import.meta.url));
 const run = promisify(execFile);
 
-async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise(resolve => setTimeout(resolve, 5));
-  }
-}
 
 interface Live {
   paths: StatePaths;
@@ -55,9 +49,9 @@ async function live(t: Test, options: { usePolling?: boolean; onHint?: (hint: Hi
     new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 15 s waiting for the watcher to be ready')), 15_000)),
   ]);
   const hintFor = (path: string, after = 0): Promise<void> =>
-    until(`a hint for ${path}`, () => hints.slice(after).some(h => h.path === path));
+    waitFor(`a hint for ${path}`, () => hints.slice(after).some(h => h.path === path)).then(() => undefined);
   const hintCovering = (path: string, after = 0): Promise<void> =>
-    until(`a hint for ${path} or its folder`, () => hints.slice(after).some(h => h.path === path || (h.id === undefined && path.startsWith(`${h.path}/`))));
+    waitFor(`a hint for ${path} or its folder`, () => hints.slice(after).some(h => h.path === path || (h.id === undefined && path.startsWith(`${h.path}/`)))).then(() => undefined);
   return { paths, hints, errors, watcher, hintFor, hintCovering };
 }
 
@@ -168,7 +162,7 @@ t.test('a storm of 10,000 rewrites of one spec: the pending set stays at one, an
   writeFileSync(target, '{}');
   await w.hintFor(target);
   await run(process.execPath, [STORM, 'rewrite', target, '10000', 'FINAL']);
-  await until('a hint for A.json after which it reads the final content', () => sawFinal);
+  await waitFor('a hint for A.json after which it reads the final content', () => sawFinal);
   const stats = w.watcher.stats();
   t.ok(stats.highWater <= 2, `at most ${stats.highWater} hints were ever pending`);
   t.ok(stats.delivered < stats.offered, `${stats.offered} events became ${stats.delivered} hints`);
@@ -179,7 +173,7 @@ t.test('a storm of 5,000 new specs: the pending set stays bounded, and every fil
   const w = await live(t);
   await run(process.execPath, [STORM, 'create', w.paths.tasks, '5000']);
   const last = join(w.paths.tasks, 'S4999.json');
-  await until('a hint covering the last file', () => w.hints.some(h => h.path === last || h.path === w.paths.tasks));
+  await waitFor('a hint covering the last file', () => w.hints.some(h => h.path === last || h.path === w.paths.tasks));
   const named = new Set(w.hints.map(h => h.path));
   const folderHint = named.has(w.paths.tasks);
   const missing = Array.from({ length: 5000 }, (_, i) => join(w.paths.tasks, `S${i}.json`)).filter(p => !named.has(p));
