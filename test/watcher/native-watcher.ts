@@ -16,7 +16,6 @@ t.jobs = 1;
 
 const run = promisify(execFile);
 
-
 interface Live {
   paths: StatePaths;
   hints: Hint[];
@@ -132,7 +131,6 @@ const NO_NAMESPACE = namespaceProblem();
 const CHILD = `
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitFor } from '../fixtures/wait-for.js';
 const { watchStateDir } = await import(process.env.WATCHER);
 const { statePaths } = await import(process.env.PATHS);
 const until = async (check) => { const end = Date.now() + 10000; while (!check()) { if (Date.now() > end) throw new Error('timed out'); await new Promise(r => setTimeout(r, 5)); } };
@@ -143,12 +141,12 @@ const errors = [];
 const watcher = watchStateDir(paths, { onHint: h => hints.push(h.path), onError: e => errors.push(e.code) });
 await watcher.ready;
 writeFileSync(join(paths.tasks, 'A.json'), '{}');
-await waitFor(() => hints.includes(join(paths.tasks, 'A.json')));
+await until(() => hints.includes(join(paths.tasks, 'A.json')));
 const errorsAtStart = [...errors];
 writeFileSync('/proc/sys/user/max_inotify_watches', '100');
 await watcher.recheck();
 writeFileSync(join(paths.records, 'R.json'), '{}');
-await waitFor(() => hints.includes(join(paths.records, 'R.json')));
+await until(() => hints.includes(join(paths.records, 'R.json')));
 await watcher.close();
 console.log(JSON.stringify({ errorsAtStart, hints }));
 `;
