@@ -673,6 +673,7 @@ export class Engine {
     const controller = new AbortController();
     const { paths, config } = this.options;
     let started = false;
+    let startWrite: Promise<unknown> | undefined;
     const done = (async () => {
       this.workers.busy(worker, record.id, run.phase);
       const event = await runAttempt({
@@ -700,9 +701,12 @@ export class Engine {
               started = true;
               resolve();
             };
-            this.applyStrict(record.id, events, written).then(written, reject);
+            startWrite = this.applyStrict(record.id, events, written).then(written, reject);
           }),
       });
+      // A command stopped while its attempt was being written (a restart, a cancel) returns before
+      // that write settles: whether the attempt is in the record is known only once it has.
+      await startWrite?.catch(() => undefined);
       if (started) await this.applyUntilLanded(record.id, event);
     })()
       .catch(async (error: unknown) => {
