@@ -1,40 +1,19 @@
 // Native mode on real fs.watch (inotify): one watch per folder, a hint per event's name. What chokidar
 // did per event (a readdir and an lstat per entry) is gone; its cost is in bench/watcher-latency.ts.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Hint } from '../../src/watcher/classify.js';
-import { watchStateDir, type StateWatcher } from '../../src/watcher/state-watcher.js';
-import { statePaths, type StatePaths } from '../../src/store/paths.js';
+import { statePaths } from '../../src/store/paths.js';
 import { writeFileDurable } from '../../src/store/durable-write.js';
 import { waitFor } from '../fixtures/wait-for.js';
+import { watchLive } from '../fixtures/live-watcher.js';
 
 t.jobs = 1;
 
 const run = promisify(execFile);
-
-interface Live {
-  paths: StatePaths;
-  hints: Hint[];
-  errors: unknown[];
-  watcher: StateWatcher;
-  /** Waits for a hint for `path` delivered after the `after`-th hint. */
-  hintFor(path: string, after?: number): Promise<void>;
-}
-
-async function live(t: Test): Promise<Live> {
-  const paths = statePaths(t.testdir());
-  const hints: Hint[] = [];
-  const errors: unknown[] = [];
-  const watcher = watchStateDir(paths, { onHint: hint => hints.push(hint), onError: error => errors.push(error) });
-  t.teardown(() => watcher.close());
-  await watcher.ready;
-  const hintFor = (path: string, after = 0): Promise<void> => waitFor(`a hint for ${path}`, () => hints.slice(after).some(h => h.path === path)).then(() => undefined);
-  return { paths, hints, errors, watcher, hintFor };
-}
 
 function watchHandles(): number {
   return process.getActiveResourcesInfo().filter(name => name === 'FSEventWrap').length;
@@ -42,7 +21,7 @@ function watchHandles(): number {
 
 t.test('one fs.watch per folder, all open once ready, all closed by close()', async t => {
   const before = watchHandles();
-  const w = await live(t);
+  const w = await watchLive(t);
   t.equal(watchHandles() - before, 4, 'tasks/, inbox/, state/tasks/ and the state dir');
   await w.watcher.close();
   await waitFor('the watch handles to be released', () => watchHandles() === before);
@@ -50,7 +29,7 @@ t.test('one fs.watch per folder, all open once ready, all closed by close()', as
 });
 
 t.test("a record written the engine's way (temp file in .orch-tmp, renamed in) is one record hint; the temp file none", async t => {
-  const w = await live(t);
+  const w = await watchLive(t);
   const record = join(w.paths.records, 'A.json');
   await writeFileDurable(record, '{"rev":1}');
   await w.hintFor(record);
@@ -60,7 +39,7 @@ t.test("a record written the engine's way (temp file in .orch-tmp, renamed in) i
 });
 
 t.test('config.json saved by rename (a new inode each time) gives a hint each time: the state dir is watched, not the file', async t => {
-  const w = await live(t);
+  const w = await watchLive(t);
   for (let i = 0; i < 3; i++) {
     const before = w.hints.length;
     const temp = join(w.paths.stateDir, `.config.json.${i}`);
@@ -72,7 +51,7 @@ t.test('config.json saved by rename (a new inode each time) gives a hint each ti
 });
 
 t.test('a folder moved away: its old watch says nothing more, and the new folder at the path is watched', async t => {
-  const w = await live(t);
+  const w = await watchLive(t);
   const old = join(w.paths.stateDir, 'tasks.old');
   renameSync(w.paths.tasks, old);
   mkdirSync(w.paths.tasks);
@@ -86,7 +65,7 @@ t.test('a folder moved away: its old watch says nothing more, and the new folder
 });
 
 t.test('a removed records folder is announced by its own watch; once back, the next recheck watches it anew', async t => {
-  const w = await live(t);
+  const w = await watchLive(t);
   rmSync(w.paths.records, { recursive: true });
   await waitFor('a hint for the records folder', () => w.hints.some(h => h.path === w.paths.records));
   mkdirSync(w.paths.records); // state/ is not watched: nothing announces this
@@ -100,7 +79,7 @@ t.test('a removed records folder is announced by its own watch; once back, the n
 });
 
 t.test('a storm of 1,500 renames into a folder of 1,000 files: every file is covered by a hint, and the pending set stays bounded', async t => {
-  const w = await live(t);
+  const w = await watchLive(t);
   for (let i = 0; i < 1000; i++) writeFileSync(join(w.paths.records, `OLD${i}.json`), '{}');
   await waitFor('the hints for the files already there', () => w.hints.some(h => h.path === join(w.paths.records, 'OLD999.json') || h.path === w.paths.records));
   const before = w.hints.length;

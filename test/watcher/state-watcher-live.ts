@@ -1,16 +1,15 @@
 // The integration layer: real fs.watch (natively) and real chokidar (polling) on real files. Each
 // test waits for `ready`, then for the specific hint, with a timeout that says what it waited for.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { execFile } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Hint } from '../../src/watcher/classify.js';
 import { MAX_PENDING_HINTS } from '../../src/watcher/hint-queue.js';
-import { watchStateDir, type StateWatcher } from '../../src/watcher/state-watcher.js';
-import { statePaths, type StatePaths } from '../../src/store/paths.js';
+import { statePaths } from '../../src/store/paths.js';
 import { waitFor } from '../fixtures/wait-for.js';
+import { watchLive } from '../fixtures/live-watcher.js';
 
 t.jobs = 1;
 
@@ -18,45 +17,8 @@ const STORM = fileURLToPath(new URL('../fixtures/watch-storm.mjs', import.meta.u
 const run = promisify(execFile);
 
 
-interface Live {
-  paths: StatePaths;
-  hints: Hint[];
-  errors: unknown[];
-  watcher: StateWatcher;
-  /** Waits for a hint for `path` delivered after the `after`-th hint. */
-  hintFor(path: string, after?: number): Promise<void>;
-  /** The same, or a hint for its whole folder (which also has the engine look at it). */
-  hintCovering(path: string, after?: number): Promise<void>;
-}
-
-async function live(t: Test, options: { usePolling?: boolean; onHint?: (hint: Hint) => void } = {}): Promise<Live> {
-  const paths = statePaths(t.testdir());
-  mkdirSync(paths.stateDir, { recursive: true });
-  writeFileSync(paths.config, '{}');
-  const hints: Hint[] = [];
-  const errors: unknown[] = [];
-  const watcher = watchStateDir(paths, {
-    onHint: hint => {
-      hints.push(hint);
-      options.onHint?.(hint);
-    },
-    onError: error => errors.push(error),
-    ...(options.usePolling === true && { usePolling: true, pollIntervalMs: 50 }),
-  });
-  t.teardown(() => watcher.close());
-  await Promise.race([
-    watcher.ready,
-    new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 15 s waiting for the watcher to be ready')), 15_000)),
-  ]);
-  const hintFor = (path: string, after = 0): Promise<void> =>
-    waitFor(`a hint for ${path}`, () => hints.slice(after).some(h => h.path === path)).then(() => undefined);
-  const hintCovering = (path: string, after = 0): Promise<void> =>
-    waitFor(`a hint for ${path} or its folder`, () => hints.slice(after).some(h => h.path === path || (h.id === undefined && path.startsWith(`${h.path}/`)))).then(() => undefined);
-  return { paths, hints, errors, watcher, hintFor, hintCovering };
-}
-
 t.test('a spec renamed into tasks/ gives a spec hint at once', async t => {
-  const w = await live(t);
+  const w = await watchLive(t);
   const temp = join(w.paths.stateDir, 'draft');
   writeFileSync(temp, '{"goal":"x"}');
   renameSync(temp, join(w.paths.tasks, 'A.json'));
@@ -66,7 +28,7 @@ t.test('a spec renamed into tasks/ gives a spec hint at once', async t => {
 
 t.test('a write right after a hint gives another hint: the last write of a burst is never dropped', async t => {
   // chokidar's own `change` event drops a second change of a file within 50 ms (issues #1084, #1455).
-  const w = await live(t);
+  const w = await watchLive(t);
   const spec = join(w.paths.tasks, 'A.json');
   writeFileSync(spec, '{"goal":"0"}');
   await w.hintFor(spec);
@@ -79,7 +41,7 @@ t.test('a write right after a hint gives another hint: the last write of a burst
 });
 
 t.test('editor, lock and temp files give no hint; records, inbox and config.json do', async t => {
-  const w = await live(t);
+  const w = await watchLive(t);
   const { tasks, records, inbox, stateDir } = w.paths;
   for (const name of ['.A.json.swp', '.A.json.swx', 'A.json~', '4913', 'A.json___jb_tmp___', 'A.json___jb_old___', 'x.tmp', 'notes.md']) writeFileSync(join(tasks, name), 'x');
   mkdirSync(join(records, 'A.json.lock'));
@@ -100,7 +62,7 @@ t.test('editor, lock and temp files give no hint; records, inbox and config.json
 });
 
 t.test('a deleted spec gives a hint at once (no 100 ms unlink delay)', async t => {
-  const w = await live(t);
+  const w = await watchLive(t);
   const spec = join(w.paths.tasks, 'A.json');
   writeFileSync(spec, '{}');
   await w.hintFor(spec);
@@ -111,7 +73,7 @@ t.test('a deleted spec gives a hint at once (no 100 ms unlink delay)', async t =
 });
 
 t.test('a tasks folder removed and created again, or replaced by a rename, is watched again', async t => {
-  const w = await live(t);
+  const w = await watchLive(t);
   rmSync(w.paths.tasks, { recursive: true });
   await w.hintFor(w.paths.tasks);
   let before = w.hints.length;
@@ -138,7 +100,7 @@ t.test('polling mode sees a new file, an in-place edit of a file that was there 
   const spec = join(paths.tasks, 'OLD.json');
   mkdirSync(paths.tasks, { recursive: true });
   writeFileSync(spec, '{"goal":"before"}');
-  const w = await live(t, { usePolling: true });
+  const w = await watchLive(t, { usePolling: true });
   writeFileSync(join(w.paths.tasks, 'NEW.json'), '{"goal":"new"}');
   await w.hintFor(join(w.paths.tasks, 'NEW.json'));
   let before = w.hints.length;
@@ -153,7 +115,7 @@ t.test('polling mode sees a new file, an in-place edit of a file that was there 
 t.test('a storm of 10,000 rewrites of one spec: the pending set stays at one, and the last hint sees the last content', async t => {
   let sawFinal = false;
   let target = '';
-  const w = await live(t, {
+  const w = await watchLive(t, {
     onHint: hint => {
       if (hint.path === target && readFileSync(target, 'utf8').includes('FINAL')) sawFinal = true;
     },
@@ -170,7 +132,7 @@ t.test('a storm of 10,000 rewrites of one spec: the pending set stays at one, an
 });
 
 t.test('a storm of 5,000 new specs: the pending set stays bounded, and every file is covered by a hint', async t => {
-  const w = await live(t);
+  const w = await watchLive(t);
   await run(process.execPath, [STORM, 'create', w.paths.tasks, '5000']);
   const last = join(w.paths.tasks, 'S4999.json');
   await waitFor('a hint covering the last file', () => w.hints.some(h => h.path === last || h.path === w.paths.tasks));
