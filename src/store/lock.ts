@@ -20,13 +20,15 @@
 //   (reapLock). Without a readable holder (a crash between mkdir and that write, another host's
 //   process), the stale time still decides. Since the dir is no longer empty, every removal empties it
 //   first: our `fs` does so for our own dir, and proper-lockfile's own stale removal is left to reapLock.
-import fs, { type Stats } from 'node:fs';
+import fs from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import lockfile from 'proper-lockfile';
 import { OrchError, errnoCode } from '../errors.js';
-import { LIVENESS, livenessOf, selfIdentity, type Liveness, type ProcessIdentity } from './process-identity.js';
+import { dirIdentity, reapLock, removeHolder, sameDir, statIfExists, writeHolder, type DirIdentity } from './lock-holder.js';
+
+export { lockHolder, reapLock } from './lock-holder.js';
 
 /** A lock whose mtime is older than this is taken over by the next contender (one whose holder is provably dead, at once). Same for every process. */
 export const LOCK_STALE_MS = 10_000;
@@ -68,25 +70,6 @@ export async function withLock<T>(path: string, fn: (lock: HeldLock) => Promise<
     return await fn(lock);
   } finally {
     await lock.release();
-  }
-}
-
-interface DirIdentity {
-  ino: number;
-  dev: number;
-  birthtimeMs: number;
-}
-
-function sameDir(stat: Stats, id: DirIdentity): boolean {
-  return stat.ino === id.ino && stat.dev === id.dev && stat.birthtimeMs === id.birthtimeMs;
-}
-
-function statOrUndefined(path: string): Stats | undefined {
-  try {
-    return fs.statSync(path);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return undefined;
-    throw error;
   }
 }
 
@@ -132,14 +115,14 @@ class Held implements HeldLock {
 
   /** True while the lock dir is the one we created (a guard for proper-lockfile's removal). */
   isOurs(): boolean {
-    const stat = statOrUndefined(this.lockPath);
+    const stat = statIfExists(this.lockPath);
     return stat !== undefined && this.identity !== undefined && sameDir(stat, this.identity);
   }
 
   assertHeld(): void {
     if (this.#released) this.markCompromised('it was already released');
     if (this.#reason === undefined) {
-      const stat = statOrUndefined(this.lockPath);
+      const stat = statIfExists(this.lockPath);
       if (stat === undefined) this.markCompromised('its lock directory was removed');
       else if (this.identity === undefined || !sameDir(stat, this.identity)) this.markCompromised('another process took it over');
       // Past this age a contender may judge it stale: a write started now could land after a takeover.
@@ -186,143 +169,30 @@ function guardedFs(held: Held): typeof fs {
         // decides instead (it knows holder files, and removes them race-safely).
         if (held.identity === undefined && !held.created) return callback(lockedError(String(path)));
         if (!mayRemove()) return callback(null);
-        removeHolder(held);
+        dropHolder(held);
         fs.rmdir(path, callback);
       }) as typeof fs.rmdir,
     },
     rmdirSync: {
       value: ((path: fs.PathLike) => {
         if (!mayRemove()) return;
-        removeHolder(held);
+        dropHolder(held);
         fs.rmdirSync(path);
       }) as typeof fs.rmdirSync,
     },
   }) as typeof fs;
 }
 
+function dropHolder(held: Held): void {
+  if (held.holderName === undefined) return;
+  removeHolder(held.lockPath, held.holderName);
+  held.holderName = undefined;
+}
+
 function lockedError(path: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${path} is held`), { code: 'ELOCKED' });
 }
 
-/** `holder.<pid>-<start time>.<n>`: unique to one acquisition, so removing it names one lock dir. */
-const HOLDER_NAME = /^holder\.(\d+)-(\d+)\.\d+$/;
-let holders = 0;
-
-/** Writes our identity into the lock dir we just made; undefined if that failed (then only the stale time frees it). */
-function writeHolder(lockPath: string): string | undefined {
-  const me = selfIdentity();
-  const name = `holder.${me.pid}-${me.start_time}.${++holders}`;
-  const identity: ProcessIdentity = { pid: me.pid, start_time: me.start_time, boot_id: me.boot_id, host: me.host };
-  const path = join(lockPath, name);
-  try {
-    fs.writeFileSync(path, JSON.stringify(identity), { flag: 'wx' });
-    return name;
-  } catch {
-    // On a full disk the file is created and its write fails: an empty holder file left behind
-    // would keep the lock dir from ever being removed on release (rmdir: ENOTEMPTY).
-    try {
-      fs.unlinkSync(path);
-    } catch {
-      // never created
-    }
-    return undefined;
-  }
-}
-
-function removeHolder(held: Held): void {
-  if (held.holderName === undefined) return;
-  try {
-    fs.unlinkSync(join(held.lockPath, held.holderName));
-  } catch {
-    // Gone already: rmdir says whether the dir can go.
-  }
-  held.holderName = undefined;
-}
-
-/** The identity in a holder file, or undefined when it cannot be read or does not match its name. */
-function readHolder(lockPath: string, name: string): ProcessIdentity | undefined {
-  const match = HOLDER_NAME.exec(name);
-  if (match === null) return undefined;
-  try {
-    const value = JSON.parse(fs.readFileSync(join(lockPath, name), 'utf8')) as Partial<ProcessIdentity>;
-    const { pid, start_time: startTime, boot_id: bootId, host } = value;
-    if (pid !== Number(match[1]) || startTime !== Number(match[2]) || typeof bootId !== 'string' || typeof host !== 'string') return undefined;
-    return { pid, start_time: startTime, boot_id: bootId, host };
-  } catch {
-    return undefined; // gone, or half-written by a holder that crashed: no proof either way
-  }
-}
-
-/** Who holds the lock dir `lockPath` (as its holder file says), or undefined when that is unknown. */
-export function lockHolder(lockPath: string): ProcessIdentity | undefined {
-  const names = readdirOrUndefined(lockPath);
-  const name = names?.find(n => HOLDER_NAME.test(n));
-  return name === undefined ? undefined : readHolder(lockPath, name);
-}
-
-function readdirOrUndefined(path: string): string[] | undefined {
-  try {
-    return fs.readdirSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Removes the lock dir `lockPath` when it is abandoned: its holder file names a process that is
- * provably dead (livenessOf), or it was not refreshed for `staleMs`. True when the lock is gone
- * (removed here, or not there), false when it is held or changed while we looked (look again later).
- *
- * Race-safe for a dead holder: its holder file's name is unique to that one lock dir, and only one
- * contender's unlink of it succeeds; that unlink leaves the dir empty with a fresh mtime, so nobody
- * else removes it before our rmdir, and a newer lock dir (which holds its own holder file) cannot be
- * removed by rmdir. A lock dir with no holder file (its holder died between mkdir and the write)
- * is removed on its mtime, as proper-lockfile does.
- */
-export function reapLock(lockPath: string, staleMs: number = LOCK_STALE_MS): boolean {
-  const before = lstatOrUndefined(lockPath);
-  if (before === undefined) return true;
-  if (!before.isDirectory()) return false;
-  const names = readdirOrUndefined(lockPath);
-  const after = lstatOrUndefined(lockPath);
-  if (after === undefined) return true;
-  // The names are those of this very dir only if it was the same dir before and after the readdir.
-  if (names === undefined || !sameDir(after, dirIdentity(before))) return false;
-  if (!names.every(name => HOLDER_NAME.test(name))) return false; // something else inside: not a lock of ours
-  const stale = Date.now() - after.mtimeMs > staleMs;
-  if (!stale && (names.length === 0 || !names.every(name => holderLiveness(lockPath, name) === LIVENESS.dead))) return false;
-  for (const name of names) {
-    try {
-      fs.unlinkSync(join(lockPath, name));
-    } catch {
-      return false; // another contender is removing it (ENOENT): it takes the lock, we wait
-    }
-  }
-  try {
-    fs.rmdirSync(lockPath);
-    return true;
-  } catch (error) {
-    return errnoCode(error) === 'ENOENT';
-  }
-}
-
-function holderLiveness(lockPath: string, name: string): Liveness {
-  const identity = readHolder(lockPath, name);
-  return identity === undefined ? LIVENESS.unknown : livenessOf(identity);
-}
-
-function dirIdentity(stat: Stats): DirIdentity {
-  return { ino: stat.ino, dev: stat.dev, birthtimeMs: stat.birthtimeMs };
-}
-
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return fs.lstatSync(path);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
-}
 
 let acquisitions = 0;
 
@@ -357,7 +227,7 @@ async function acquire(path: string, options: LockOptions): Promise<Held> {
         fs: guardedFs(held),
         onCompromised: error => held.markCompromised(error.message),
       });
-      const stat = statOrUndefined(held.lockPath);
+      const stat = statIfExists(held.lockPath);
       if (stat === undefined) {
         held.identity = { ino: -1, dev: -1, birthtimeMs: -1 }; // matches no dir: release removes nothing
         await release().catch(() => undefined);
@@ -415,7 +285,7 @@ class FutureMtimeWatch {
   }
 
   check(): void {
-    const stat = statOrUndefined(this.lockPath);
+    const stat = statIfExists(this.lockPath);
     if (stat === undefined || stat.mtimeMs <= Date.now() + this.staleMs) {
       this.#seen = undefined;
       return;

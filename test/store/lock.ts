@@ -213,7 +213,7 @@ t.test('a live holder in another process still blocks, and its lock is left alon
   t.equal(await holder.line(), 'locked');
   const before = statSync(`${file}.lock`);
   await t.rejects(withLock(file, async () => 1, { timeoutMs: 1_500 }), { code: 'ORCH_LOCK_TIMEOUT' });
-  t.equal(reapLock(`${file}.lock`), false, 'reapLock refuses too');
+  t.equal(reapLock(`${file}.lock`, LOCK_STALE_MS), false, 'reapLock refuses too');
   t.equal(statSync(`${file}.lock`).ino, before.ino, 'the same lock dir');
   t.match(lockHolder(`${file}.lock`), { pid: holder.child.pid });
 });
@@ -276,8 +276,8 @@ t.test('a lock dir with anything but holder files in it is never removed', async
   writeFileSync(join(`${file}.lock`, 'notes.txt'), 'not a lock of ours');
   const past = new Date(Date.now() - LOCK_STALE_MS - 5_000);
   utimesSync(`${file}.lock`, past, past);
-  t.equal(reapLock(`${file}.lock`), false);
+  t.equal(reapLock(`${file}.lock`, LOCK_STALE_MS), false);
   await t.rejects(withLock(file, async () => 1, { timeoutMs: 300 }), { code: 'ORCH_LOCK_TIMEOUT' });
   t.same(readdirSync(`${file}.lock`), ['notes.txt']);
-  t.equal(reapLock(join(t.testdir(), 'missing.lock')), true, 'a lock that is not there is free');
+  t.equal(reapLock(join(t.testdir(), 'missing.lock'), LOCK_STALE_MS), true, 'a lock that is not there is free');
 });
