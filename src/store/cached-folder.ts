@@ -134,12 +134,6 @@ export class CachedFolder<T> {
     return this.entries.has(name);
   }
 
-  values(): T[] {
-    const out: T[] = [];
-    for (const entry of this.entries.values()) if (entry.result.ok) out.push(entry.result.value);
-    return out;
-  }
-
   /** An untrusted entry read again to the same document or failure is not a change. */
   private sameResult(a: CachedValue<T>, b: CachedValue<T>): boolean {
     if (a.ok && b.ok) return this.options.same(a.value, b.value);

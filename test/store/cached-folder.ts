@@ -28,6 +28,14 @@ function cacheOver(dir: string): { cache: CachedFolder<Doc>; loads: string[]; cl
   return { cache, loads, clock };
 }
 
+/** The documents the cache holds (the files that loaded). */
+function loaded(cache: CachedFolder<Doc>): Doc[] {
+  return cache.names().flatMap(name => {
+    const cached = cache.get(name);
+    return cached?.ok === true ? [cached.value] : [];
+  });
+}
+
 /** Writes `name` with an mtime well in the past, so its signature is trusted once read. */
 function writeOld(dir: string, name: string, text: string): void {
   writeFileSync(join(dir, name), text);
@@ -46,7 +54,7 @@ t.test('a full look reads each unchanged file once, then only the files whose si
   t.equal(loads.length, 2, 'no file read again');
   writeOld(dir, 'b.json', '{"n":22}');
   t.same([...(await cache.refreshAll())], ['b.json']);
-  t.same(cache.values().map(d => d.n).sort(), [1, 22]);
+  t.same(loaded(cache).map(d => d.n).sort(), [1, 22]);
   t.equal(loads.length, 3);
 });
 
@@ -85,10 +93,10 @@ t.test('a file that fails to load is kept as a failure and read again when it ch
   await cache.refreshAll();
   t.equal(cache.failures().length, 1);
   t.match(cache.failures()[0]?.path, /bad\.json$/);
-  t.equal(cache.values().length, 0);
+  t.equal(loaded(cache).length, 0);
   writeOld(dir, 'bad.json', '{"n":5}');
   t.ok(await cache.refresh('bad.json'));
-  t.same(cache.values(), [{ n: 5 }]);
+  t.same(loaded(cache), [{ n: 5 }]);
   t.same(cache.failures(), []);
 });
 
@@ -108,5 +116,5 @@ t.test('noteWritten caches our own write: its echo is not read again', async t =
 t.test('a missing folder is an empty one', async t => {
   const { cache } = cacheOver(join(t.testdir(), 'nope'));
   t.same([...(await cache.refreshAll())], []);
-  t.same(cache.values(), []);
+  t.same(loaded(cache), []);
 });
