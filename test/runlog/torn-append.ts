@@ -97,6 +97,8 @@ async function fullDisk(t: Test, mode: 'both' | 'events-only'): Promise<void> {
   const check = checkRunLog(report.markdown);
   t.same(check, { problems: [], runs: 1, closedRuns: 1 }, 'the markdown is whole: every entry and the summary after the refusals');
   // oneLine() folds text past 500 characters with an ellipsis.
+  const inMarkdown = [...report.markdown.matchAll(/\*\*task\*\*: entry (\d+) /g)].map(m => Number(m[1]));
+  t.same(inMarkdown, report.written, 'the markdown holds the same entries as events.jsonl: one refused by events.jsonl was taken back');
   for (const n of report.written) t.match(report.markdown, new RegExp(`\\*\\*task\\*\\*: entry ${n} x+…?\\n${n % 3 === 0 ? `  - detail one of ${n}\\n  - detail two y*…?\\n` : ''}`), `entry ${n} is in the markdown, whole`);
 }
 
