@@ -17,7 +17,7 @@ import { updateDocument, writeLocked, type Fence } from '../store/fenced-update.
 import { withLock } from '../store/lock.js';
 import { loadIfExists } from '../store/load.js';
 import { writeFileDurable } from '../store/durable-write.js';
-import { judgeEdit, rejectedName } from './hand-edit.js';
+import { isWriteOf, judgeEdit, rejectedName } from './hand-edit.js';
 import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
@@ -26,6 +26,7 @@ import { runAttempt } from './attempt.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
 import { crashPoint } from '../testing/crash-points.js';
+import { faultPoint } from '../testing/faults.js';
 
 /**
  * A spec file missing for this long is deleted: editors replace files by rename or by rm and create,
@@ -92,6 +93,13 @@ export class Engine {
   private readonly configWatch: ConfigWatch;
   /** The apply in progress per task: applies to one task are serialized (see apply). */
   private readonly applying = new Map<string, Promise<TaskRecord | undefined>>();
+  /**
+   * A record write of ours that failed but may have landed (its rename done, the directory fsync
+   * refused on EMFILE or EIO) and could not be read back to tell. The engine went on as if it had not
+   * landed (its effects were not carried out, a command waiting on it was stopped at its gate), so if
+   * the file turns out to hold it, it is rolled back to our copy: not judged as a hand edit.
+   */
+  private readonly unconfirmed = new Map<string, TaskRecord>();
   /** Tasks whose spec file is missing, since when: deleted only after SPEC_DELETE_GRACE_MS. */
   private readonly missingSince = new Map<string, number>();
   /** Files that failed to load, with a stamp of their content: reported once it stops changing. */
@@ -490,7 +498,8 @@ export class Engine {
         const ours = this.records.get(id);
         let base = current;
         if (ours !== undefined && ours.rev <= current.rev) {
-          const verdict = judgeEdit(ours, current);
+          const unconfirmed = this.unconfirmed.get(id);
+          const verdict = unconfirmed !== undefined && isWriteOf(current, unconfirmed) ? { kind: 'rolled_back' as const } : judgeEdit(ours, current);
           base = ours;
           if (verdict.kind === 'decision') {
             decided = verdict.event;
@@ -499,7 +508,7 @@ export class Engine {
             effects.push(...step.effects);
           } else if (verdict.kind === 'refused') {
             refused = { edited: current, reason: verdict.reason };
-          } else {
+          } else if (verdict.kind === 'unchanged') {
             base = current;
           }
         }
@@ -520,10 +529,14 @@ export class Engine {
       // Taking it for failed would leave our copy behind the file, and the next pass would take our
       // own write for a hand edit and undo it.
       const landed = attempted === undefined ? undefined : await this.landedWrite(id, attempted);
-      if (landed === undefined) throw error;
-      return landed;
+      if (landed !== undefined) return landed;
+      if (attempted !== undefined) this.unconfirmed.set(id, attempted);
+      throw error;
     });
-    if (written !== undefined) this.noteWritten(written);
+    if (written !== undefined) {
+      this.unconfirmed.delete(id);
+      this.noteWritten(written);
+    }
     onWritten?.();
     if (written === undefined && this.records.get(id) === undefined) {
       const onDisk = await loadIfExists('record', recordPath(this.options.paths, id));
@@ -540,11 +553,14 @@ export class Engine {
 
   /** The record on disk if it is `attempted` as written (stamped with a new rev), else undefined. */
   private async landedWrite(id: string, attempted: TaskRecord): Promise<TaskRecord | undefined> {
-    const onDisk = await loadIfExists('record', recordPath(this.options.paths, id)).catch(() => undefined);
-    if (onDisk === undefined || onDisk.doc.rev <= attempted.rev) return undefined;
-    const unstamped = ({ version: _v, rev: _r, epoch: _e, $schema: _s, ...rest }: TaskRecord): object => rest;
-    return isDeepStrictEqual(unstamped(onDisk.doc), unstamped(attempted)) ? onDisk.doc : undefined;
+    const path = recordPath(this.options.paths, id);
+    const onDisk = await (async () => {
+      faultPoint('engine.read-back', path);
+      return loadIfExists('record', path);
+    })().catch(() => undefined);
+    return onDisk !== undefined && isWriteOf(onDisk.doc, attempted) ? onDisk.doc : undefined;
   }
+
 
   /** One pure step of the machine with this engine's context. */
   private step(record: TaskRecord, event: TaskEvent): { record: TaskRecord; effects: readonly Effect[] } {

@@ -40,6 +40,12 @@ export function judgeEdit(ours: TaskRecord, edited: TaskRecord): EditVerdict {
   return { kind: 'decision', event };
 }
 
+/** Whether `onDisk` is `attempted` as the store writes it: the same content, stamped with a newer rev. */
+export function isWriteOf(onDisk: TaskRecord, attempted: TaskRecord): boolean {
+  const unstamped = ({ version: _v, rev: _r, epoch: _e, $schema: _s, ...rest }: TaskRecord): object => rest;
+  return onDisk.rev > attempted.rev && isDeepStrictEqual(unstamped(onDisk), unstamped(attempted));
+}
+
 /** The name a refused edit is kept under, beside the record. */
 export function rejectedName(id: string, now: number): string {
   return `${id}.rejected-${new Date(now).toISOString().replace(/[:.]/g, '-')}.json`;

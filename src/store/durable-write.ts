@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { OrchError, errnoCode } from '../errors.js';
 import { selfIdentity } from './process-identity.js';
+import { faultPoint } from '../testing/faults.js';
 import { crashPoint } from '../testing/crash-points.js';
 
 /** Temp files live in a dotted subfolder of the target's dir: same filesystem, so rename is atomic. */
@@ -77,6 +78,7 @@ export async function writeFileDurable(target: string, data: string | Uint8Array
     assertWritableTarget(target);
     renameSync(temp, target);
     crashPoint('write.after-rename');
+    faultPoint('write.dir-fsync', target);
     await fsyncDir(dir);
     crashPoint('write.after-dir-fsync');
   } catch (error) {
