@@ -15,7 +15,7 @@ import { isTerminal } from '../machine/states.js';
 import type { LogEntry, RunLog } from '../runlog/run-log.js';
 import { updateDocument, writeLocked, type Fence } from '../store/fenced-update.js';
 import { withLock } from '../store/lock.js';
-import { loadIfExists } from '../store/load.js';
+import { isReadFault, loadIfExists } from '../store/load.js';
 import { writeFileDurable } from '../store/durable-write.js';
 import { isWriteOf, judgeEdit, rejectedName } from './hand-edit.js';
 import { processInbox } from './inbox.js';
@@ -364,6 +364,10 @@ export class Engine {
       } else if (now - known.since < SETTLE_MS) {
         settling.add(path);
         this.wakeAtLatest(known.since + SETTLE_MS);
+      } else if (isReadFault(error)) {
+        // Not the file's fault (EMFILE, EIO): reported, and read again soon.
+        await this.reportInvalid(path, error);
+        this.wakeAtLatest(now + PASS_RETRY_MS);
       } else if (!(await this.restoreBrokenRecord(path, error))) {
         await this.reportInvalid(path, error);
       }
@@ -373,7 +377,8 @@ export class Engine {
   }
 
   /**
-   * A record of ours that a hand edit made unreadable (bad JSON, schema error): the edited bytes are
+   * A record of ours that a hand edit made unreadable (bad JSON, schema error; not a read the system
+   * refused, see isReadFault): the edited bytes are
    * kept aside and our last version is written back. False if `path` is not such a record.
    */
   private async restoreBrokenRecord(path: string, error: OrchError): Promise<boolean> {

@@ -9,7 +9,7 @@
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
-import { toOrchError, type LoadFailure } from './load.js';
+import { isReadFault, toOrchError, type LoadFailure } from './load.js';
 
 /** How long after a read a change to the same file might not show in its signature. */
 export const RACY_MS = 2000;
@@ -107,8 +107,10 @@ export class CachedFolder<T> {
       (error: unknown): CachedValue<T> => ({ ok: false, failure: { path, error: toOrchError(path, error) } }),
     );
     // The signature is of the stat taken before the read: if the file changed in between, the next
-    // look sees a new signature and reads it again.
-    this.entries.set(name, { signature, trusted: readAt - stats.mtimeMs > RACY_MS, result });
+    // look sees a new signature and reads it again. A read the system refused (EMFILE) says nothing
+    // about the file: it is read again at the next look.
+    const trusted = readAt - stats.mtimeMs > RACY_MS && (result.ok || !isReadFault(result.failure.error));
+    this.entries.set(name, { signature, trusted, result });
     return !(known !== undefined && known.signature === signature && this.sameResult(known.result, result));
   }
 

@@ -101,6 +101,14 @@ export async function loadAll<K extends FileKind>(kind: K, dir: string, options?
   return result;
 }
 
+/**
+ * A load that failed on the system (EMFILE, EIO, EACCES), not on the file's content: the file may be
+ * fine and read the next time. Never a reason to report the file broken for good or to replace it.
+ */
+export function isReadFault(error: OrchError): boolean {
+  return error.code === 'ORCH_INTERNAL' && typeof error.details.errno === 'string';
+}
+
 /** Any failure while loading `path`, as an OrchError (system errors become ORCH_INTERNAL with errno). */
 export function toOrchError(path: string, error: unknown): OrchError {
   if (isOrchError(error)) return error;

@@ -11,6 +11,7 @@
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { OrchError, errnoCode } from '../errors.js';
 import { describeKind } from './durable-write.js';
+import { faultPoint } from '../testing/faults.js';
 
 /** The largest state file orch reads (specs, records, config): larger ones are refused. */
 export const MAX_FILE_BYTES = 16 * 1024 * 1024;
@@ -39,6 +40,7 @@ export function readTextFileSync(path: string, options: ReadOptions = {}): FileC
   // Only an early refusal, so that a device or FIFO sitting at the path is never opened at all (opening
   // a device can act on it). It never fails a regular file: a rename swaps one regular file for another.
   assertRegular(path, statPath(path));
+  faultPoint('read.open', path);
   const fd = openFile(path);
   try {
     const stat = fstatSync(fd);

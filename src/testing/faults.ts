@@ -6,6 +6,8 @@
 
 /** Every fault point, where it sits. */
 export const FAULT_POINTS = {
+  /** read-file: opening a state file to read it fails (EMFILE: out of descriptors). */
+  'read.open': 'readTextFileSync, instead of the open',
   /** durable-write: the new file is in place; its directory fsync fails. */
   'write.dir-fsync': 'writeFileDurable, after rename, instead of the directory fsync',
   /** engine: a record write failed; reading the record back to see whether it landed fails too. */
