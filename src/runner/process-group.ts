@@ -2,7 +2,8 @@
 // period, then KILL). Zombies are not counted as members: they hold no pipe and run no code, and
 // our pid 1 may never reap the ones it inherits, so "empty" means "no member that is not a zombie".
 import { readdirSync } from 'node:fs';
-import { readProcessStat, type ProcessStat } from '../store/process-identity.js';
+import { procError, readProcessStat, type ProcessStat } from '../store/process-identity.js';
+import { faultPoint } from '../testing/faults.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { errnoCode } from '../errors.js';
 
@@ -13,10 +14,20 @@ export const KILL_WAIT_MS = 5000;
 
 export { readProcessStat, type ProcessStat } from '../store/process-identity.js';
 
-/** Every process of group `pgid` that is not a zombie, found by scanning /proc (field 5 of stat). */
+/**
+ * Every process of group `pgid` that is not a zombie, found by scanning /proc (field 5 of stat).
+ * Throws (an OrchError) when /proc cannot be read (EMFILE): an empty list would be a false "gone".
+ */
 export function listGroupMembers(pgid: number): ProcessStat[] {
   const members: ProcessStat[] = [];
-  for (const name of readdirSync('/proc')) {
+  let names: string[];
+  try {
+    faultPoint('proc.list', '/proc');
+    names = readdirSync('/proc');
+  } catch (error) {
+    throw procError('/proc', error);
+  }
+  for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     const stat = readProcessStat(Number(name));
     if (stat !== undefined && stat.pgid === pgid && stat.state !== 'Z') members.push(stat);
@@ -27,13 +38,18 @@ export function listGroupMembers(pgid: number): ProcessStat[] {
 /** True while group `pgid` has a member that is not a zombie. */
 export function groupIsAlive(pgid: number): boolean {
   // kill(-pgid, 0) is the cheap answer for the common case, an empty group; it counts zombies, so a
-  // "yes" is confirmed from /proc.
+  // "yes" is confirmed from /proc. If /proc cannot be read (EMFILE), the "yes" stands: a group taken
+  // for empty while it runs would be left running.
   try {
     process.kill(-pgid, 0);
   } catch (error) {
     if (errnoCode(error) === 'ESRCH') return false;
   }
-  return listGroupMembers(pgid).length > 0;
+  try {
+    return listGroupMembers(pgid).length > 0;
+  } catch {
+    return true;
+  }
 }
 
 /** Sends `signal` to every member of group `pgid`. False when there was no one to signal. */

@@ -23,7 +23,7 @@ import type { ProcessIdentity } from '../generated/types.js';
 import { bootId, identityOf } from '../store/process-identity.js';
 import { COMMAND_REASONS, type CommandOutcome, type CommandReason } from './outcome.js';
 import { createOutputTail, openCappedFile, type CappedFile } from './output-sink.js';
-import { GROUP_STOP, groupIsAlive, terminateGroup } from './process-group.js';
+import { GROUP_STOP, groupIsAlive, signalGroup, terminateGroup } from './process-group.js';
 import { describeSpawnError, GATE_STDERR_BYTES, gatedArgv, gateExecErrorCode, spawnErrorCode, watchSpawn } from './spawn-error.js';
 
 /** Between SIGTERM and SIGKILL when a group is stopped. */
@@ -137,142 +137,154 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
     return notStarted(describeSpawnError(file, code, argvBytes(argv), result.shortMessage ?? 'spawn failed'), code ?? 'UNKNOWN');
   }
 
-  // Everything below only records facts; deciding happens after onSpawn.
-  let leaderExited = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(resolve => {
-    subprocess.once('exit', (code, signal) => {
-      leaderExited = true;
-      resolve({ code, signal });
+  try {
+    // Everything below only records facts; deciding happens after onSpawn.
+    let leaderExited = false;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(resolve => {
+      subprocess.once('exit', (code, signal) => {
+        leaderExited = true;
+        resolve({ code, signal });
+      });
     });
-  });
-  const tail = createOutputTail();
-  let lastOutputAt = clock.now();
-  let stdoutBytes = 0;
-  let stderrBytes = 0;
-  let stderrHead = Buffer.alloc(0);
-  const pump = (name: OutputStreamName, stream: Readable, sink: CappedFile): Promise<void> => {
-    stream.on('data', (chunk: Buffer) => {
-      lastOutputAt = clock.now();
-      if (name === 'stdout') stdoutBytes += chunk.length;
-      else {
-        stderrBytes += chunk.length;
-        if (stderrHead.length < GATE_STDERR_BYTES) stderrHead = Buffer.concat([stderrHead, chunk]).subarray(0, GATE_STDERR_BYTES);
+    const tail = createOutputTail();
+    let lastOutputAt = clock.now();
+    let stdoutBytes = 0;
+    let stderrBytes = 0;
+    let stderrHead = Buffer.alloc(0);
+    const pump = (name: OutputStreamName, stream: Readable, sink: CappedFile): Promise<void> => {
+      stream.on('data', (chunk: Buffer) => {
+        lastOutputAt = clock.now();
+        if (name === 'stdout') stdoutBytes += chunk.length;
+        else {
+          stderrBytes += chunk.length;
+          if (stderrHead.length < GATE_STDERR_BYTES) stderrHead = Buffer.concat([stderrHead, chunk]).subarray(0, GATE_STDERR_BYTES);
+        }
+        tail.push(chunk);
+        try {
+          options.onOutput?.(name, chunk);
+        } catch {
+          // A faulty listener (orch tail) must not break the run or lose the output files.
+        }
+        if (!sink.write(chunk, () => stream.resume())) stream.pause();
+      });
+      return finished(stream).then(
+        () => undefined,
+        () => undefined,
+      );
+    };
+    const pipesEnded = Promise.all([pump('stdout', subprocess.stdout, stdoutFile), pump('stderr', subprocess.stderr, stderrFile)]);
+
+    // The group leader is the child (detached: setsid), so its pgid is its pid.
+    const known = identityOf(pid);
+    const identity: ProcessIdentity = {
+      pid,
+      pgid: pid,
+      start_time: known?.start_time ?? 0,
+      boot_id: known?.boot_id ?? bootId(),
+      host: known?.host ?? hostname(),
+    };
+
+    let stopReason: StopReason | undefined;
+    let wakeStop: () => void = () => undefined;
+    const stopRequested = new Promise<void>(resolve => (wakeStop = resolve));
+    const requestStop = (reason: StopReason): void => {
+      if (stopReason !== undefined || leaderExited) return;
+      stopReason = reason;
+      wakeStop();
+    };
+
+    const finish = async (): Promise<{ pipesHeld: boolean; survivors: boolean }> => {
+      if (stopReason !== undefined) await terminateGroup(pid, graceMs);
+      await exited;
+      gate?.destroy();
+      // What the leader left behind in its group is stopped too: a phase ends with its leader.
+      const leftovers = await terminateGroup(pid, graceMs);
+      const drained = await settleWithin(pipesEnded, STREAM_DRAIN_GRACE_MS);
+      if (!drained) {
+        subprocess.stdout.destroy();
+        subprocess.stderr.destroy();
       }
-      tail.push(chunk);
-      try {
-        options.onOutput?.(name, chunk);
-      } catch {
-        // A faulty listener (orch tail) must not break the run or lose the output files.
-      }
-      if (!sink.write(chunk, () => stream.resume())) stream.pause();
-    });
-    return finished(stream).then(
-      () => undefined,
-      () => undefined,
-    );
-  };
-  const pipesEnded = Promise.all([pump('stdout', subprocess.stdout, stdoutFile), pump('stderr', subprocess.stderr, stderrFile)]);
+      await subprocess;
+      await closeFiles();
+      return { pipesHeld: !drained, survivors: leftovers === GROUP_STOP.survived || groupIsAlive(pid) };
+    };
 
-  // The group leader is the child (detached: setsid), so its pgid is its pid.
-  const known = identityOf(pid);
-  const identity: ProcessIdentity = {
-    pid,
-    pgid: pid,
-    start_time: known?.start_time ?? 0,
-    boot_id: known?.boot_id ?? bootId(),
-    host: known?.host ?? hostname(),
-  };
-
-  let stopReason: StopReason | undefined;
-  let wakeStop: () => void = () => undefined;
-  const stopRequested = new Promise<void>(resolve => (wakeStop = resolve));
-  const requestStop = (reason: StopReason): void => {
-    if (stopReason !== undefined || leaderExited) return;
-    stopReason = reason;
-    wakeStop();
-  };
-
-  const finish = async (): Promise<{ pipesHeld: boolean; survivors: boolean }> => {
-    if (stopReason !== undefined) await terminateGroup(pid, graceMs);
-    await exited;
-    gate?.destroy();
-    // What the leader left behind in its group is stopped too: a phase ends with its leader.
-    const leftovers = await terminateGroup(pid, graceMs);
-    const drained = await settleWithin(pipesEnded, STREAM_DRAIN_GRACE_MS);
-    if (!drained) {
-      subprocess.stdout.destroy();
-      subprocess.stderr.destroy();
+    try {
+      // A stop asked for while the identity is being recorded does not wait for that write: the gate
+      // stays shut, and the command is stopped below without ever having run.
+      await Promise.race([options.onSpawn?.(identity), abortedPromise(options.signal)]);
+    } catch (error) {
+      // The caller could not record who runs: the gate is never opened, so nothing ran untracked.
+      requestStop('cancelled');
+      await finish();
+      const why = error instanceof Error ? error.message : String(error);
+      return { ...notStarted(`not started: onSpawn failed (${why}); it was stopped at the spawn gate`), onSpawnError: error };
     }
-    await subprocess;
-    await closeFiles();
-    return { pipesHeld: !drained, survivors: leftovers === GROUP_STOP.survived || groupIsAlive(pid) };
-  };
+    // Cancelled while the identity was being recorded: the gate stays shut, and the stop below ends it.
+    if (options.signal?.aborted !== true) gate?.end('go\n');
 
-  try {
-    // A stop asked for while the identity is being recorded does not wait for that write: the gate
-    // stays shut, and the command is stopped below without ever having run.
-    await Promise.race([options.onSpawn?.(identity), abortedPromise(options.signal)]);
+    const watchdog = new AbortController();
+    if (options.timeoutMs !== undefined) {
+      const timeoutMs = options.timeoutMs;
+      void clock.sleep(Math.max(0, startedAt + timeoutMs - clock.now()), watchdog.signal).then(() => {
+        if (!watchdog.signal.aborted) requestStop('timed_out');
+      });
+    }
+    if (options.stallTimeoutMs !== undefined) {
+      const stallMs = options.stallTimeoutMs;
+      void (async () => {
+        while (!watchdog.signal.aborted) {
+          const idle = clock.now() - lastOutputAt;
+          if (idle >= stallMs) return requestStop('stalled');
+          await clock.sleep(stallMs - idle, watchdog.signal);
+        }
+      })();
+    }
+    const onAbort = (): void => requestStop('cancelled');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+
+    let ending: Awaited<ReturnType<typeof finish>>;
+    try {
+      await Promise.race([exited, stopRequested]);
+      ending = await finish();
+    } finally {
+      watchdog.abort();
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    const exit = await exited;
+    if (stopReason === undefined && exit.signal === null) {
+      // The shell could not exec the command (not found, not executable…): a spawn failure, as before the gate.
+      const code = gateExecErrorCode(exit.code, stdoutBytes, stderrBytes <= GATE_STDERR_BYTES ? stderrHead.toString('utf8') : '');
+      if (code !== undefined) return notStarted(describeSpawnError(file, code, argvBytes(argv), `exit ${exit.code}`), code);
+    }
+    const reason: CommandReason = stopReason ?? (exit.code === 0 && exit.signal === null ? COMMAND_REASONS.succeeded : COMMAND_REASONS.failed);
+    const notes: string[] = [];
+    const why = describeEnding(reason, exit, options);
+    if (why !== undefined) notes.push(why);
+    if (ending.survivors) notes.push(`process group ${pid} still has members after SIGKILL`);
+    const outputError = stdoutFile.error ?? stderrFile.error ?? (ending.pipesHeld ? 'a process outside the command\'s group kept its output open: reading stopped' : undefined);
+    return {
+      reason,
+      exit_code: exit.code,
+      signal: exit.signal,
+      duration_ms: clock.now() - startedAt,
+      ...(notes.length > 0 ? { error: notes.join('; ') } : {}),
+      output_tail: tail.text(),
+      truncated: { stdout: stdoutFile.truncated, stderr: stderrFile.truncated },
+      ...(outputError === undefined ? {} : { output_error: outputError }),
+    };
   } catch (error) {
-    // The caller could not record who runs: the gate is never opened, so nothing ran untracked.
-    requestStop('cancelled');
-    await finish();
-    const why = error instanceof Error ? error.message : String(error);
-    return { ...notStarted(`not started: onSpawn failed (${why}); it was stopped at the spawn gate`), onSpawnError: error };
+    // Whatever throws once the process exists (a /proc read refused on EMFILE…) must not leave it
+    // behind: its group is killed (at its gate, if it never got the go line; kill needs no
+    // descriptor), our ends are closed, and the error goes on to the caller.
+    signalGroup(pid, 'SIGKILL');
+    gate?.destroy();
+    subprocess.stdout.destroy();
+    subprocess.stderr.destroy();
+    await closeFiles().catch(() => undefined);
+    throw error;
   }
-  // Cancelled while the identity was being recorded: the gate stays shut, and the stop below ends it.
-  if (options.signal?.aborted !== true) gate?.end('go\n');
-
-  const watchdog = new AbortController();
-  if (options.timeoutMs !== undefined) {
-    const timeoutMs = options.timeoutMs;
-    void clock.sleep(Math.max(0, startedAt + timeoutMs - clock.now()), watchdog.signal).then(() => {
-      if (!watchdog.signal.aborted) requestStop('timed_out');
-    });
-  }
-  if (options.stallTimeoutMs !== undefined) {
-    const stallMs = options.stallTimeoutMs;
-    void (async () => {
-      while (!watchdog.signal.aborted) {
-        const idle = clock.now() - lastOutputAt;
-        if (idle >= stallMs) return requestStop('stalled');
-        await clock.sleep(stallMs - idle, watchdog.signal);
-      }
-    })();
-  }
-  const onAbort = (): void => requestStop('cancelled');
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  if (options.signal?.aborted) onAbort();
-
-  let ending: Awaited<ReturnType<typeof finish>>;
-  try {
-    await Promise.race([exited, stopRequested]);
-    ending = await finish();
-  } finally {
-    watchdog.abort();
-    options.signal?.removeEventListener('abort', onAbort);
-  }
-  const exit = await exited;
-  if (stopReason === undefined && exit.signal === null) {
-    // The shell could not exec the command (not found, not executable…): a spawn failure, as before the gate.
-    const code = gateExecErrorCode(exit.code, stdoutBytes, stderrBytes <= GATE_STDERR_BYTES ? stderrHead.toString('utf8') : '');
-    if (code !== undefined) return notStarted(describeSpawnError(file, code, argvBytes(argv), `exit ${exit.code}`), code);
-  }
-  const reason: CommandReason = stopReason ?? (exit.code === 0 && exit.signal === null ? COMMAND_REASONS.succeeded : COMMAND_REASONS.failed);
-  const notes: string[] = [];
-  const why = describeEnding(reason, exit, options);
-  if (why !== undefined) notes.push(why);
-  if (ending.survivors) notes.push(`process group ${pid} still has members after SIGKILL`);
-  const outputError = stdoutFile.error ?? stderrFile.error ?? (ending.pipesHeld ? 'a process outside the command\'s group kept its output open: reading stopped' : undefined);
-  return {
-    reason,
-    exit_code: exit.code,
-    signal: exit.signal,
-    duration_ms: clock.now() - startedAt,
-    ...(notes.length > 0 ? { error: notes.join('; ') } : {}),
-    output_tail: tail.text(),
-    truncated: { stdout: stdoutFile.truncated, stderr: stderrFile.truncated },
-    ...(outputError === undefined ? {} : { output_error: outputError }),
-  };
 }
 
 function spawnCommand(spawnArgv: string[], options: RunCommandOptions) {

@@ -697,12 +697,13 @@ export class Engine {
     let startWrite: Promise<unknown> | undefined;
     const done = (async () => {
       this.workers.busy(worker, record.id, run.phase);
+      const n = nextAttemptNumber(record);
       const event = await runAttempt({
         paths,
         runId: this.options.runId,
         record,
         run,
-        n: nextAttemptNumber(record),
+        n,
         workflow: this.workflowFor(record),
         worker,
         launcher: this.workers.launcherOf(worker),
@@ -724,6 +725,15 @@ export class Engine {
             };
             startWrite = this.applyStrict(record.id, events, written).then(written, reject);
           }),
+      }).catch(async (error: unknown): Promise<TaskEvent> => {
+        // The runner failed once the attempt was in the record: it killed the command, and the attempt
+        // must be closed, or the task stays "running" with no process for ever. Retryable: nothing is
+        // known to be wrong with the command. Before that (the start write failed), the error is
+        // reported below and the task launched again later.
+        await startWrite?.catch(() => undefined);
+        if (!started) throw error;
+        const why = error instanceof Error ? error.message : String(error);
+        return { type: 'attempt_finished', n, reason: 'failed', retryable: true, exit_code: null, signal: null, error: `the orchestrator lost the command: ${why}` };
       });
       // A command stopped while its attempt was being written (a restart, a cancel) returns before
       // that write settles: whether the attempt is in the record is known only once it has.

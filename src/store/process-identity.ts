@@ -2,6 +2,8 @@
 // start time (clock ticks since boot) and boot id all match. Linux /proc is the source.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { errnoCode, OrchError } from '../errors.js';
+import { faultPoint } from '../testing/faults.js';
 
 export interface ProcessIdentity {
   pid: number;
@@ -25,14 +27,18 @@ export interface ProcessStat {
 /**
  * The parsed /proc/<pid>/stat of one process, or undefined when it is gone. The command name
  * (field 2) is in parentheses and may itself contain ") " and spaces, so the fields are counted
- * from the last ")".
+ * from the last ")". A read that fails for another reason (EMFILE: out of descriptors) throws: it
+ * proves nothing, and taking it for "gone" would let a live session or command pass for dead.
  */
 export function readProcessStat(pid: number): ProcessStat | undefined {
   let text: string;
   try {
+    faultPoint('proc.read', `/proc/${pid}/stat`);
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'ENOENT' || code === 'ESRCH') return undefined;
+    throw procError(`/proc/${pid}/stat`, error);
   }
   // fields[0] is field 3 (state), so field 5 is at index 2 and field 22 at index 19.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
@@ -42,6 +48,15 @@ export function readProcessStat(pid: number): ProcessStat | undefined {
   const start = Number(fields[19]);
   if (state === undefined || !Number.isFinite(pgid) || !Number.isFinite(start)) return undefined;
   return { pid, state, ppid, pgid, start_time: start };
+}
+
+/** A /proc read that failed on the system, not because the process is gone. */
+export function procError(path: string, error: unknown): OrchError {
+  return new OrchError('ORCH_INTERNAL', `cannot read ${path}: ${(error as Error).message}`, {
+    cause: error,
+    details: { file: path, errno: errnoCode(error) },
+    hint: 'the process table could not be read (out of file descriptors?); nothing was taken for dead',
+  });
 }
 
 /** Field 22 (starttime) of /proc/<pid>/stat, or undefined when the process is gone. */
@@ -79,7 +94,7 @@ export type Liveness = (typeof LIVENESS)[keyof typeof LIVENESS];
 /**
  * Whether the process named by `identity` still runs. `dead` only on proof: another boot of this
  * host, no such pid, a different start time, or a zombie. `unknown` for another host's process,
- * which we cannot see.
+ * which we cannot see. Throws (an OrchError) when /proc cannot be read.
  */
 export function livenessOf(identity: Pick<ProcessIdentity, 'pid' | 'start_time' | 'boot_id' | 'host'>): Liveness {
   if (identity.host !== hostname()) return LIVENESS.unknown;

@@ -8,6 +8,10 @@
 export const FAULT_POINTS = {
   /** read-file: opening a state file to read it fails (EMFILE: out of descriptors). */
   'read.open': 'readTextFileSync, instead of the open',
+  /** process-identity: reading /proc/<pid>/stat fails. */
+  'proc.read': 'readProcessStat, instead of the read of /proc/<pid>/stat',
+  /** process-group: listing /proc fails. */
+  'proc.list': 'listGroupMembers, instead of the readdir of /proc',
   /** durable-write: the new file is in place; its directory fsync fails. */
   'write.dir-fsync': 'writeFileDurable, after rename, instead of the directory fsync',
   /** engine: a record write failed; reading the record back to see whether it landed fails too. */

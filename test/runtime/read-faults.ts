@@ -1,5 +1,6 @@
-// A state file the system refuses to read (EMFILE, EIO) is not a broken file: it is read again, never
-// reported as a hand edit, never replaced.
+// What the system refuses to read (EMFILE, EIO) is not broken: a state file is read again, never
+// reported as a hand edit, never replaced; a process table read refused at a spawn does not leave the
+// command behind (the emfile-hang of the torture suite: `orch --once` never ended).
 import t from 'tap';
 import { readFileSync, readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,4 +28,19 @@ t.test('a record whose read fails on EMFILE is read again at the next pass, and 
   t.equal(readFileSync(join(records, 'T1.json'), 'utf8'), before, 'the record was not rewritten');
   t.same(readdirSync(records).filter(name => name.includes('.rejected-')), [], 'no refused hand edit');
   t.notMatch(readFileSync(result.runLogPath, 'utf8'), /Hand edit/);
+});
+
+t.test('a /proc read refused right after a spawn: the command is stopped at its gate, launched again, and the run ends', async t => {
+  const dir = t.testdir();
+  const runs = join(dir, 'runs.log');
+  const root = makeProject(join(dir, 'project'), {
+    workflow: { implement: { command: [process.execPath, '-e', 'require("fs").appendFileSync(process.env.RUNS, "ran\\n")'] } },
+    tasks: { T1: { goal: 'one command' } },
+  });
+  t.teardown(clearFaults);
+  injectFault('proc.read', { path: new RegExp(`^/proc/(?!${process.pid}/)\\d+/stat$`), code: 'EMFILE' });
+  const result = await runOnce(root, { env: { ...process.env, RUNS: runs } });
+  t.same(result.done, ['T1']);
+  t.equal(readFileSync(runs, 'utf8'), 'ran\n', 'the command ran once: the first spawn never passed its gate');
+  t.match(readFileSync(result.runLogPath, 'utf8'), /cannot read \/proc\/\d+\/stat: EMFILE/, 'the refused read is reported');
 });

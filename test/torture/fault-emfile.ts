@@ -4,7 +4,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
-import { KNOWN_BUGS, reportKnown, splitKnown } from './known-bugs.js';
+import { reportKnown, splitKnown } from './known-bugs.js';
 import { checkInvariants, formatViolations } from './oracle.js';
 import { snapshotOutside } from './outside.js';
 import { makeTortureProject, MARKER_ENV, orchBin, outcomeProblems, readRecords, runOrch } from './project.js';
@@ -32,7 +32,9 @@ t.test('an orchestrator that runs out of file descriptors does not die, corrupts
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(resolve => limited.once('exit', (code, signal) => resolve({ code, signal })));
   const ended = await Promise.race([exited, delay(LIMITED_RUN_MS, undefined, { ref: false })]);
-  t.ok(ended !== undefined, `the limited run ends by itself within ${LIMITED_RUN_MS / 1000} s`, { todo: KNOWN_BUGS['emfile-hang'] ?? 'emfile-hang' });
+  // It used to hang (1 run in 8): a /proc read refused right after a spawn threw out of the runner and
+  // left the command at its gate, alive, holding the event loop open (test/runner/proc-faults.ts).
+  t.ok(ended !== undefined, `the limited run ends by itself within ${LIMITED_RUN_MS / 1000} s`, { output: output.slice(-2000) });
   if (ended === undefined) limited.kill('SIGKILL'); // its gated command sees the gate close and never runs
   const exit = await exited;
   t.comment(`the limited run ended with ${JSON.stringify(exit)}`);

@@ -9,10 +9,7 @@ import type { Violation } from './oracle.js';
  * A new find gets an entry here, `id: 'what breaks, and where'`, and a matcher in knownBugOf (or a
  * `todo` at the check that sees it). docs/reliability.md lists every bug found, fixed or not.
  */
-export const KNOWN_BUGS: Readonly<Record<string, string>> = {
-  'emfile-hang':
-    'under `ulimit -n 70` with 20 workers, `orch --once` sometimes never ends: one command stays at its spawn gate because the write of its attempt (onStarted) never settles; the process idles in epoll (src/runtime/engine.ts apply chain, src/store/lock.ts or src/runlog/run-log.ts under EMFILE: not found yet)',
-};
+export const KNOWN_BUGS: Readonly<Record<string, string>> = {};
 export type KnownBug = string;
 
 /** Which known bug explains `violation`, if any. */
