@@ -1,7 +1,7 @@
 // Where a command's output goes: a file per stream, capped, and a small in-memory tail of both streams
 // for classifying the failure. Output is never held whole in memory: past the cap it is read and
 // dropped, so the child never blocks on a full pipe.
-import { promises as fs, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { OrchError, errnoCode } from '../errors.js';
 
@@ -22,13 +22,16 @@ export interface CappedFile {
   close(): Promise<void>;
 }
 
-/** Creates (truncates) `path` and returns a capped writer. Throws ORCH_WRITE_FAILED if it cannot be opened. */
+/**
+ * Creates (truncates) `path` and returns a capped writer. Throws ORCH_WRITE_FAILED if it cannot be opened.
+ * The mkdir and open are synchronous: microseconds each, where the async calls would queue in libuv's
+ * thread pool behind the fsyncs of record writes, on the path from a dropped spec to its command.
+ */
 export async function openCappedFile(path: string, capBytes: number): Promise<CappedFile> {
   let stream: WriteStream;
   try {
-    await fs.mkdir(dirname(path), { recursive: true });
-    const handle = await fs.open(path, 'w', 0o644);
-    stream = handle.createWriteStream();
+    mkdirSync(dirname(path), { recursive: true });
+    stream = createWriteStream('', { fd: openSync(path, 'w', 0o644) });
   } catch (error) {
     throw new OrchError('ORCH_WRITE_FAILED', `cannot create the output file ${path}: ${(error as Error).message}`, {
       cause: error,

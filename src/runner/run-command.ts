@@ -14,7 +14,7 @@
 // our end, `read` sees EOF and fails, and the shell exits without ever running the command: nothing
 // runs that the record does not name.
 import { execa } from 'execa';
-import { promises as fs } from 'node:fs';
+import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -99,7 +99,7 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
 
   if (file === '') return notStarted('the command is empty: nothing to run');
   if (options.signal?.aborted) return { ...notStarted('cancelled before it started'), reason: COMMAND_REASONS.cancelled };
-  const cwdProblem = await directoryProblem(options.cwd);
+  const cwdProblem = directoryProblem(options.cwd);
   if (cwdProblem !== undefined) return notStarted(`cannot run ${JSON.stringify(file)}: ${cwdProblem}`, 'ENOENT');
 
   const stdoutFile = await openCappedFile(options.stdoutPath, options.outputCapBytes);
@@ -330,9 +330,9 @@ function argvBytes(argv: string[]): number {
   return argv.reduce((sum, arg) => sum + Buffer.byteLength(arg) + 1, 0);
 }
 
-async function directoryProblem(cwd: string): Promise<string | undefined> {
+function directoryProblem(cwd: string): string | undefined {
   try {
-    const stat = await fs.stat(cwd);
+    const stat = statSync(cwd);
     return stat.isDirectory() ? undefined : `working directory ${cwd} is not a directory`;
   } catch {
     return `working directory ${cwd} does not exist`;
