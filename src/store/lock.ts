@@ -21,7 +21,6 @@
 //   process), the stale time still decides. Since the dir is no longer empty, every removal empties it
 //   first: our `fs` does so for our own dir, and proper-lockfile's own stale removal is left to reapLock.
 import fs from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import lockfile from 'proper-lockfile';
@@ -148,7 +147,7 @@ function guardedFs(held: Held): typeof fs {
   // Object.create, not a spread: copying every property of the fs module cost 0.3 ms per lock.
   // Once we hold it, this fs only ever removes our own lock dir (release, or signal-exit's cleanup).
   const mayRemove = (): boolean => (held.identity === undefined ? held.created : held.isOurs());
-  return Object.create(fs, {
+  const guarded = Object.create(fs, {
     mkdir: {
       // Synchronous, so that the holder file follows the mkdir within microseconds.
       value: ((path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null) => void) => {
@@ -170,8 +169,18 @@ function guardedFs(held: Held): typeof fs {
         if (held.identity === undefined && !held.created) return callback(lockedError(String(path)));
         if (!mayRemove()) return callback(null);
         dropHolder(held);
-        fs.rmdir(path, callback);
+        syncCall(() => fs.rmdirSync(path), callback);
       }) as typeof fs.rmdir,
+    },
+    // stat and utimes (proper-lockfile's mtime probe and refresh) synchronous too: a few microseconds,
+    // where the async calls would wait in libuv's thread pool behind the fsyncs of other writes.
+    stat: {
+      value: ((path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null, stat?: fs.Stats) => void) =>
+        syncCall(() => fs.statSync(path), callback)) as unknown as typeof fs.stat,
+    },
+    utimes: {
+      value: ((path: fs.PathLike, atime: Date, mtime: Date, callback: (error: NodeJS.ErrnoException | null) => void) =>
+        syncCall(() => fs.utimesSync(path, atime, mtime), callback)) as unknown as typeof fs.utimes,
     },
     rmdirSync: {
       value: ((path: fs.PathLike) => {
@@ -181,6 +190,30 @@ function guardedFs(held: Held): typeof fs {
       }) as typeof fs.rmdirSync,
     },
   }) as typeof fs;
+  // proper-lockfile caches the mtime precision it probed (a utimes and a stat) as a symbol property of
+  // the fs it is given; this fs is new per lock, so the cache is carried over from the last one.
+  if (lastGuarded !== undefined) {
+    for (const key of Object.getOwnPropertySymbols(lastGuarded)) {
+      Object.defineProperty(guarded, key, { value: (lastGuarded as unknown as Record<symbol, unknown>)[key] });
+    }
+  }
+  lastGuarded = guarded;
+  return guarded;
+}
+
+/** The fs given to the last lock: it holds proper-lockfile's cached mtime precision (see guardedFs). */
+let lastGuarded: typeof fs | undefined;
+
+/** Runs a synchronous fs call and reports it to a Node-style callback on the next tick. */
+function syncCall<T>(call: () => T, callback: (error: NodeJS.ErrnoException | null, value?: T) => void): void {
+  let value: T;
+  try {
+    value = call();
+  } catch (error) {
+    process.nextTick(callback, error as NodeJS.ErrnoException);
+    return;
+  }
+  process.nextTick(callback, null, value);
 }
 
 function dropHolder(held: Held): void {
@@ -205,7 +238,7 @@ async function acquire(path: string, options: LockOptions): Promise<Held> {
   const started = performance.now();
   const future = new FutureMtimeWatch(held.lockPath, staleMs);
   try {
-    await mkdir(dirname(path), { recursive: true });
+    fs.mkdirSync(dirname(path), { recursive: true });
   } catch (error) {
     throw new OrchError('ORCH_WRITE_FAILED', `could not lock ${path}: ${(error as Error).message}`, {
       cause: error,
