@@ -3,13 +3,20 @@
 //
 // The files are a view for people and tools, not state the engine reads back: a slot's status
 // changes are written in order, one after another, but the engine does not wait for them before it
-// starts a command (that wait cost a durable write per attempt on the way to every spawn).
+// starts a command (that wait cost a durable write per attempt on the way to every spawn). They are
+// written WORKER_WRITE_DELAY_MS after a change, the changes of that time in one write: a slot's two
+// fsyncs then no longer compete with the record writes of a launch for the disk, and a slot that goes
+// busy and idle again within that time (a quick command) costs one write instead of two.
 import type { OrchConfig, WorkerRecord } from '../generated/types.js';
 import { isoTime, type Clock } from '../clock.js';
 import { updateDocument, type Fence } from '../store/fenced-update.js';
 import { workerPath, type StatePaths } from '../store/paths.js';
 
 type WorkerStatus = WorkerRecord['status'];
+type SlotChange = { status: WorkerStatus; fields: Partial<WorkerRecord> };
+
+/** How long after a change a slot's file is written (the changes of that time in one write). */
+export const WORKER_WRITE_DELAY_MS = 100;
 
 export class WorkerPool {
   private readonly paths: StatePaths;
@@ -19,6 +26,9 @@ export class WorkerPool {
   private readonly free: string[] = [];
   /** The last write queued per slot: each waits for the one before it. */
   private readonly writes = new Map<string, Promise<void>>();
+  /** Changes not yet handed to a write, per slot (the latest status, the fields merged). */
+  private readonly pending = new Map<string, SlotChange>();
+  private timer: NodeJS.Timeout | undefined;
   /** The first write that failed since the last report (a full disk): see takeWriteError. */
   private writeError: unknown;
   readonly names: string[];
@@ -64,8 +74,9 @@ export class WorkerPool {
     this.free.push(name);
   }
 
-  /** Waits for every queued write, then marks every slot stopped. */
+  /** Writes what is pending, waits for every queued write, then marks every slot stopped. */
   async close(): Promise<void> {
+    this.flush();
     await Promise.all(this.writes.values());
     for (const name of this.names) await this.write(name, 'stopped', {});
   }
@@ -78,11 +89,25 @@ export class WorkerPool {
   }
 
   private queue(name: string, status: WorkerStatus, fields: Partial<WorkerRecord>): void {
-    const previous = this.writes.get(name) ?? Promise.resolve();
-    const next = previous.then(() => this.write(name, status, fields)).catch((error: unknown) => {
-      this.writeError ??= error;
-    });
-    this.writes.set(name, next);
+    // The task and phase belong to the latest status only (idle has none); an error is kept.
+    const { task_id: _t, phase: _p, ...kept } = this.pending.get(name)?.fields ?? {};
+    this.pending.set(name, { status, fields: { ...kept, ...fields } });
+    // Unref'd: a pending view of a slot never keeps the process alive; close() writes it.
+    this.timer ??= setTimeout(() => this.flush(), WORKER_WRITE_DELAY_MS).unref();
+  }
+
+  /** Hands every pending change to its slot's chain of writes. */
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const [name, change] of this.pending) {
+      const previous = this.writes.get(name) ?? Promise.resolve();
+      const next = previous.then(() => this.write(name, change.status, change.fields)).catch((error: unknown) => {
+        this.writeError ??= error;
+      });
+      this.writes.set(name, next);
+    }
+    this.pending.clear();
   }
 
   private async write(name: string, status: WorkerStatus, fields: Partial<WorkerRecord>): Promise<void> {
