@@ -40,10 +40,15 @@ export function judgeEdit(ours: TaskRecord, edited: TaskRecord): EditVerdict {
   return { kind: 'decision', event };
 }
 
-/** Whether `onDisk` is `attempted` as the store writes it: the same content, stamped with a newer rev. */
+/**
+ * Whether `onDisk` is `attempted` as the store writes it: the same content, whatever the stamps (rev,
+ * epoch, version). `attempted` differed from the file it was made from, so finding it there means the
+ * write landed. It goes through JSON first, as it did on its way to the file (a new record built in
+ * memory may hold keys set to undefined, which the file does not).
+ */
 export function isWriteOf(onDisk: TaskRecord, attempted: TaskRecord): boolean {
   const unstamped = ({ version: _v, rev: _r, epoch: _e, $schema: _s, ...rest }: TaskRecord): object => rest;
-  return onDisk.rev > attempted.rev && isDeepStrictEqual(unstamped(onDisk), unstamped(attempted));
+  return isDeepStrictEqual(unstamped(onDisk), unstamped(JSON.parse(JSON.stringify(attempted)) as TaskRecord));
 }
 
 /** The name a refused edit is kept under, beside the record. */

@@ -12,6 +12,8 @@ export class SpecIndex {
   /** Raised when a spec with dependencies (before or after the change) changed: cycles may have too. */
   dependencyVersion = 0;
   private readonly specOfName = new Map<string, LoadedSpec>();
+  /** Ids whose spec changed (appeared, changed, went) since the last takeTouched. */
+  private touchedIds = new Set<string>();
   private readonly namesOfId = new Map<string, Set<string>>();
   /** Ids named by more than one file. */
   private readonly shared = new Set<string>();
@@ -36,6 +38,7 @@ export class SpecIndex {
       touched.add(next.id);
     }
     for (const id of touched) {
+      this.touchedIds.add(id);
       const names = [...(this.namesOfId.get(id) ?? [])];
       const only = names.length === 1 ? this.specOfName.get(names[0] ?? '') : undefined;
       if (only !== undefined) this.byId.set(id, only);
@@ -45,6 +48,13 @@ export class SpecIndex {
     }
     this.version += 1;
     if ((old?.spec.depends_on?.length ?? 0) > 0 || (next?.spec.depends_on?.length ?? 0) > 0) this.dependencyVersion += 1;
+  }
+
+  /** The ids whose spec changed since the last call. */
+  takeTouched(): Set<string> {
+    const ids = this.touchedIds;
+    this.touchedIds = new Set();
+    return ids;
   }
 
   /** One failure per file of every id that more than one file names. */

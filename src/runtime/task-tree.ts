@@ -96,6 +96,11 @@ export class TaskTree {
     this.index.update(name, cached?.ok === true ? cached.value : undefined);
   }
 
+  /** The task ids whose spec changed (appeared, changed, went) since the last call. */
+  takeTouchedSpecs(): Set<string> {
+    return this.index.takeTouched();
+  }
+
   /** Whether the spec file at `path` is there in some form (loaded, or failing to load). */
   hasSpecFile(path: string): boolean {
     return dirname(resolve(path)) === this.tasksDir && this.specs.has(basename(path));

@@ -89,3 +89,19 @@ t.test('dependencies run first, and priority orders the rest', async t => {
   await runOnce(root, { env: { ...process.env, STUB_LOG: order } });
   t.same(readFileSync(order, 'utf8').trim().split('\n').map(l => l.split(' ')[0]), ['C', 'B', 'A']);
 });
+
+t.test('a new task that gets a worker at once is created in the same write as its start and first attempt; one that waits is created NEW', async t => {
+  const root = makeProject(t.testdir(), {
+    workflow: { implement: { command: [process.execPath, '-e', '0'] } },
+    config: { workers: 1 },
+    tasks: { A: { goal: 'first', priority: 1 }, B: { goal: 'second' } },
+  });
+  const result = await runOnce(root);
+  t.same(result.done.sort(), ['A', 'B']);
+  const a = record(root, 'A');
+  // rev 1: created IMPLEMENTING with its attempt (history NEW → IMPLEMENTING); rev 2: DONE.
+  t.equal(a.rev, 2, 'two writes: created with its start and attempt, then its end');
+  t.same(states(a), ['NEW', 'IMPLEMENTING', 'DONE']);
+  // B waited for the one worker: created NEW (rev 1), then started with its attempt, then ended.
+  t.equal(record(root, 'B').rev, 3);
+});

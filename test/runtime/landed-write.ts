@@ -11,8 +11,8 @@ import { makeProject } from '../fixtures/project.js';
 
 const RECORD = /[/\\]state[/\\]tasks[/\\]T1\.json$/;
 
-/** Writes of T1's record in a one-phase run: 0 creates it, 1 starts it with its attempt, 2 ends the attempt. */
-const WRITE = { start: 1, end: 2 } as const;
+/** Writes of T1's record in a one-phase run: 0 creates it with its start and first attempt, 1 ends the attempt. */
+const WRITE = { start: 0, end: 1 } as const;
 
 async function runWithFaults(t: Test, write: number, readBackFails: boolean) {
   const dir = t.testdir();

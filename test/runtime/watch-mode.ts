@@ -223,3 +223,14 @@ t.test('with chokidar replaced (polling mode): a hint wakes the engine, and a wa
   await until('the watcher error in the run log', () => textOf(orch.paths.runLog).includes('**watcher**: Watcher error, looking at every file again: ENOSPC: inotify watch limit reached'));
   t.pass();
 });
+
+t.test('a cycle broken by editing one spec: both tasks run, the one that did not change too (passes compare only changed specs)', async t => {
+  const { root, log } = goalProject(t);
+  await startWatching(t, root, { env: { ...process.env, GOAL_LOG: log } });
+  dropSpec(root, 'A', { goal: 'a', depends_on: ['B'] });
+  dropSpec(root, 'B', { goal: 'b', depends_on: ['A'] });
+  await until('the cycle to be reported', () => /depend on each other in a cycle/.test(textOf(join(root, 'ORCHESTRATOR_RUN_LOG.md'))));
+  writeFileSync(specPath(root, 'B'), JSON.stringify({ goal: 'b' }));
+  await untilRecord(root, 'A', 'to be DONE', r => r.state === 'DONE');
+  t.same(goalRuns(log).map(run => run.id), ['B', 'A']);
+});

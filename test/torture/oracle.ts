@@ -187,8 +187,10 @@ function checkRecord(path: string, record: TaskRecord, session: SessionRecord | 
   });
   if (open > 1) add('attempts', path, `${open} attempts are open (at most one may be)`);
 
-  // Creation is one write and every attempt's start another: the rev cannot be lower.
-  if (record.rev < 1 + record.attempts.length) add('rev_chain', path, `rev ${record.rev} is lower than its ${record.attempts.length} attempts allow`);
+  // Every attempt's start is a write of its own (the first may be the write that creates the record),
+  // and every attempt that ended another: the rev cannot be lower.
+  const ended = record.attempts.filter(a => a.ended_at !== undefined).length;
+  if (record.rev < record.attempts.length + ended) add('rev_chain', path, `rev ${record.rev} is lower than its ${record.attempts.length} attempts allow`);
   if (session !== undefined && record.epoch > session.epoch) add('rev_chain', path, `written by epoch ${record.epoch}, past the session's epoch ${session.epoch}`);
 }
 
