@@ -4,7 +4,7 @@
 // writable again, and `--resume` must end every task as it would have.
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTerminal } from '../../src/machine/states.js';
 import { waitFor } from '../fixtures/wait-for.js';
@@ -37,6 +37,10 @@ interface Fault {
   name: string;
   /** Sets the project up (mounting what it needs); undefined where mounting is not allowed. */
   setup(t: Test, onUnmount: (path: string) => void): TortureProject | undefined;
+  /** The orchestrator is run through this command (as another user), if any. */
+  runAs?: string[];
+  /** What the run log must say once the fault has bitten (proof that it did). */
+  felt?: RegExp;
   /** Starts the fault; returns what ends it. */
   inject(project: TortureProject): Promise<() => void>;
   /** Errors of failed attempts the fault causes in the commands themselves (not orch's doing). */
@@ -46,6 +50,10 @@ interface Fault {
 }
 
 const tasks = planTasks(24, 4, ['quick', 'quick-flaky', 'quick']);
+
+/** The uid and gid of nobody, and setpriv's arguments to become it. */
+const NOBODY = 65534;
+const AS_NOBODY = [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 
 const FAULTS: Fault[] = [
   {
@@ -93,6 +101,34 @@ const FAULTS: Fault[] = [
       };
     },
   },
+  {
+    // PRODUCT.md's EACCES. As root a chmod refuses nothing (CAP_DAC_OVERRIDE): the orchestrator is
+    // then run as nobody (setpriv), in a project handed to nobody, and the folders are made read-only
+    // by mode. Without root the test runs as the user it is.
+    name: 'the machine-owned folders lose their write permission (EACCES)',
+    setup: t => {
+      const project = makeTortureProject(t.testdir(), tasks);
+      if (process.getuid?.() !== 0) return project;
+      const chown = spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, project.root], { encoding: 'utf8' });
+      const setpriv = spawnSync('setpriv', [...AS_NOBODY, 'true'], { encoding: 'utf8' });
+      if (chown.status !== 0 || setpriv.status !== 0) {
+        t.comment(`skipped: cannot run as another user here: ${chown.stderr.trim() || setpriv.stderr?.trim() || setpriv.error?.message}`);
+        return undefined;
+      }
+      return project;
+    },
+    runAs: process.getuid?.() === 0 ? ['setpriv', ...AS_NOBODY] : [],
+    inject: async project => {
+      const dirs = ['state/tasks', 'state/workers', 'state', 'runs'].map(dir => join(project.root, '.isollm', dir));
+      for (const dir of dirs) chmodSync(dir, 0o555);
+      return () => {
+        for (const dir of dirs) chmodSync(dir, 0o755);
+      };
+    },
+    felt: /EACCES: permission denied/,
+    // A stub agent that cannot write its output or result in runs/ fails that attempt for real.
+    excused: /result file|permission denied|EACCES/i,
+  },
 ];
 
 /** The oracle while the orchestrator runs: open attempts and its live session are fine, broken files are not. */
@@ -126,7 +162,7 @@ for (const fault of FAULTS) {
       return { unknown: result.unknown.filter(v => v.invariant !== invariant), known: result.known };
     };
     const outside = snapshotOutside(project.root, [project.outside]);
-    const run = startOrch(project, []);
+    const run = startOrch(project, [], {}, fault.runAs);
     t.teardown(() => killNow(run));
     const done = (): number => [...readRecords(project.root).values()].filter(r => r.state === 'DONE').length;
     await waitFor('a few tasks to be DONE', () => done() >= 3, 30_000);
@@ -145,6 +181,10 @@ for (const fault of FAULTS) {
     t.same(formatViolations(whileFaulty.unknown), '', 'no broken file while the disk refused writes');
     reportKnown(t, whileFaulty.known, `${fault.name}, during the fault`);
 
+    if (fault.felt !== undefined) {
+      const felt = fault.felt;
+      await waitFor('the orchestrator to report the fault', () => felt.test(readFileSync(join(project.root, 'ORCHESTRATOR_RUN_LOG.md'), 'utf8')), 10_000);
+    }
     const survived = run.child.exitCode === null && run.child.signalCode === null;
     t.ok(survived, 'the orchestrator is still running after the fault', { output: run.output().slice(-3000) });
     if (survived) {
@@ -159,7 +199,7 @@ for (const fault of FAULTS) {
     await run.exited;
 
     // Whatever the run did, a resume on a writable disk ends every task as it would have.
-    const resumed = await runOrch(project, ['--resume', '--once'], { timeoutMs: 60_000 });
+    const resumed = await runOrch(project, ['--resume', '--once'], { timeoutMs: 60_000, ...(fault.runAs !== undefined && { prefix: fault.runAs }) });
     t.equal(resumed.code, 0, '--resume --once ends cleanly', { output: resumed.output.slice(-3000) });
     const after = split(await checkInvariants(project.root, { phase: 'resumed', marker: project.marker, outside, logSlack: 1000 }));
     t.same(formatViolations(after.unknown), '', 'the oracle finds nothing after the resume');

@@ -76,9 +76,13 @@ export function orchBin(): string {
   return process.env.ORCH_TORTURE_BIN ?? ORCH_BIN;
 }
 
-/** Starts the built CLI in `root` with the marker (and `env`) in its environment. */
-export function startOrch(project: Pick<TortureProject, 'root' | 'marker'>, args: string[], env: NodeJS.ProcessEnv = {}): OrchRun {
-  const child = spawn(process.execPath, [orchBin(), ...args], {
+/**
+ * Starts the built CLI in `root` with the marker (and `env`) in its environment; `prefix` runs it
+ * through another command first (`setpriv --reuid=…`: as another user).
+ */
+export function startOrch(project: Pick<TortureProject, 'root' | 'marker'>, args: string[], env: NodeJS.ProcessEnv = {}, prefix: string[] = []): OrchRun {
+  const argv = [...prefix, process.execPath, orchBin(), ...args];
+  const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
     cwd: project.root,
     env: { ...process.env, NO_COLOR: '1', ORCH_ROOT: '', ORCH_CRASH_AT: '', [MARKER_ENV]: project.marker, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -99,9 +103,9 @@ export function startOrch(project: Pick<TortureProject, 'root' | 'marker'>, args
 export async function runOrch(
   project: Pick<TortureProject, 'root' | 'marker'>,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; prefix?: string[] } = {},
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
-  const run = startOrch(project, args, options.env);
+  const run = startOrch(project, args, options.env, options.prefix);
   const timeoutMs = options.timeoutMs ?? 60_000;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>(resolve => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
