@@ -25,6 +25,7 @@ import type { LoadedSpec } from '../store/specs.js';
 import { runAttempt } from './attempt.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
+import { Waits } from './waits.js';
 import { crashPoint } from '../testing/crash-points.js';
 import { faultPoint } from '../testing/faults.js';
 
@@ -86,6 +87,7 @@ export class Engine {
   readonly records = new Map<string, TaskRecord>();
   private readonly options: EngineOptions;
   private readonly clock: Clock;
+  private readonly waits: Waits;
   private readonly running = new Map<string, Running>();
   private readonly workers: WorkerPool;
   /** Files reported invalid, with the message: reported again only when the problem changes. */
@@ -133,6 +135,7 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
+    this.waits = new Waits(this.clock);
     this.workers = new WorkerPool(options.paths, options.config, options.fence, this.clock);
     this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config, options.configStamp);
     this.tree = new TaskTree(options.paths, this.clock, options.watched === true);
@@ -578,6 +581,9 @@ export class Engine {
           next = step.record;
           effects.push(...step.effects);
         }
+        // A backoff is counted from the moment it is decided (see Waits): a clock jump during the
+        // write cannot stretch it.
+        this.waits.dueAt(id, next.next_attempt_at);
         const changedOnDisk = !isDeepStrictEqual(next, current);
         attempted = changedOnDisk ? next : undefined;
         return attempted;
@@ -730,7 +736,9 @@ export class Engine {
   private async launchRunnable(candidates: TaskRecord[], seeds: Map<string, { record: TaskRecord }>, now: number): Promise<void> {
     for (const candidate of orderRunnable(candidates)) {
       if (this.stopping || this.draining) return;
-      if (this.running.has(candidate.id) || !isRunnable(candidate, now, this.records)) continue;
+      // Its backoff counted on the monotonic clock (a clock set back a day does not hold it a day).
+      const at = this.waits.judgeAt(candidate.id, candidate.next_attempt_at, now);
+      if (this.running.has(candidate.id) || !isRunnable(candidate, at, this.records)) continue;
       const seed = seeds.get(candidate.id)?.record;
       const backoff = this.launchBackoff.get(candidate.id);
       if (backoff !== undefined && backoff.until > now) {
@@ -755,7 +763,7 @@ export class Engine {
       }
       if (record === undefined) continue;
       const run = currentPhase(record);
-      if (run === undefined || (run.not_before !== undefined && run.not_before > now)) continue;
+      if (run === undefined || (run.not_before !== undefined && run.not_before > at)) continue;
       const worker = this.workers.take();
       if (worker === undefined) return;
       seeds.delete(candidate.id);
@@ -846,10 +854,10 @@ export class Engine {
     let earliest: number | undefined = this.timerAt;
     for (const record of this.active()) {
       if (record.state === 'AWAITING_HUMAN') continue;
-      for (const at of [record.next_attempt_at, record.deadline_at]) {
-        if (at === undefined) continue;
-        const ms = Date.parse(at);
-        if (earliest === undefined || ms < earliest) earliest = ms;
+      const due = this.waits.dueAt(record.id, record.next_attempt_at);
+      const deadline = record.deadline_at === undefined ? undefined : Date.parse(record.deadline_at);
+      for (const ms of [due, deadline]) {
+        if (ms !== undefined && (earliest === undefined || ms < earliest)) earliest = ms;
       }
     }
     return earliest;
