@@ -98,7 +98,9 @@ export type OrchEnvName = (typeof ORCH_ENV_NAMES)[number];
  * have (ORCH_STEP_ID outside a step, ORCH_FEEDBACK_FILE without feedback) is absent, not stale.
  */
 export function buildCommandEnv(base: NodeJS.ProcessEnv, orch: OrchCommandContext, extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
+  // No prototype: a variable named __proto__ (a legal name) is then an entry like any other, where an
+  // assignment to a plain object would set its prototype and drop the variable.
+  const env: Record<string, string> = Object.create(null) as Record<string, string>;
   const ours = new Set<string>(ORCH_ENV_NAMES);
   for (const [name, value] of Object.entries(base)) if (value !== undefined && !ours.has(name)) env[name] = value;
   for (const [name, value] of Object.entries(extra)) if (!ours.has(name)) env[name] = value;
@@ -113,5 +115,5 @@ export function buildCommandEnv(base: NodeJS.ProcessEnv, orch: OrchCommandContex
   };
   if (orch.stepId !== undefined) set.ORCH_STEP_ID = orch.stepId;
   if (orch.feedbackFile !== undefined) set.ORCH_FEEDBACK_FILE = orch.feedbackFile;
-  return { ...env, ...set };
+  return Object.assign(env, set);
 }

@@ -121,7 +121,7 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
     const error = (await spawnWatch.error()) ?? thrown;
     await closeFiles();
     const code = spawnErrorCode(error);
-    return notStarted(describeSpawnError(file, code, argvBytes(argv), (error as Error).message), code ?? 'EINVAL');
+    return notStarted(describeSpawnError(file, code, argvBytes(argv), (error as Error).message, options.cwd), code ?? 'EINVAL');
   }
   // A spawn that fails (EMFILE, EAGAIN…) also emits 'error': execa's result reports it, and an
   // 'error' with no listener would end the orchestrator.
@@ -134,7 +134,7 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
     const result = await subprocess; // reject: false, so a failed result, never a throw
     await closeFiles();
     const code = spawnErrorCode(result);
-    return notStarted(describeSpawnError(file, code, argvBytes(argv), result.shortMessage ?? 'spawn failed'), code ?? 'UNKNOWN');
+    return notStarted(describeSpawnError(file, code, argvBytes(argv), result.shortMessage ?? 'spawn failed', options.cwd), code ?? 'UNKNOWN');
   }
 
   try {
@@ -256,7 +256,7 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
     if (stopReason === undefined && exit.signal === null) {
       // The shell could not exec the command (not found, not executable…): a spawn failure, as before the gate.
       const code = gateExecErrorCode(exit.code, stdoutBytes, stderrBytes <= GATE_STDERR_BYTES ? stderrHead.toString('utf8') : '');
-      if (code !== undefined) return notStarted(describeSpawnError(file, code, argvBytes(argv), `exit ${exit.code}`), code);
+      if (code !== undefined) return notStarted(describeSpawnError(file, code, argvBytes(argv), `exit ${exit.code}`, options.cwd), code);
     }
     const reason: CommandReason = stopReason ?? (exit.code === 0 && exit.signal === null ? COMMAND_REASONS.succeeded : COMMAND_REASONS.failed);
     const notes: string[] = [];

@@ -3,6 +3,8 @@
 // binary and why, without echoing a huge argv back.
 import type { ChildProcess } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { errnoCode } from '../errors.js';
 
 /**
@@ -56,13 +58,15 @@ export function gateExecErrorCode(exitCode: number | null, stdoutBytes: number, 
 }
 
 /** One line: what could not be run and why. `argBytes` is the size of the whole argv (for E2BIG). */
-export function describeSpawnError(file: string, code: string | undefined, argBytes: number, fallback: string): string {
+export function describeSpawnError(file: string, code: string | undefined, argBytes: number, fallback: string, cwd?: string): string {
   const what = `cannot run ${JSON.stringify(file.length > 200 ? `${file.slice(0, 200)}…` : file)}`;
   switch (code) {
-    case 'ENOENT':
-      return file.includes('/')
-        ? `${what}: no such file`
-        : `${what}: not found on PATH`;
+    case 'ENOENT': {
+      if (!file.includes('/')) return `${what}: not found on PATH`;
+      // The script is there, but the interpreter its #! line names is not: exec says ENOENT too.
+      const interpreter = shebangOf(cwd === undefined ? file : resolve(cwd, file));
+      return interpreter === undefined ? `${what}: no such file` : `${what}: its interpreter ${JSON.stringify(interpreter)} (its #! line) was not found`;
+    }
     case 'EACCES':
       return `${what}: permission denied (is it an executable file?)`;
     case 'E2BIG':
@@ -105,4 +109,20 @@ export function watchSpawn(): SpawnWatch {
       return failure;
     },
   };
+}
+
+/** The interpreter named by the #! line of the file at `path`, if it is a readable file that has one. */
+function shebangOf(path: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(256);
+    const read = readSync(fd, head, 0, head.length, 0);
+    const line = head.subarray(0, read).toString('utf8').split('\n')[0] ?? '';
+    return line.startsWith('#!') ? line.slice(2).trim().split(/\s+/)[0] || undefined : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

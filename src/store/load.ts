@@ -109,8 +109,19 @@ export function isReadFault(error: OrchError): boolean {
   return error.code === 'ORCH_INTERNAL' && typeof error.details.errno === 'string';
 }
 
-/** Any failure while loading `path`, as an OrchError (system errors become ORCH_INTERNAL with errno). */
+/**
+ * Any failure while loading `path`, as an OrchError (system errors become ORCH_INTERNAL with errno).
+ * A listed name that "does not exist" because it is not valid UTF-8 (Node shows it with U+FFFD and
+ * cannot give it back to open it) says so.
+ */
 export function toOrchError(path: string, error: unknown): OrchError {
-  if (isOrchError(error)) return error;
+  if (isOrchError(error)) return error.code === 'ORCH_NOT_FOUND' && path.includes('\uFFFD') ? unreadableName(path) : error;
   return new OrchError('ORCH_INTERNAL', `${path}: ${(error as Error).message}`, { cause: error, details: { file: path, errno: errnoCode(error) } });
+}
+
+function unreadableName(path: string): OrchError {
+  return new OrchError('ORCH_INVALID_UTF8', `${path}: the file name is not valid UTF-8 (shown with \uFFFD), so orch cannot open it`, {
+    details: { file: path },
+    hint: 'rename it to a UTF-8 name, for example with a shell glob: mv ./bad-*.json ./renamed.json',
+  });
 }

@@ -108,3 +108,11 @@ t.test('attempt artifacts live under runs/<run>/<task>/<NNN>-<phase>[-<step>]', 
   t.equal(attemptArtifacts('/s', { runId: 'r', taskId: 'T1', attempt: 1, phase: 'plan' }).relativeDir, join('runs', 'r', 'T1', '001-plan'));
   t.throws(() => attemptArtifacts('/s', { runId: '../x', taskId: 'T1', attempt: 1, phase: 'plan' }), { code: 'ORCH_UNSAFE_ID' });
 });
+
+t.test('a variable named __proto__ (a legal name) reaches the command like any other', async t => {
+  const env = buildCommandEnv({ PATH: '/bin' }, { taskId: 'T', taskFile: 'f', recordFile: 'r', phase: 'implement', attempt: 1, artifactsDir: 'a', resultFile: 'x' }, JSON.parse('{"__proto__": "kept"}') as Record<string, string>);
+  // An own entry, which child_process and execa pass on (checked outside tap: its process hooks copy
+  // the env with an assignment and drop it, so a spawn here would prove nothing).
+  t.equal(Object.getOwnPropertyDescriptor(env, '__proto__')?.value, 'kept');
+  t.equal(env.ORCH_TASK_ID, 'T');
+});

@@ -356,6 +356,17 @@ t.test('a full disk stops the output file, not the command', async t => {
   t.match(outcome.output_tail, 'flood done');
 });
 
+t.test('a script whose #! interpreter is missing: the error names the interpreter, not "no such file"', async t => {
+  const { dir, options } = setup(t, 'agent-exit.mjs');
+  const script = join(dir, 'agent.sh');
+  writeFileSync(script, '#!/no/such/interpreter -x\necho hi\n');
+  chmodSync(script, 0o755);
+  options.argv = [script];
+  const outcome = await runCommand(options);
+  t.equal(outcome.spawn_error, 'ENOENT');
+  t.match(outcome.error, /agent\.sh": its interpreter "\/no\/such\/interpreter" \(its #! line\) was not found/);
+});
+
 t.test('a missing binary is a failed, non-retryable outcome, not a throw', async t => {
   const { dir, options } = setup(t, 'agent-exit.mjs');
   options.argv = [join(dir, 'no-such-agent'), '--flag'];
