@@ -57,6 +57,8 @@ function sweepCases(): CrashCase[] {
   // a resume finds at most a few open attempts.
   const once = ['create.after-link', 'inbox.before-consume', 'inbox.after-consume'];
   for (const point of Object.keys(CRASH_POINTS) as CrashPointName[]) {
+    // orch doctor --fix is never reached by an orchestrator run: test/torture/crash-points-cli.ts.
+    if (point.startsWith('doctor.')) continue;
     // The workload spawns 14 commands: a later occurrence of a spawn point is never reached.
     const at = once.includes(point) ? [1] : point.startsWith('resume.') ? [1, 2] : point.startsWith('attempt.') ? [...new Set(occurrences.map(n => Math.min(n, 12)))] : occurrences;
     for (const n of at) {

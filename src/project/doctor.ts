@@ -19,6 +19,7 @@ import { LOCK_STALE_MS, lockHolder, reapLock } from '../store/lock.js';
 import type { StatePaths } from '../store/paths.js';
 import { LIVENESS, bootId, livenessOf } from '../store/process-identity.js';
 import { describeHolder, judgeHolder, readSession, HOLDER_STATES } from '../store/session.js';
+import { crashPoint } from '../testing/crash-points.js';
 import { TEMP_MAX_AGE_MS, sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
 import { validateProject } from './validate.js';
 
@@ -226,6 +227,7 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
     for (const p of temps) p.fixed = gone.has(p.path) || (await fs.lstat(p.path).catch(() => undefined)) === undefined;
   }
   for (const p of problems) {
+    if (p.fixable) crashPoint('doctor.before-repair');
     switch (p.kind) {
       case 'stale_lock':
         // reapLock removes the holder file first (a plain rmdir fails on it) and only a lock still abandoned.
@@ -235,6 +237,7 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
         if (p.process !== undefined) {
           const result = await stopProcessGroup(p.process, options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
           p.fixed = result !== STOP_RESULT.not_ours && !groupAlive(p.process);
+          crashPoint('doctor.after-repair');
         }
         break;
       case 'temp_file':

@@ -42,6 +42,10 @@ export const CRASH_POINTS = {
   'resume.before-interrupt': 'recoverOpenAttempts, after the stop, before the attempt is closed',
   /** orchestrator recovery: the attempt is closed interrupted. */
   'resume.after-interrupt': 'recoverOpenAttempts, after the attempt is closed',
+  /** doctor --fix: about to repair one problem (remove a lock, stop a process group). */
+  'doctor.before-repair': 'repairProblems, before each repair',
+  /** doctor --fix: an orphan process group is stopped. */
+  'doctor.after-repair': 'repairProblems, after an orphan group is stopped',
 } as const;
 export type CrashPointName = keyof typeof CRASH_POINTS;
 
