@@ -617,7 +617,7 @@ export class Engine {
     return written ?? this.records.get(id);
   }
 
-  /** The record on disk if it is `attempted` as written (stamped with a new rev), else undefined. */
+  /** The record on disk if it holds `attempted` (whatever its stamps), else undefined. */
   private async landedWrite(id: string, attempted: TaskRecord): Promise<TaskRecord | undefined> {
     const path = recordPath(this.options.paths, id);
     const onDisk = await (async () => {
@@ -626,7 +626,6 @@ export class Engine {
     })().catch(() => undefined);
     return onDisk !== undefined && isWriteOf(onDisk.doc, attempted) ? onDisk.doc : undefined;
   }
-
 
   /** One pure step of the machine with this engine's context. */
   private step(record: TaskRecord, event: TaskEvent): { record: TaskRecord; effects: readonly Effect[] } {

@@ -356,13 +356,17 @@ t.test('a full disk stops the output file, not the command', async t => {
   t.match(outcome.output_tail, 'flood done');
 });
 
-t.test('a script whose #! interpreter is missing: the error names the interpreter, not "no such file"', async t => {
+/** Runs `agent.sh`, written with `text` and file mode `mode`, in a fresh test dir. */
+async function runScript(t: Test, text: string, mode: number) {
   const { dir, options } = setup(t, 'agent-exit.mjs');
   const script = join(dir, 'agent.sh');
-  writeFileSync(script, '#!/no/such/interpreter -x\necho hi\n');
-  chmodSync(script, 0o755);
-  options.argv = [script];
-  const outcome = await runCommand(options);
+  writeFileSync(script, text);
+  chmodSync(script, mode);
+  return runCommand({ ...options, argv: [script] });
+}
+
+t.test('a script whose #! interpreter is missing: the error names the interpreter, not "no such file"', async t => {
+  const outcome = await runScript(t, '#!/no/such/interpreter -x\necho hi\n', 0o755);
   t.equal(outcome.spawn_error, 'ENOENT');
   t.match(outcome.error, /agent\.sh": its interpreter "\/no\/such\/interpreter" \(its #! line\) was not found/);
 });
@@ -428,12 +432,7 @@ t.test('the gate\'s exec failure is recognised in the words of dash, bash and bu
 });
 
 t.test('a file that is not executable is a failed, non-retryable outcome', async t => {
-  const { dir, options } = setup(t, 'agent-exit.mjs');
-  const script = join(dir, 'agent.sh');
-  writeFileSync(script, '#!/bin/sh\necho hi\n');
-  chmodSync(script, 0o644);
-  options.argv = [script];
-  const outcome = await runCommand(options);
+  const outcome = await runScript(t, '#!/bin/sh\necho hi\n', 0o644);
   t.equal(outcome.reason, 'failed');
   t.equal(outcome.spawn_error, 'EACCES');
   t.match(outcome.error, /agent\.sh.*permission denied/);

@@ -105,3 +105,19 @@ t.test('a new task that gets a worker at once is created in the same write as it
   // B waited for the one worker: created NEW (rev 1), then started with its attempt, then ended.
   t.equal(record(root, 'B').rev, 3);
 });
+
+t.test("a worker slot's changes that come together go in one write: five quick tasks cost fewer than two slot writes each", async t => {
+  const root = makeProject(t.testdir(), {
+    workflow: { implement: { command: [process.execPath, '-e', '0'] } },
+    config: { workers: 1 },
+    tasks: Object.fromEntries(['A', 'B', 'C', 'D', 'E'].map(id => [id, { goal: id }])),
+  });
+  const result = await runOnce(root);
+  t.equal(result.done.length, 5);
+  const slot = JSON.parse(readFileSync(join(root, '.isollm/state/workers/w1.json'), 'utf8')) as { rev: number; status: string };
+  t.equal(slot.status, 'stopped');
+  // One write per change (the old queue) would be 12: idle at start, busy and idle per task, stopped at
+  // the end. The idle of one task and the busy of the next come in the same pass, so they always share
+  // a write; how many more share one within WORKER_WRITE_DELAY_MS depends on the machine's speed.
+  t.ok(slot.rev < 12, `w1.json written ${slot.rev} times`);
+});

@@ -281,3 +281,18 @@ t.test('a lock dir with anything but holder files in it is never removed', async
   t.same(readdirSync(`${file}.lock`), ['notes.txt']);
   t.equal(reapLock(join(t.testdir(), 'missing.lock'), LOCK_STALE_MS), true, 'a lock that is not there is free');
 });
+
+t.test("proper-lockfile's mtime probe runs once per process, not on every lock", async t => {
+  // The probe sets the lock dir's mtime to the next whole second + 5 ms, in the future; a lock taken
+  // without it keeps the mtime of its mkdir, in the past. Its cache lives on the fs object it is given,
+  // which is new per lock: without the carry-over, every lock probed (a utimes and a stat).
+  const file = join(t.testdir(), 'probed.json');
+  await withLock(file, async () => undefined);
+  const mtimes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await withLock(file, async () => {
+      mtimes.push(statSync(`${file}.lock`).mtimeMs - Date.now());
+    });
+  }
+  t.ok(mtimes.every(ahead => ahead < 3), `each later lock dir keeps its mkdir time (ms ahead of now: ${mtimes.map(m => m.toFixed(1)).join(', ')})`);
+});
