@@ -36,6 +36,13 @@ export type Argv = [string, ...string[]];
  */
 export type Timestamp = string;
 /**
+ * inode:size:mtimeMs:ctimeMs of the file when it was read. Not checked further: a signature that is wrong only fails to match its file.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "Signature".
+ */
+export type Signature = string;
+/**
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
  * via the `definition` "TaskState".
  */
@@ -52,6 +59,14 @@ export type TaskState =
   | 'DONE'
   | 'FAILED'
   | 'CANCELLED';
+/**
+ * What a task is doing now, in the order `orch status` lists them: running first, finished last.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "Activity".
+ */
+export type Activity =
+  'running' | 'active' | 'backoff' | 'human' | 'queued' | 'failed' | 'cancelled' | 'done';
 /**
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
  * via the `definition` "PhaseName".
@@ -373,6 +388,58 @@ export interface Owner {
   boot_id: string;
   host: string;
   run_id?: string;
+}
+/**
+ * What `orch status` made of each file it read, .isollm/state/status-cache.json: keyed by the file's stat signature, so that an unchanged file costs a stat, not a read, a parse and a validation (as git's index does). A cache, never a source of truth: an entry is used only while its file's signature is the same, and the whole file may be deleted at any time.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "StatusCache".
+ */
+export interface StatusCache {
+  $schema?: string;
+  version: number;
+  rev: number;
+  written_at: Timestamp;
+  /**
+   * Task records by task id (the file state/tasks/<id>.json).
+   */
+  records: {
+    [k: string]: CachedRecord | undefined;
+  };
+  /**
+   * Valid task specs by file name (tasks/).
+   */
+  specs: {
+    [k: string]: CachedSpec | undefined;
+  };
+  /**
+   * Other files found valid (config, workers, inbox decisions): the signature of each, by path relative to the state dir.
+   */
+  valid: {
+    [k: string]: Signature;
+  };
+}
+/**
+ * What a task's record says that `orch status` needs for every task (to count, sort and page); the rows shown are built from the records themselves.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "CachedRecord".
+ */
+export interface CachedRecord {
+  sig: Signature;
+  state: TaskState;
+  activity: Activity;
+  retry_at?: Timestamp;
+}
+/**
+ * A valid spec: its task id when that is not its file name's (the rest is read for the rows shown).
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "CachedSpec".
+ */
+export interface CachedSpec {
+  sig: Signature;
+  id?: TaskId;
 }
 /**
  * A task record, .isollm/state/tasks/<id>.json: machine-owned. Only the orchestrator writes it, except that a human may set `state` while the task is AWAITING_HUMAN (PRODUCT.md section 8).

@@ -79,13 +79,25 @@ export const READ_CONCURRENCY = 32;
  * listJsonFiles, which cannot be imported without loading every validator.
  */
 export async function listDocuments(dir: string): Promise<string[]> {
+  return (await listFolder(dir)).documents;
+}
+
+/** A folder's documents (as listDocuments) and its refused hand edits, from one listing; both sorted. */
+export async function listFolder(dir: string): Promise<{ documents: string[]; rejected: string[] }> {
+  let names: string[];
   try {
-    const names = await fs.readdir(dir);
-    return names.filter(name => name.endsWith('.json') && !name.startsWith('.') && !REJECTED_EDIT.test(name)).sort(compareText);
+    names = (await fs.readdir(dir)).sort(compareText);
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return [];
+    if (errnoCode(error) === 'ENOENT') return { documents: [], rejected: [] };
     throw error;
   }
+  const documents: string[] = [];
+  const rejected: string[] = [];
+  for (const name of names) {
+    if (!name.endsWith('.json') || name.startsWith('.')) continue;
+    (REJECTED_EDIT.test(name) ? rejected : documents).push(name);
+  }
+  return { documents, rejected };
 }
 
 export interface LoadAllOptions<K extends FileKind = FileKind, T = KindShapes[K]> {
@@ -133,6 +145,19 @@ export async function loadAllParallel<K extends FileKind, T = KindShapes[K]>(kin
   return result;
 }
 
+/** A record whose file is not named after the task it names (`<id>.json`), as a listed problem. */
+export function misnamedRecord(paths: StatePaths, path: string, id: string): InvalidFile | undefined {
+  if (basename(path) === `${id}.json`) return undefined;
+  return {
+    path: relative(paths.root, path),
+    kind: 'record',
+    code: 'ORCH_SCHEMA_INVALID',
+    reason: `/id: the record names task "${id}", but a record's file is named after its task (${id}.json)`,
+    line: null,
+    column: null,
+  };
+}
+
 /**
  * Every task record of the state dir (or those `only` keeps), sorted by id, each as `map` makes it
  * (default: the record); a bad file is listed, never thrown.
@@ -143,15 +168,9 @@ export async function readRecords<T extends { id: string } = TaskRecord>(paths: 
   const { items, errors } = await loadAllParallel('record', paths.records, {
     ...options,
     map: (doc, path) => {
-      if (basename(path) === `${doc.id}.json`) return map(doc, path);
-      misnamed.push({
-        path: relative(paths.root, path),
-        kind: 'record',
-        code: 'ORCH_SCHEMA_INVALID',
-        reason: `/id: the record names task "${doc.id}", but a record's file is named after its task (${doc.id}.json)`,
-        line: null,
-        column: null,
-      });
+      const wrong = misnamedRecord(paths, path, doc.id);
+      if (wrong === undefined) return map(doc, path);
+      misnamed.push(wrong);
       return undefined;
     },
   });
@@ -160,15 +179,4 @@ export async function readRecords<T extends { id: string } = TaskRecord>(paths: 
   for (const failure of errors) result.invalid.push(invalidFile(paths.root, 'record', failure));
   result.records.sort((a, b) => compareText(a.id, b.id));
   return result;
-}
-
-/** The refused hand edits kept beside the records (relative to the root): neither records nor errors. */
-export async function listRejectedEdits(paths: StatePaths): Promise<string[]> {
-  try {
-    const names = await fs.readdir(paths.records);
-    return names.filter(name => REJECTED_EDIT.test(name)).sort(compareText).map(name => relative(paths.root, join(paths.records, name)));
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return [];
-    throw error;
-  }
 }

@@ -2,7 +2,8 @@
 // every file on each change cost a pass over all of them for every dropped spec (12 ms at 1,000
 // specs, ten times that at 10,000); an update now costs the changed file only.
 import type { LoadFailure } from '../store/load.js';
-import { duplicateIdFailures, type LoadedSpec } from '../store/specs.js';
+import { duplicateIdFailures } from '../store/spec-id.js';
+import type { LoadedSpec } from '../store/specs.js';
 
 export class SpecIndex {
   /** The specs that name a task of their own, by id. */

@@ -5,6 +5,7 @@
 // validated: a command loads only the kinds it reads (the record validator alone is over 100 KB of
 // code), and require() keeps validateDocument synchronous.
 import { createRequire } from 'node:module';
+import { dirname, join, relative, sep } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import type {
   CommandResult,
@@ -12,6 +13,7 @@ import type {
   OrchConfig,
   RunEvent,
   SessionRecord,
+  StatusCache,
   TaskRecord,
   TaskSpec,
   WorkerRecord,
@@ -56,6 +58,11 @@ function fileKind<T>(schema: string): KindInfo<T> {
   };
 }
 
+/** `$schema` for a file of `kind` at `filePath`: e.g. state/tasks/x.json → "../../schemas/task-record.schema.json". */
+export function schemaRef(kind: FileKind, filePath: string, stateDir: string): string {
+  return relative(dirname(filePath), join(stateDir, 'schemas', FILE_KINDS[kind].schema)).split(sep).join('/');
+}
+
 /** Every kind of file orch reads, with its schema file, validator and current version. */
 export const FILE_KINDS = {
   config: fileKind<OrchConfig>('config.schema.json'),
@@ -66,6 +73,7 @@ export const FILE_KINDS = {
   decision: fileKind<InboxDecision>('inbox-decision.schema.json'),
   result: fileKind<CommandResult>('command-result.schema.json'),
   event: fileKind<RunEvent>('event.schema.json'),
+  cache: fileKind<StatusCache>('status-cache.schema.json'),
 } as const;
 
 export type FileKind = keyof typeof FILE_KINDS;
@@ -79,6 +87,7 @@ export interface KindShapes {
   decision: InboxDecision;
   result: CommandResult;
   event: RunEvent;
+  cache: StatusCache;
 }
 
 /** The schema version this build writes, per kind. Older versions are migrated on load. */
@@ -91,6 +100,7 @@ export const CURRENT_VERSION: { [K in FileKind]: number } = {
   decision: 1,
   result: 1,
   event: 1,
+  cache: 1,
 };
 
 /** The TaskId pattern of schemas/common.schema.json, recognised to explain a refused id in words. */

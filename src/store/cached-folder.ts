@@ -34,7 +34,7 @@ export interface CachedFolderOptions<T> {
   now: () => number;
 }
 
-function signatureOf(stats: Stats): string {
+export function signatureOf(stats: Stats): string {
   return `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
 }
 

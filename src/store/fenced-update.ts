@@ -1,9 +1,8 @@
 // Read-modify-write of one machine-owned file (PRODUCT.md §2): under the file's lock, fenced by the
 // writer's session epoch and (optionally) the rev it read, validated before a byte is written.
 import { lstatSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
 import { OrchError } from '../errors.js';
-import { CURRENT_VERSION, FILE_KINDS, type KindShapes } from '../schema/validators.js';
+import { CURRENT_VERSION, schemaRef, type KindShapes } from '../schema/validators.js';
 import { writeFileDurable } from './durable-write.js';
 import { loadIfExists, validateDocument } from './load.js';
 import { withLock, type HeldLock, type LockOptions } from './lock.js';
@@ -73,10 +72,6 @@ export type Mutate<K extends FencedKind> = (
   current: KindShapes[K] | undefined,
 ) => Draft<KindShapes[K]> | undefined | Promise<Draft<KindShapes[K]> | undefined>;
 
-/** `$schema` for a file of `kind` at `filePath`: e.g. state/tasks/x.json → "../../schemas/task-record.schema.json". */
-export function schemaRef(kind: FencedKind, filePath: string, stateDir: string): string {
-  return relative(dirname(filePath), join(stateDir, 'schemas', FILE_KINDS[kind].schema)).split(sep).join('/');
-}
 
 /**
  * Under the lock on `path`: loads the current document, checks the fence and `expectRev`, and writes

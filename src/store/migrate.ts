@@ -19,6 +19,7 @@ export const MIGRATIONS: { [K in FileKind]: readonly Migration[] } = {
   decision: [],
   result: [],
   event: [],
+  cache: [],
 };
 
 /**

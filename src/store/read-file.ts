@@ -23,6 +23,8 @@ export interface ReadOptions {
 export interface FileContent {
   text: string;
   bytes: Buffer;
+  /** The stat of the file read (fstat of the descriptor read from). */
+  stats: Stats;
 }
 
 // O_NOFOLLOW: a symlink fails with ELOOP. O_NONBLOCK: a FIFO opens at once instead of waiting for a
@@ -52,7 +54,7 @@ export function readTextFileSync(path: string, options: ReadOptions = {}): FileC
       });
     }
     const bytes = readToEnd(path, fd, stat.size, maxBytes);
-    return { text: decodeUtf8(path, bytes), bytes };
+    return { text: decodeUtf8(path, bytes), bytes, stats: stat };
   } finally {
     closeSync(fd);
   }

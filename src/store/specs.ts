@@ -1,11 +1,11 @@
 // Task specs: human-owned files in tasks/. Loaded, never written. The id is the spec's `id` field or
 // else its file name; it is checked before it is ever used as a path, and two specs may not share one.
 import { createHash } from 'node:crypto';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { TaskSpec } from '../generated/types.js';
-import { OrchError } from '../errors.js';
 import { listJsonFiles, loadDocument, toOrchError, type LoadFailure } from './load.js';
 import { assertSafeId } from './paths.js';
+import { duplicateIdFailures, specIdOf } from './spec-id.js';
 
 export interface LoadedSpec {
   id: string;
@@ -17,11 +17,6 @@ export interface LoadedSpec {
 
 export function hashBytes(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** The id a spec file names: its `id` field, else the file name without `.json`. */
-export function specIdOf(path: string, spec: Pick<TaskSpec, 'id'>): string {
-  return spec.id ?? basename(path, '.json');
 }
 
 export async function loadSpecFile(path: string): Promise<LoadedSpec> {
@@ -68,15 +63,4 @@ export function groupSpecs(loaded: readonly LoadedSpec[], errors: readonly LoadF
     all.push(...duplicateIdFailures(id, group.map(s => s.path)));
   }
   return { specs, errors: all };
-}
-
-/** One failure per spec file of `files`, which all name task `id`: which one is meant is unknowable. */
-export function duplicateIdFailures(id: string, files: readonly string[]): LoadFailure[] {
-  return files.map(path => ({
-    path,
-    error: new OrchError('ORCH_SCHEMA_INVALID', `${path}: task id "${id}" is also used by ${files.filter(f => f !== path).join(', ')}`, {
-      details: { file: path, problems: [{ path: '/id', message: `duplicate task id "${id}"` }] },
-      hint: 'give each task its own id (the file name, or the "id" field)',
-    }),
-  }));
 }

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collectStatus, sortRows, taskRow } from '../../src/project/status.js';
+import { collectStatus } from '../../src/project/status.js';
+import { sortRows, taskRow } from '../../src/project/status-row.js';
 import { statePaths } from '../../src/store/paths.js';
 import { at, attempt, makeRecord, T0, writeRecords } from '../fixtures/read-records.js';
 

@@ -5,7 +5,8 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, wri
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { WorkerRecord } from '../../src/generated/types.js';
-import { createDocument, FENCED_KINDS, schemaRef, updateDocument } from '../../src/store/fenced-update.js';
+import { createDocument, FENCED_KINDS, updateDocument } from '../../src/store/fenced-update.js';
+import { schemaRef } from '../../src/schema/validators.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const INCREMENT = join(ROOT, 'test/fixtures/fenced-increment.mjs');

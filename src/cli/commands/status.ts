@@ -1,8 +1,9 @@
 // `orch status`: is an orchestrator running, what every task is doing, and which files are invalid.
-import { collectStatus, TASK_ROW_FIELDS, type SessionView, type TaskRow } from '../../project/status.js';
+import { collectStatus, type SessionView } from '../../project/status.js';
+import { TASK_ROW_FIELDS, type TaskRow } from '../../project/status-row.js';
 import type { InvalidFile } from '../../project/read-state.js';
 import { TASK_STATES } from '../../machine/states.js';
-import { page, pageInfo, parseFields, parseLimit, parseOffset, pickFields, type ReadOptions } from '../format/bounds.js';
+import { page, pageInfo, parseFields, type Page, parseLimit, parseOffset, pickFields, type ReadOptions } from '../format/bounds.js';
 import { bad, dim, good, heading, paintState, warn } from '../format/colour.js';
 import { chooseColumns, renderTable, type Column } from '../format/table.js';
 import { money, relative, when } from '../format/text.js';
@@ -66,8 +67,9 @@ export async function statusCommand(options: ReadOptions): Promise<number> {
   const limit = parseLimit(options.limit);
   const offset = parseOffset(options.offset);
   const now = Date.now();
-  const report = await collectStatus(paths, { now });
-  const rows = page(report.tasks, limit, offset);
+  const report = await collectStatus(paths, { now, limit, offset });
+  // The report holds only this window's rows (building a row reads its record): the page is theirs.
+  const rows: Page<TaskRow> = { items: report.tasks, total: report.tasks_total, offset, limit, more: offset + report.tasks.length < report.tasks_total };
   const invalid = page(report.invalid, limit);
   if (options.json === true) {
     printJson({
@@ -85,7 +87,7 @@ export async function statusCommand(options: ReadOptions): Promise<number> {
   }
   println(sessionLine(report.session, now));
   println();
-  if (report.tasks.length === 0) {
+  if (report.tasks_total === 0) {
     println(`no tasks yet: drop a task file into ${report.state_dir}/tasks/`);
   } else {
     const all = columns(now);
@@ -97,7 +99,7 @@ export async function statusCommand(options: ReadOptions): Promise<number> {
     }
     println();
     const counts = TASK_STATES.filter(state => report.counts[state] > 0).map(state => `${report.counts[state]} ${paintState(state)}`);
-    println(`${report.tasks.length} task${report.tasks.length === 1 ? '' : 's'}: ${counts.join(', ')}`);
+    println(`${report.tasks_total} task${report.tasks_total === 1 ? '' : 's'}: ${counts.join(', ')}`);
   }
   if (invalid.total > 0) {
     println();
