@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { promises as fs, truncateSync, writeFileSync } from 'node:fs';
+import { promises as fs, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop, setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -135,7 +135,9 @@ t.test('a symlink, FIFO, directory or hard link is refused promptly, and the out
 
 t.test('readTextFileSync reads the same content and throws the same errors, synchronously', async t => {
   const dir = t.testdir({ 'a.json': '{"a":1}', 'big.json': 'x'.repeat(101) });
-  t.same(readTextFileSync(join(dir, 'a.json')), { text: '{"a":1}', bytes: Buffer.from('{"a":1}') });
+  const read = readTextFileSync(join(dir, 'a.json'));
+  t.same({ text: read.text, bytes: read.bytes }, { text: '{"a":1}', bytes: Buffer.from('{"a":1}') });
+  t.equal(read.stats.ino, statSync(join(dir, 'a.json')).ino, 'with the stat of the file read');
   t.throws(() => readTextFileSync(join(dir, 'none.json')), { code: 'ORCH_NOT_FOUND' });
   t.throws(() => readTextFileSync(join(dir, 'big.json'), { maxBytes: 100 }), { code: 'ORCH_FILE_TOO_LARGE' });
   t.throws(() => readTextFileSync(dir), { code: 'ORCH_NOT_REGULAR_FILE' });
