@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const target = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'orch-demo-'));
 cpSync(join(repo, 'examples', 'hello'), target, { recursive: true });
-const orch = join(repo, 'dist', 'src', 'cli', 'main.js');
+const orch = join(repo, 'dist', 'src', 'bundle', 'main.js');
 console.log(`orch demo: a copy of examples/hello in ${target}\n`);
 const run = spawnSync(process.execPath, [orch, '--once', '--root', target], { stdio: 'inherit' });
 console.log(`

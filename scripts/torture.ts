@@ -45,7 +45,7 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 mkdirSync(app);
 for (const part of ['dist', 'schemas', 'package.json']) cpSync(join(repo, part), join(app, part), { recursive: true });
 symlinkSync(join(repo, 'node_modules'), join(app, 'node_modules'));
-process.env.ORCH_TORTURE_BIN = join(app, 'dist', 'src', 'cli', 'main.js');
+process.env.ORCH_TORTURE_BIN = join(app, 'dist', 'src', 'bundle', 'main.js');
 const log = (line: string): void => {
   process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(5)} s] ${line}\n`);
 };

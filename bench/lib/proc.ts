@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
-export const ORCH_CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+export const ORCH_CLI = fileURLToPath(new URL('../../dist/src/bundle/main.js', import.meta.url));
 
 export interface Timed {
   ms: number;
