@@ -1,10 +1,12 @@
-// schemas/*.schema.json → src/generated/types.ts (json-schema-to-typescript) and one precompiled Ajv
+// schemas/*.schema.json → src/generated/types.ts (json-schema-to-typescript), src/generated/schema-set.ts
+// (a fingerprint of the set) and one precompiled Ajv
 // standalone validator per document schema, src/generated/validate-<name>.cjs (no schema compiling
 // at startup). One module per kind, because a command loads only the validators of the kinds it reads
 // (src/schema/validators.ts requires each on first use); CommonJS, because validateDocument is
 // synchronous and only require() loads a module synchronously on Node 20.
 // `--check` fails when the committed output is stale (or a generated file is left over), so CI
 // catches a schema edited without a regen.
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
@@ -47,8 +49,21 @@ function generateValidator(files: SchemaFiles, name: string): string {
   return `${BANNER}${standaloneCode.default(ajv, { validate: name })}\n`;
 }
 
+/**
+ * A fingerprint of the whole schema set, for what judged files valid under it and keeps the judgement
+ * (`orch status`'s cache): a schema changed, the judgements are made again.
+ */
+function generateSchemaSet(files: SchemaFiles): string {
+  const hash = createHash('sha256');
+  for (const name of [...files.keys()].sort()) hash.update(`${name}\n${JSON.stringify(files.get(name))}\n`);
+  return `${BANNER}/** A fingerprint of schemas/: it changes when any schema does. */\nexport const SCHEMA_SET = '${hash.digest('hex').slice(0, 16)}';\n`;
+}
+
 const files = readSchemaDir(schemaDir);
-const outputs = new Map<string, string>([[join(outDir, 'types.ts'), await generateTypes(files)]]);
+const outputs = new Map<string, string>([
+  [join(outDir, 'types.ts'), await generateTypes(files)],
+  [join(outDir, 'schema-set.ts'), generateSchemaSet(files)],
+]);
 for (const name of documentSchemaNames(files)) outputs.set(join(outDir, validatorFileName(name)), generateValidator(files, name));
 
 /** Files of ours in src/generated/ that the schemas no longer produce (a removed schema, an old layout). */

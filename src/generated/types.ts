@@ -399,6 +399,10 @@ export interface StatusCache {
   $schema?: string;
   version: number;
   rev: number;
+  /**
+   * The fingerprint of the schemas the files were judged by (src/generated/schema-set.ts): another orch's cache is rebuilt, not trusted.
+   */
+  schemas: string;
   written_at: Timestamp;
   /**
    * Task records by task id (the file state/tasks/<id>.json).

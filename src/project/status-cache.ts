@@ -6,10 +6,11 @@
 // It is a cache, never a source of truth: an entry is used only while its file's signature is the one
 // it was made from, an entry is stored only when its file had not changed for RACY_MS before the read
 // (a same-size rewrite within the clock's tick would not show in the signature), and a cache that is
-// missing, unreadable, invalid or of another version is simply rebuilt. Failing to write it (a
-// read-only state dir, a full disk) costs the next run its speed, nothing else.
+// missing, unreadable, invalid, of another version or made under other schemas is simply rebuilt.
+// Failing to write it (a read-only state dir, a full disk) costs the next run its speed, nothing else.
 import { existsSync, lstatSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { SCHEMA_SET } from '../generated/schema-set.js';
 import type { CachedRecord, CachedSpec, StatusCache } from '../generated/types.js';
 import { CURRENT_VERSION, schemaRef } from '../schema/validators.js';
 import { RACY_MS, signatureOf } from '../store/cached-folder.js';
@@ -70,6 +71,8 @@ export class StatusCacheFile {
       // JSON.parse, not parseJson: its duplicate-key guard is for files people edit, and costs 20 ms
       // on the cache of 10,000 tasks.
       old = validateDocument('cache', path, JSON.parse(readTextFileSync(path, { maxBytes: MAX_CACHE_BYTES }).text));
+      // Judged under other schemas (another build of orch): what was valid then may not be now.
+      if (old.schemas !== SCHEMA_SET) old = undefined;
     } catch {
       old = undefined; // missing, broken, newer, unreadable: rebuilt from the files themselves
     }
@@ -127,6 +130,7 @@ export class StatusCacheFile {
       $schema: schemaRef('cache', this.path, this.stateDir),
       version: CURRENT_VERSION.cache,
       rev: this.oldRev + 1,
+      schemas: SCHEMA_SET,
       written_at: new Date(this.clock()).toISOString(),
       records: Object.fromEntries(this.next.records),
       specs: Object.fromEntries(this.next.specs),

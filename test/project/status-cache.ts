@@ -88,6 +88,13 @@ t.test('a broken, foreign or unwritable cache costs speed, never a wrong answer'
     t.same(summary(await collectStatus(paths, { clock: later })), ['C:NEW', 'B:FAILED', 'A:DONE'], content.slice(0, 20));
     t.same(Object.keys(readCache(paths).records).sort(), ['A', 'B', 'C'], 'rebuilt');
   }
+  // Judged under other schemas (another build of orch): not trusted, though its signatures match.
+  const foreign = readCache(paths);
+  writeFileSync(statusCachePath(paths), JSON.stringify({ ...foreign, schemas: '0000000000000000', records: { ...foreign.records, A: { ...foreign.records.A, state: 'FAILED', activity: 'failed' } } }));
+  const rebuilt = await collectStatus(paths, { clock: later });
+  t.same(summary(rebuilt), ['C:NEW', 'B:FAILED', 'A:DONE'], 'other schemas: rebuilt');
+  t.match(rebuilt.counts, { DONE: 1, FAILED: 1, NEW: 1 });
+  t.match(readCache(paths).records.A, { state: 'DONE' });
   // A cache entry that lies (a hand edit) but names another signature is not used.
   const lying = readCache(paths);
   writeFileSync(statusCachePath(paths), JSON.stringify({ ...lying, records: { ...lying.records, A: { sig: '1:2:3:4', state: 'FAILED', activity: 'failed' } } }));
