@@ -120,8 +120,12 @@ export class Engine {
   private draining = false;
   /** Tasks whose last launch could not write its attempt (a full disk): not launched again before `until`. */
   private readonly launchBackoff = new Map<string, { until: number; wait: number }>();
+  /** startRunsCommand's answers, by record object (a record is replaced, never changed, by a write). */
+  private readonly startPreviews = new WeakMap<TaskRecord, { config: OrchConfig; runsCommand: boolean }>();
   /** Passes in a row that failed (see pass()). */
   private failedPasses = 0;
+  /** Passes come from runUntilIdle's loop (not a caller's reconcile()): without a watcher, their looks at every file are spaced. */
+  private inRunLoop = false;
   /** Watch mode: the engine outlives idleness and faults. */
   private stayAlive = false;
   /** Log lines of transitions the disk refused since the last one written. */
@@ -147,6 +151,7 @@ export class Engine {
    */
   async runUntilIdle(signal?: AbortSignal, options: { stayAlive?: boolean } = {}): Promise<EngineSummary> {
     this.stayAlive = options.stayAlive === true;
+    this.inRunLoop = true;
     await this.workers.open();
     await this.configWatch.baseline();
     signal?.addEventListener('abort', () => this.wake(), { once: true });
@@ -157,10 +162,16 @@ export class Engine {
         await this.pass();
         const wait = this.nextWakeAt();
         if (this.draining && this.running.size === 0) break;
-        if (options.stayAlive !== true && this.running.size === 0 && wait === undefined && !this.pending) break;
+        if (options.stayAlive !== true && this.running.size === 0 && wait === undefined && !this.pending) {
+          // Idle, as far as the engine knows: without a watcher, it ends only after a look at every file.
+          if (this.tree.lookedAtEverything()) break;
+          this.tree.lookAtEverything();
+          continue;
+        }
         await this.sleepUntil(wait);
       }
     } finally {
+      this.inRunLoop = false;
       await this.stopAll('the orchestrator is stopping');
       await this.workers.close();
     }
@@ -270,9 +281,13 @@ export class Engine {
     const unborn: LoadedSpec[] = [];
     const { paths } = this.options;
     await this.reloadConfig();
-    const changes = await this.tree.refresh(this.pathsWaitedOn());
+    const changes = await this.tree.refresh(this.pathsWaitedOn(), { throttled: this.inRunLoop });
     const view = this.tree.specView();
     const now = this.clock.now();
+    // Without a watcher, a look at every file skipped: a long-lived engine comes back for it (a change
+    // since the last look is still seen); `--once` looks before it ends (runUntilIdle).
+    const lookIn = this.tree.msToNextLook();
+    if (lookIn !== undefined && this.stayAlive) this.wakeAtLatest(now + lookIn);
     const stillSettling = await this.settleInvalid([...view.errors, ...this.tree.records.failures()], now);
     await this.judgeRecordFiles(changes.full ? undefined : changes.records);
     const cyclesChanged = this.cycles?.dependencyVersion !== view.dependencyVersion;
@@ -651,6 +666,20 @@ export class Engine {
     });
   }
 
+  /**
+   * Whether starting this NEW task leads straight to a phase that runs a command (not a gate, not
+   * nothing to run). Kept per record and config: finding out is a preview of the start (a clone of
+   * the record and a workflow resolution), and every pass asks it of every waiting task, free worker
+   * or not (200 queued tasks: 200 previews per attempt's end, a quarter of the main thread).
+   */
+  private startRunsCommand(record: TaskRecord): boolean {
+    const known = this.startPreviews.get(record);
+    if (known !== undefined && known.config === this.config) return known.runsCommand;
+    const runsCommand = currentPhase(this.step(record, { type: 'start' }).record) !== undefined;
+    this.startPreviews.set(record, { config: this.config, runsCommand });
+    return runsCommand;
+  }
+
   private workflowFor(record: Pick<TaskRecord, 'spec'>): ResolvedWorkflow {
     return resolveWorkflow(this.config, record.spec);
   }
@@ -750,13 +779,13 @@ export class Engine {
         // A NEW task whose first phase runs a command starts in the same write that records the
         // command's identity (one write fewer before the command runs); any other start (a gate,
         // nothing to run) is written now.
-        const preview = this.step(record, { type: 'start' }).record;
-        if (currentPhase(preview) !== undefined && this.workers.hasFree()) {
-          record = preview;
+        const runsCommand = this.startRunsCommand(record);
+        if (runsCommand && this.workers.hasFree()) {
+          record = this.step(record, { type: 'start' }).record;
           startFirst = true;
         } else if (seed !== undefined) {
           continue; // created NEW below; started by the next pass
-        } else if (currentPhase(preview) === undefined) {
+        } else if (!runsCommand) {
           record = await this.apply(record.id, { type: 'start' });
         }
       }

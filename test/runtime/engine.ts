@@ -106,6 +106,22 @@ t.test('a new task that gets a worker at once is created in the same write as it
   t.equal(record(root, 'B').rev, 3);
 });
 
+t.test('without a watcher, --once spaces its looks at every file, but looks once more before it ends', async t => {
+  // A's command drops B's spec and ends at once: the pass after it comes well within UNWATCHED_LOOK_MS
+  // of the last look and does not list the folder; the run is then idle as far as the engine knows,
+  // and must look at every file before it ends (else B would be left for the next run).
+  const dir = t.testdir();
+  // sh, not node: a node command's own start (over 100 ms under load) would let the next look come due.
+  const drop = 'if [ "$ORCH_TASK_ID" = A ]; then echo \'{"goal": "b"}\' > "$1"; fi';
+  const root = makeProject(dir, {
+    workflow: { implement: { command: ['sh', '-c', drop, 'sh', join(dir, '.isollm', 'tasks', 'B.json')] } },
+    config: { workers: 1 },
+    tasks: { A: { goal: 'drops B' } },
+  });
+  const result = await runOnce(root);
+  t.same(result.done.sort(), ['A', 'B']);
+});
+
 t.test("a worker slot's changes that come together go in one write: five quick tasks cost fewer than two slot writes each", async t => {
   const root = makeProject(t.testdir(), {
     workflow: { implement: { command: [process.execPath, '-e', '0'] } },
