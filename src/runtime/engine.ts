@@ -120,7 +120,7 @@ export class Engine {
   private draining = false;
   /** Tasks whose last launch could not write its attempt (a full disk): not launched again before `until`. */
   private readonly launchBackoff = new Map<string, { until: number; wait: number }>();
-  /** startRunsCommand's answers, by record object (a record is replaced, never changed, by a write). */
+  /** previewStart's answers, by record object (a record is replaced, never changed, by a write). */
   private readonly startPreviews = new WeakMap<TaskRecord, { config: OrchConfig; runsCommand: boolean }>();
   /** Passes in a row that failed (see pass()). */
   private failedPasses = 0;
@@ -672,12 +672,14 @@ export class Engine {
    * the record and a workflow resolution), and every pass asks it of every waiting task, free worker
    * or not (200 queued tasks: 200 previews per attempt's end, a quarter of the main thread).
    */
-  private startRunsCommand(record: TaskRecord): boolean {
+  private previewStart(record: TaskRecord): { runsCommand: boolean; preview?: TaskRecord } {
     const known = this.startPreviews.get(record);
-    if (known !== undefined && known.config === this.config) return known.runsCommand;
-    const runsCommand = currentPhase(this.step(record, { type: 'start' }).record) !== undefined;
+    if (known !== undefined && known.config === this.config) return { runsCommand: known.runsCommand };
+    // The preview itself is not kept: its history holds this moment's time.
+    const preview = this.step(record, { type: 'start' }).record;
+    const runsCommand = currentPhase(preview) !== undefined;
     this.startPreviews.set(record, { config: this.config, runsCommand });
-    return runsCommand;
+    return { runsCommand, preview };
   }
 
   private workflowFor(record: Pick<TaskRecord, 'spec'>): ResolvedWorkflow {
@@ -779,9 +781,9 @@ export class Engine {
         // A NEW task whose first phase runs a command starts in the same write that records the
         // command's identity (one write fewer before the command runs); any other start (a gate,
         // nothing to run) is written now.
-        const runsCommand = this.startRunsCommand(record);
+        const { runsCommand, preview } = this.previewStart(record);
         if (runsCommand && this.workers.hasFree()) {
-          record = this.step(record, { type: 'start' }).record;
+          record = preview ?? this.step(record, { type: 'start' }).record;
           startFirst = true;
         } else if (seed !== undefined) {
           continue; // created NEW below; started by the next pass
