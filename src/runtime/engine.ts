@@ -668,7 +668,7 @@ export class Engine {
 
   /**
    * Whether starting this NEW task leads straight to a phase that runs a command (not a gate, not
-   * nothing to run). Kept per record and config: finding out is a preview of the start (a clone of
+   * nothing to run), with the preview when one was made now. The answer is kept per record and config: finding out is a preview of the start (a clone of
    * the record and a workflow resolution), and every pass asks it of every waiting task, free worker
    * or not (200 queued tasks: 200 previews per attempt's end, a quarter of the main thread).
    */
