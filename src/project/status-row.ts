@@ -128,8 +128,3 @@ const ACTIVITY_RANK = new Map<Activity, number>(ACTIVITIES.map((activity, rank) 
 export function compareByActivity(a: { activity: Activity; id: string }, b: { activity: Activity; id: string }): number {
   return (ACTIVITY_RANK.get(a.activity) ?? 0) - (ACTIVITY_RANK.get(b.activity) ?? 0) || compareText(a.id, b.id);
 }
-
-/** Running first, then waiting (backoff, human, queued), then finished; by id within each. */
-export function sortRows(rows: TaskRow[]): TaskRow[] {
-  return rows.sort(compareByActivity);
-}

@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectStatus } from '../../src/project/status.js';
-import { sortRows, taskRow } from '../../src/project/status-row.js';
+import { compareByActivity, taskRow } from '../../src/project/status-row.js';
 import { statePaths } from '../../src/store/paths.js';
 import { at, attempt, makeRecord, T0, writeRecords } from '../fixtures/read-records.js';
 
@@ -20,7 +20,7 @@ t.test('a row says what the task does now: running, in backoff, waiting for a hu
   t.match(blocked, { activity: 'queued', waiting_for: 'dependencies: X', title: 'n' });
   const done = taskRow(makeRecord('Z', { state: 'DONE', phase: 'implement', last_error: { at: at(1), message: 'old' } }), now);
   t.match(done, { activity: 'done', phase: null, last_error: null });
-  t.same(sortRows([done, blocked, human, backoff, running, due]).map(r => r.id), ['R', 'D', 'B', 'H', 'N', 'Z']);
+  t.same([done, blocked, human, backoff, running, due].sort(compareByActivity).map(r => r.id), ['R', 'D', 'B', 'H', 'N', 'Z']);
 });
 
 t.test('collectStatus lists every bad file with a reason, keeps refused edits apart, and counts states', async t => {
