@@ -86,10 +86,22 @@ t.test('an orchestrator whose session.json is replaced (by rename) while it runs
 
 t.test('a crash between spawning a command and writing its identity: the command never runs on untracked', async t => {
   const tasks = planTasks(2, 9, ['quick']).map(task => ({ ...task, spec: { ...task.spec, env: { ...task.spec.env, TORTURE_HOLD_S: '30' } } }));
-  const project = makeTortureProject(t.testdir(), tasks);
-  t.teardown(() => {
-    for (const p of markedProcesses(project.marker)) process.kill(p.pid, 'SIGKILL');
+  let resumed: ReturnType<typeof startOrch> | undefined;
+  let marker: string | undefined;
+  // Registered before t.testdir(), whose removal is a teardown too and runs in order: the processes
+  // writing into the folder must be gone before it is removed (else ENOTEMPTY, 1 run in 5). The
+  // orchestrator first (and waited for), then its commands until none is left.
+  t.teardown(async () => {
+    if (resumed !== undefined) await killNow(resumed);
+    if (marker === undefined) return;
+    const mine = marker;
+    await waitFor('every command of the test to be gone', () => {
+      for (const p of markedProcesses(mine)) process.kill(p.pid, 'SIGKILL');
+      return markedProcesses(mine).length === 0;
+    }, 10_000);
   });
+  const project = makeTortureProject(t.testdir(), tasks);
+  marker = project.marker;
   const crashed = await runOrch(project, ['--once'], { env: { ORCH_CRASH_AT: 'attempt.spawned:1' } });
   t.equal(crashed.signal, 'SIGKILL', 'killed right after the spawn');
   // The command waits at a gate for its identity to be written; with the orchestrator dead the gate
@@ -97,8 +109,7 @@ t.test('a crash between spawning a command and writing its identity: the command
   await waitFor('the spawned command to exit without running', () => markedProcesses(project.marker).length === 0, 10_000);
   t.pass('nothing of the dead run is left running');
   // The resume runs the tasks again (each implement holds 30 s): stop it once it has recovered.
-  const resumed = startOrch(project, ['--resume', '--once']);
-  t.teardown(() => killNow(resumed));
+  resumed = startOrch(project, ['--resume', '--once']);
   await waitFor('the resume to start both tasks again', () => [...readRecords(project.root).values()].filter(r => r.attempts.some(a => a.process !== undefined && a.ended_at === undefined)).length === 2, 30_000);
   const open = new Set([...readRecords(project.root).values()].flatMap(r => r.attempts.filter(a => a.ended_at === undefined).map(a => a.process?.pgid)));
   const strays = markedProcesses(project.marker).filter(p => p.pid !== resumed.child.pid && !open.has(p.pgid));
