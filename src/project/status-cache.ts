@@ -19,7 +19,7 @@ import { validateDocument } from '../store/load.js';
 import type { StatePaths } from '../store/paths.js';
 import { readTextFileSync } from '../store/read-file.js';
 
-/** The cache of a large project is larger than any state file: 100,000 rows are about 40 MB. */
+/** The cache of a large project is larger than any state file: 100,000 tasks make about 18 MB. */
 const MAX_CACHE_BYTES = 512 * 1024 * 1024;
 
 export function statusCachePath(paths: StatePaths): string {
@@ -32,7 +32,6 @@ export interface FileSignature {
   /** The file had not changed for RACY_MS when it was read. */
   settled: boolean;
 }
-
 
 type Sections = Pick<StatusCache, 'records' | 'specs' | 'valid'>;
 type Section = keyof Sections;
