@@ -9,7 +9,7 @@
 // missing, unreadable, invalid, of another version or made under other schemas is simply rebuilt.
 // Failing to write it (a read-only state dir, a full disk) costs the next run its speed, nothing else.
 import { existsSync, lstatSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { SCHEMA_SET } from '../generated/schema-set.js';
 import type { CachedRecord, CachedSpec, StatusCache } from '../generated/types.js';
 import { CURRENT_VERSION, schemaRef } from '../schema/validators.js';
@@ -21,10 +21,6 @@ import { readTextFileSync } from '../store/read-file.js';
 
 /** The cache of a large project is larger than any state file: 100,000 tasks make about 18 MB. */
 const MAX_CACHE_BYTES = 512 * 1024 * 1024;
-
-export function statusCachePath(paths: StatePaths): string {
-  return join(paths.machine, 'status-cache.json');
-}
 
 /** A file's signature, and whether an entry made from the read that follows may be kept. */
 export interface FileSignature {
@@ -56,7 +52,7 @@ export class StatusCacheFile {
 
   private constructor(paths: StatePaths, old: StatusCache | undefined, clock: () => number) {
     this.clock = clock;
-    this.path = statusCachePath(paths);
+    this.path = paths.statusCache;
     this.stateDir = paths.stateDir;
     this.old = old ?? { records: {}, specs: {}, valid: {} };
     this.oldRev = old?.rev ?? 0;
@@ -64,7 +60,7 @@ export class StatusCacheFile {
 
   /** The cache as the last `orch status` left it; an empty one if there is none or it is not usable. */
   static open(paths: StatePaths, clock: () => number = Date.now): StatusCacheFile {
-    const path = statusCachePath(paths);
+    const path = paths.statusCache;
     let old: StatusCache | undefined;
     try {
       // JSON.parse, not parseJson: its duplicate-key guard is for files people edit, and costs 20 ms

@@ -1,7 +1,7 @@
 // The files `orch status` reads, each through status-cache.json: a file whose signature the cache
 // knows is not read again. Every file that fails to load is read again each time (a few, usually)
 // and reported, as PRODUCT.md §2 wants: nothing silently skipped.
-import { join, relative, sep } from 'node:path';
+import { relative, sep } from 'node:path';
 import type { TaskRecord, TaskSpec } from '../generated/types.js';
 import { firstLine } from '../machine/messages.js';
 import { CURRENT_VERSION, type FileKind } from '../schema/validators.js';
@@ -172,7 +172,7 @@ export async function checkFile(kind: FileKind, path: string, paths: StatePaths,
 export async function checkFolder(kind: FileKind, dir: string, paths: StatePaths, cache: StatusCacheFile): Promise<InvalidFile[]> {
   const invalid: InvalidFile[] = [];
   for (const name of await listDocuments(dir)) {
-    const problem = await checkFile(kind, join(dir, name), paths, cache);
+    const problem = await checkFile(kind, inFolder(dir, name), paths, cache);
     if (problem !== undefined) invalid.push(problem);
   }
   return invalid;

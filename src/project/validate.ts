@@ -38,6 +38,7 @@ export function kindOfPath(paths: StatePaths, file: string): FileKind {
   const dir = dirname(abs);
   if (abs === paths.config) return 'config';
   if (abs === paths.session) return 'session';
+  if (abs === paths.statusCache) return 'cache';
   if (dir === paths.records) return 'record';
   if (dir === paths.workers) return 'worker';
   if (dir === paths.inbox) return 'decision';

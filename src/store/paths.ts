@@ -35,6 +35,8 @@ export interface StatePaths {
   inbox: string;
   machine: string;
   session: string;
+  /** `orch status`'s cache of what each file said (a cache: src/project/status-cache.ts). */
+  statusCache: string;
   records: string;
   workers: string;
   runs: string;
@@ -54,6 +56,7 @@ export function statePaths(root: string, layout: StateDirLayout = '.isollm', run
     inbox: join(stateDir, 'inbox'),
     machine,
     session: join(machine, 'session.json'),
+    statusCache: join(machine, 'status-cache.json'),
     records: join(machine, 'tasks'),
     workers: join(machine, 'workers'),
     runs: join(stateDir, 'runs'),

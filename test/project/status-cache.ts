@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectStatus } from '../../src/project/status.js';
-import { statusCachePath } from '../../src/project/status-cache.js';
+import { validateProject } from '../../src/project/validate.js';
 import { validateDocument } from '../../src/store/load.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
 import { clearFaults, injectFault } from '../../src/testing/faults.js';
@@ -23,7 +23,7 @@ function project(t: Test, records = [makeRecord('A', { state: 'DONE' }), makeRec
 }
 
 function readCache(paths: StatePaths): ReturnType<typeof validateDocument<'cache'>> {
-  const path = statusCachePath(paths);
+  const path = paths.statusCache;
   return validateDocument('cache', path, JSON.parse(readFileSync(path, 'utf8')));
 }
 
@@ -76,7 +76,7 @@ t.test('a changed, a removed and a new record are seen at once; rows come from t
 t.test('a file changed within the last 2 s is not cached: a same-size rewrite in that tick would not show', async t => {
   const paths = project(t);
   await collectStatus(paths); // the real clock: every file was written just now
-  t.throws(() => readFileSync(statusCachePath(paths)), { code: 'ENOENT' }, 'nothing settled, nothing to keep');
+  t.throws(() => readFileSync(paths.statusCache), { code: 'ENOENT' }, 'nothing settled, nothing to keep');
   await collectStatus(paths, { clock: later });
   t.same(Object.keys(readCache(paths).records).sort(), ['A', 'B', 'C']);
 });
@@ -84,24 +84,24 @@ t.test('a file changed within the last 2 s is not cached: a same-size rewrite in
 t.test('a broken, foreign or unwritable cache costs speed, never a wrong answer', async t => {
   const paths = project(t);
   for (const content of ['{ not json', JSON.stringify({ version: 99, rev: 1 }), JSON.stringify({ version: 1, rev: 1, written_at: 'x', records: { A: { sig: 'x', state: 'NOPE' } }, specs: {}, valid: {} })]) {
-    writeFileSync(statusCachePath(paths), content);
+    writeFileSync(paths.statusCache, content);
     t.same(summary(await collectStatus(paths, { clock: later })), ['C:NEW', 'B:FAILED', 'A:DONE'], content.slice(0, 20));
     t.same(Object.keys(readCache(paths).records).sort(), ['A', 'B', 'C'], 'rebuilt');
   }
   // Judged under other schemas (another build of orch): not trusted, though its signatures match.
   const foreign = readCache(paths);
-  writeFileSync(statusCachePath(paths), JSON.stringify({ ...foreign, schemas: '0000000000000000', records: { ...foreign.records, A: { ...foreign.records.A, state: 'FAILED', activity: 'failed' } } }));
+  writeFileSync(paths.statusCache, JSON.stringify({ ...foreign, schemas: '0000000000000000', records: { ...foreign.records, A: { ...foreign.records.A, state: 'FAILED', activity: 'failed' } } }));
   const rebuilt = await collectStatus(paths, { clock: later });
   t.same(summary(rebuilt), ['C:NEW', 'B:FAILED', 'A:DONE'], 'other schemas: rebuilt');
   t.match(rebuilt.counts, { DONE: 1, FAILED: 1, NEW: 1 });
   t.match(readCache(paths).records.A, { state: 'DONE' });
   // A cache entry that lies (a hand edit) but names another signature is not used.
   const lying = readCache(paths);
-  writeFileSync(statusCachePath(paths), JSON.stringify({ ...lying, records: { ...lying.records, A: { sig: '1:2:3:4', state: 'FAILED', activity: 'failed' } } }));
+  writeFileSync(paths.statusCache, JSON.stringify({ ...lying, records: { ...lying.records, A: { sig: '1:2:3:4', state: 'FAILED', activity: 'failed' } } }));
   t.same(summary(await collectStatus(paths, { clock: later })), ['C:NEW', 'B:FAILED', 'A:DONE']);
 
-  rmSync(statusCachePath(paths));
-  mkdirSync(statusCachePath(paths)); // the cache cannot be written
+  rmSync(paths.statusCache);
+  mkdirSync(paths.statusCache); // the cache cannot be written
   const report = await collectStatus(paths, { clock: later });
   t.same(summary(report), ['C:NEW', 'B:FAILED', 'A:DONE']);
   t.same(report.invalid, []);
@@ -111,7 +111,7 @@ t.test('status writes no cache into a state dir that does not exist, and works f
   const root = t.testdir({ '.isollm': { tasks: { 'x.json': JSON.stringify({ goal: 'x' }) } } });
   const paths = statePaths(root);
   t.same(summary(await collectStatus(paths, { clock: later })), ['x:NEW']);
-  t.throws(() => readFileSync(statusCachePath(paths)), { code: 'ENOENT' });
+  t.throws(() => readFileSync(paths.statusCache), { code: 'ENOENT' });
 
   const odd = project(t, [makeRecord('constructor', { state: 'DONE' }), makeRecord('__proto__', { state: 'FAILED' }), makeRecord('toString')]);
   await collectStatus(odd, { clock: later });
@@ -128,4 +128,11 @@ t.test('a page of rows reads only its own records', async t => {
   t.same(summary(report), ['B:DONE', 'C:DONE']);
   t.same(report.invalid, []);
   clearFaults();
+});
+
+t.test('`orch validate` checks the cache against its own schema when named', async t => {
+  const paths = project(t);
+  await collectStatus(paths, { clock: later });
+  const report = await validateProject(paths, [paths.statusCache]);
+  t.match(report, { errors: 0, files: [{ kind: 'cache' }] });
 });
