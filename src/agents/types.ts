@@ -109,6 +109,12 @@ export interface AgentAdapter {
   readonly streams: boolean;
   /** Environment variables that hold the client's credentials (any one is enough), for `orch doctor`. */
   readonly credentialVars: readonly string[];
+  /**
+   * Environment defaults for the client, applied only where the user's environment (or the phase's
+   * `env`) does not set the variable: e.g. fewer retries inside the client, so orch's own classification
+   * and backoff decide (Claude Code retries a 401 for minutes by default).
+   */
+  readonly envDefaults?: Readonly<Record<string, string>>;
   /** The full argv (binary first) for one phase. */
   argv(invocation: AgentInvocation): string[];
   /** Reads the client's stdout (and stderr) after it ended, with its exit code. Pure; never throws. */

@@ -2,7 +2,9 @@
 // checks the schema cannot express. Warnings (a command not on PATH) never stop a run; errors do.
 import { accessSync, constants as fsc, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import type { OrchConfig, Workflow } from '../generated/types.js';
+import { adapterFor, knownProvider } from '../agents/index.js';
+import type { OrchConfig, RetryPolicy, Workflow } from '../generated/types.js';
+import { patternProblems } from '../runner/classify.js';
 import { OrchError, isOrchError } from '../errors.js';
 import { loadDocument } from '../store/load.js';
 import type { SchemaProblem } from '../schema/validators.js';
@@ -60,6 +62,7 @@ export function checkConfig(config: OrchConfig, root: string, env: NodeJS.Proces
       errors.push({ path: `${base}/run`, message: '"run" is shorthand for implement.command: give one or the other' });
     }
     if (!hasAnyCommand(workflow)) warnings.push({ path: base, message: 'no phase has a command: every task passes straight to DONE' });
+    agentProblems(config, workflow, base, root, env, errors, warnings);
     for (const [argv, path] of commandsOf(workflow, base)) {
       const program = argv[0];
       if (program !== undefined && !commandExists(program, root, env)) {
@@ -67,6 +70,7 @@ export function checkConfig(config: OrchConfig, root: string, env: NodeJS.Proces
       }
     }
   }
+  retryProblems(config.retry, '/retry', errors);
   (config.launchers ?? []).forEach((launcher, i) => {
     if (i >= (config.workers ?? 1)) warnings.push({ path: `/launchers/${i}`, message: `there are only ${config.workers ?? 1} worker(s): this launcher is never used` });
     if (launcher.length === 0) errors.push({ path: `/launchers/${i}`, message: 'a launcher needs at least a program' });
@@ -75,7 +79,48 @@ export function checkConfig(config: OrchConfig, root: string, env: NodeJS.Proces
 }
 
 function hasAnyCommand(workflow: Workflow): boolean {
-  return workflow.run !== undefined || PHASES_WITH_COMMANDS.some(p => workflow[p]?.command !== undefined) || Object.keys(workflow.quality_gate?.checks ?? {}).length > 0;
+  return (
+    workflow.run !== undefined ||
+    PHASES_WITH_COMMANDS.some(p => workflow[p]?.command !== undefined || isAgent(workflow[p]?.provider)) ||
+    Object.keys(workflow.quality_gate?.checks ?? {}).length > 0
+  );
+}
+
+function isAgent(provider: string | undefined): boolean {
+  const known = knownProvider(provider);
+  return known !== undefined && known !== 'command';
+}
+
+/** Invalid classification patterns are errors: a rule that cannot match is a rule that silently does nothing. */
+function retryProblems(retry: RetryPolicy | undefined, path: string, errors: SchemaProblem[]): void {
+  for (const set of ['non_retryable', 'rate_limit'] as const) {
+    for (const problem of patternProblems(retry?.[set]?.patterns ?? [])) {
+      errors.push({ path: `${path}/${set}/patterns`, message: `invalid regular expression ${problem}` });
+    }
+  }
+}
+
+/** Agent phases: a client that must be on PATH, a provider orch does not know, a stall timeout a non-streaming client would trip. */
+function agentProblems(config: OrchConfig, workflow: Workflow, base: string, root: string, env: NodeJS.ProcessEnv, errors: SchemaProblem[], warnings: SchemaProblem[]): void {
+  retryProblems(workflow.retry, `${base}/retry`, errors);
+  for (const name of PHASES_WITH_COMMANDS) {
+    const phase = workflow[name];
+    if (phase === undefined) continue;
+    const path = `${base}/${name}`;
+    retryProblems(phase.retry, `${path}/retry`, errors);
+    if (phase.provider !== undefined && knownProvider(phase.provider) === undefined) {
+      warnings.push({ path: `${path}/provider`, message: `provider "${phase.provider}" is not one orch knows (claude_code, codex, gemini, aider, command): its output is not read for model, cost or errors` });
+    }
+    const adapter = adapterFor(phase.provider);
+    if (phase.command !== undefined || adapter.provider === 'command') continue;
+    if (!commandExists(adapter.binary, root, env)) {
+      warnings.push({ path: `${path}/provider`, message: `the ${adapter.provider} client "${adapter.binary}" is not found on PATH` });
+    }
+    const stall = phase.retry?.stall_timeout_s ?? workflow.retry?.stall_timeout_s ?? config.retry?.stall_timeout_s;
+    if (stall !== undefined && !adapter.streams) {
+      warnings.push({ path: `${path}/provider`, message: `${adapter.binary} prints nothing until it ends: stall_timeout_s (${stall}s) does not apply to this phase` });
+    }
+  }
 }
 
 function* commandsOf(workflow: Workflow, base: string): Generator<[string[], string]> {

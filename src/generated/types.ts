@@ -109,6 +109,14 @@ export interface CommandResult {
     name: string;
     passed: boolean;
     message?: string;
+    /**
+     * False when the check could not run at all (command not found, a missing npm script): a config problem, not a failure of the work.
+     */
+    runnable?: boolean;
+    /**
+     * The last lines of the check's output, for the agent's next attempt.
+     */
+    output_tail?: string;
   }[];
 }
 /**
@@ -251,6 +259,10 @@ export interface Workflow {
   max_cost_usd?: number;
   max_tokens?: number;
   /**
+   * Most seconds a task may spend parked by rate limits in all; past it, the task waits for a human with the reason.
+   */
+  max_rate_limit_wait_s?: number;
+  /**
    * The same error this many times in a row parks the task for a human.
    */
   no_progress_limit?: number;
@@ -264,10 +276,17 @@ export interface Workflow {
 export interface Phase {
   command?: Argv;
   /**
+   * Extra arguments the agent adapter adds to the argv it builds (before the prompt). Ignored when command is given.
+   */
+  args?: string[];
+  /**
    * Run command[0] through a shell (only then is it a shell line).
    */
   shell?: boolean;
   model?: string;
+  /**
+   * Who runs the phase: claude_code, codex, gemini, aider (an agent CLI orch knows: it builds the argv when command is left out and reads model, cost, tokens, errors and the result from the client's output) or command (any other program). claude_cli and codex_cli are read as claude_code and codex; any other name is a label for the run log.
+   */
   provider?: string;
   /**
    * Model routing: the first route whose `when` matches the task's fields picks the model.
@@ -511,6 +530,10 @@ export interface TaskRecord {
      */
     same_error: number;
     error_signature?: string;
+    /**
+     * Time parked by rate limits in this generation, counted against max_rate_limit_wait_s.
+     */
+    rate_limit_wait_ms?: number;
   };
   cost: {
     usd: number;
@@ -604,10 +627,35 @@ export interface Attempt {
   artifacts_dir: string;
   outcome?: 'approved' | 'rejected' | 'done' | 'failed';
   error?: string;
+  /**
+   * The model the client reported using (else the one asked for).
+   */
   model?: string;
+  /**
+   * The model orch asked for, when the client reported another.
+   */
+  model_requested?: string;
   provider?: string;
+  /**
+   * The agent client's session or thread id.
+   */
+  session_id?: string;
   cost_usd?: number;
   tokens?: number;
+  input_tokens?: number;
+  output_tokens?: number;
+  /**
+   * The class of the client's error: usage, auth, rate_limit, server, network, request, other.
+   */
+  error_kind?: string;
+  /**
+   * The HTTP status the client reported for its error.
+   */
+  http_status?: number;
+  /**
+   * Where the phase's result came from.
+   */
+  result_source?: 'result_file' | 'structured' | 'final_message';
   checks?: CheckResult[];
 }
 /**
@@ -636,6 +684,10 @@ export interface CheckResult {
   duration_s?: number;
   exit_code?: number | null;
   message?: string;
+  /**
+   * False when the check could not run at all.
+   */
+  runnable?: boolean;
 }
 /**
  * Why the task waits for a human, and for what.
@@ -645,7 +697,16 @@ export interface CheckResult {
  */
 export interface Awaiting {
   since: Timestamp;
-  kind: 'gate' | 'exhausted' | 'plan_rejections' | 'budget' | 'no_progress' | 'interruptions' | 'deadline';
+  kind:
+    | 'gate'
+    | 'exhausted'
+    | 'plan_rejections'
+    | 'budget'
+    | 'no_progress'
+    | 'interruptions'
+    | 'deadline'
+    | 'config'
+    | 'rate_limit';
   reason: string;
   resume_state?: TaskState;
   phase?: PhaseName;

@@ -54,6 +54,7 @@ export function approve(d: Draft, ev: Decide<'approve'>): void {
       enterPosition(d, pos, false);
       return;
     case 'exhausted':
+    case 'config':
     case undefined:
       r.counters.same_error = 0;
       delete r.counters.error_signature;
@@ -71,6 +72,10 @@ export function approve(d: Draft, ev: Decide<'approve'>): void {
       return;
     case 'interruptions':
       r.counters.interruptions = 0;
+      resume(d, pos, true);
+      return;
+    case 'rate_limit':
+      delete r.counters.rate_limit_wait_ms;
       resume(d, pos, true);
       return;
     case 'budget':

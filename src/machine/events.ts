@@ -58,6 +58,13 @@ export type TaskEvent =
        * left out: `<exit code, or signal, or reason>:<first line of the error>`.
        */
       readonly signature?: string;
+      /**
+       * The failure is the config's, not the work's (a flag the client refused, a quality-gate check
+       * that cannot run): no attempt can succeed until a person fixes it, so the task waits for one at once.
+       */
+      readonly config_problem?: boolean;
+      /** What the agent client said about the attempt, recorded on it. */
+      readonly agent?: AttemptAgentFacts;
     }
   /** orch: the task's deadline_at has passed. */
   | { readonly type: 'deadline_passed' }
@@ -70,6 +77,9 @@ export type TaskEvent =
   | { readonly type: 'spec_changed'; readonly spec: TaskSpec; readonly hash: string; readonly mode: 'restart' | 'next_phase' }
   /** orch (watcher): the spec file is gone. */
   | { readonly type: 'spec_deleted' };
+
+/** Facts of an attempt read from the agent client's own output (PRODUCT.md §13). */
+export type AttemptAgentFacts = Pick<Attempt, 'session_id' | 'error_kind' | 'http_status' | 'result_source'>;
 
 export type LogCategory = Exclude<RunEvent['category'], 'run'>;
 export type LogLevel = RunEvent['level'];

@@ -48,7 +48,11 @@ export function failed(d: Draft, attempt: Attempt, ev: AttemptFinished, message:
   const policy = wf.phases[phase].retry;
   const stepId = currentStep(d.r)?.id;
   const stepRef = isStepPhase(phase) ? stepId : undefined;
-  if (!ev.retryable) {
+  if (ev.config_problem === true) {
+    // Nothing the agent does can fix a refused flag or a check that cannot run: a person must.
+    log(d, 'error', 'error', `Config problem in ${phase} (task=${d.r.id}): ${firstLine(message)}`);
+    park(d, 'config', `Config problem in ${phase}: ${firstLine(message)}`, d.r.state, phase);
+  } else if (!ev.retryable) {
     log(d, 'error', 'error', `Non-retryable failure in ${phase} (task=${d.r.id}): ${firstLine(message)}`);
     fail(d, `${phase} failed (not retryable): ${firstLine(message)}`);
   } else if (spent >= policy.max_attempts) {
@@ -63,11 +67,23 @@ export function failed(d: Draft, attempt: Attempt, ev: AttemptFinished, message:
   }
 }
 
+/**
+ * Parks the task until the reset without spending an attempt, within max_rate_limit_wait_s in all: a
+ * limit that keeps coming back (a daily quota) ends with a person, not a loop that never ends.
+ */
 export function rateLimited(d: Draft, attempt: Attempt, ev: AttemptFinished): void {
   const until = Math.max(d.ctx.now, ev.rate_limited_until ?? d.ctx.now + RATE_LIMIT_FALLBACK_MS);
   const stepId = isStepPhase(attempt.phase) ? currentStep(d.r)?.id : undefined;
-  d.r.next_attempt_at = iso(until);
   d.r.last_error = { at: iso(d.ctx.now), message: errorText(ev), phase: attempt.phase, reason: 'rate_limited' };
+  const waited = d.r.counters.rate_limit_wait_ms ?? 0;
+  const capMs = d.ctx.workflow.max_rate_limit_wait_s * 1000;
+  if (waited + (until - d.ctx.now) > capMs) {
+    const total = Math.round((waited + until - d.ctx.now) / 1000);
+    park(d, 'rate_limit', `Rate limited in ${attempt.phase}: waiting until ${iso(until)} would make ${total}s parked, over max_rate_limit_wait_s ${d.ctx.workflow.max_rate_limit_wait_s}s (${firstLine(errorText(ev))})`, d.r.state, attempt.phase);
+    return;
+  }
+  d.r.counters.rate_limit_wait_ms = waited + (until - d.ctx.now);
+  d.r.next_attempt_at = iso(until);
   log(d, 'retry', 'warning', `⏸️  Rate limited in ${attempt.phase} (task=${d.r.id}): parked until ${iso(until)}, no attempt spent`);
   d.effects.push(runPhaseEffect(attempt.phase, stepId, until));
 }

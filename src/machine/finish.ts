@@ -67,16 +67,26 @@ function closeAttempt(d: Draft, attempt: Attempt, ev: AttemptFinished): void {
   attempt.signal = ev.signal;
   if (result?.outcome !== undefined) attempt.outcome = result.outcome;
   if (ev.reason !== 'succeeded') attempt.error = errorText(ev);
-  const model = result?.model ?? attempt.model ?? phase.model;
+  // The model the client reports is what the API served; the one asked for is kept beside it when they differ.
+  const requested = attempt.model ?? phase.model;
+  const model = result?.model ?? requested;
   const provider = result?.provider ?? attempt.provider ?? phase.provider;
   if (model !== undefined) attempt.model = model;
+  if (requested !== undefined && model !== requested) attempt.model_requested = requested;
   if (provider !== undefined) attempt.provider = provider;
   const usd = result?.cost_usd ?? 0;
   const tokens = tokenCount(result?.tokens);
   if (result?.cost_usd !== undefined) attempt.cost_usd = usd;
   if (result?.tokens !== undefined) attempt.tokens = tokens;
+  if (typeof result?.tokens === 'object') {
+    if (result.tokens.input !== undefined) attempt.input_tokens = result.tokens.input;
+    if (result.tokens.output !== undefined) attempt.output_tokens = result.tokens.output;
+  }
+  Object.assign(attempt, ev.agent);
   if (result?.checks !== undefined) {
-    attempt.checks = result.checks.map(c => ({ name: c.name, passed: c.passed, ...(c.message === undefined ? {} : { message: c.message }) }));
+    attempt.checks = result.checks.map(c => ({
+      name: c.name, passed: c.passed, ...(c.message === undefined ? {} : { message: c.message }), ...(c.runnable === undefined ? {} : { runnable: c.runnable }),
+    }));
   }
   const cost = d.r.cost;
   cost.usd += usd;
@@ -93,7 +103,8 @@ function closeAttempt(d: Draft, attempt: Attempt, ev: AttemptFinished): void {
   if (model !== undefined && ['succeeded', 'failed', 'timed_out', 'stalled'].includes(ev.reason)) {
     const ok = ev.reason === 'succeeded';
     const took = seconds(d.ctx.now - Date.parse(attempt.started_at));
-    const label = provider === undefined ? model : `${provider}/${model}`;
+    const served = provider === undefined ? model : `${provider}/${model}`;
+    const label = attempt.model_requested === undefined ? served : `${served} (asked for ${attempt.model_requested})`;
     log(d, 'llm_call', ok ? 'info' : 'error',
       `${ok ? '✅' : '❌'} LLM call [${roleOfPhase(attempt.phase)}] ${label} (task=${d.r.id}, cost=${money(usd, 4)}, ${took})`);
   }
@@ -150,7 +161,7 @@ function succeeded(d: Draft, attempt: Attempt, ev: AttemptFinished): void {
       reviewed(d, phase, ev, pos);
       return;
     case 'quality_gate':
-      gateChecked(d, attempt, pos);
+      gateChecked(d, attempt, pos, ev.result);
       return;
     default: {
       const never: never = phase;

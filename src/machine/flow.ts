@@ -3,7 +3,7 @@
 // workflow forward to the next thing to run. Internal to src/machine.
 import type { Actor, Awaiting, PhaseName, Step, StepState, TaskRecord, TaskState } from '../generated/types.js';
 import type { Effect, LogCategory, LogLevel } from './events.js';
-import { completedMessage, taskTitle } from './messages.js';
+import { completedMessage, firstLine, taskTitle } from './messages.js';
 import { isStepPhase, PHASES, roleOfPhase, stateOfPhase } from './states.js';
 import { assertLegal, isLegalStepMove } from './transitions.js';
 import type { ResolvedWorkflow } from './workflow.js';
@@ -76,7 +76,7 @@ export function park(d: Draft, kind: Awaiting['kind'], reason: string, resume: T
   d.r.awaiting = { since: iso(d.ctx.now), kind, reason, resume_state: resume, ...(phase === undefined ? {} : { phase }) };
   delete d.r.next_attempt_at;
   d.effects = d.effects.filter(effect => effect.type !== 'run_phase');
-  log(d, 'human_review', 'warning', `⏸️  Task ${d.r.id} awaiting human review (${kind}): ${reason}`);
+  log(d, 'human_review', 'warning', `⏸️  Task ${d.r.id} awaiting human review (${kind}): ${firstLine(reason)}`);
 }
 
 export function fail(d: Draft, reason: string, actor: Actor = 'orch', action?: string): void {

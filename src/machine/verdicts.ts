@@ -1,6 +1,6 @@
 // A reviewer's or the quality gate's verdict: on to the next phase, or the work sent back (the plan
 // to planning, a step to implementing) with the reasons as feedback, within the attempts it has.
-import type { Attempt, CheckResult } from '../generated/types.js';
+import type { Attempt, CheckResult, CommandResult } from '../generated/types.js';
 import { exhausted, type AttemptFinished } from './failures.js';
 import { advanceFrom, enterPosition, hop, iso, log, park, startPhase, type Draft, type Position } from './flow.js';
 import { firstLine, retryMessage, seconds } from './messages.js';
@@ -32,7 +32,10 @@ export function reviewed(d: Draft, phase: 'plan_review' | 'step_review' | 'code_
   rework(d, phase === 'step_review' ? pos.step : d.r.steps.length - 1, why);
 }
 
-export function gateChecked(d: Draft, attempt: Attempt, pos: Position): void {
+/** Most characters of the checks' output handed to the next implement attempt (and the waiting reason). */
+export const GATE_FEEDBACK_CHARS = 12_000;
+
+export function gateChecked(d: Draft, attempt: Attempt, pos: Position, result: CommandResult | undefined): void {
   const checks: CheckResult[] = attempt.checks ?? [];
   const failedChecks = checks.filter(c => !c.passed);
   const passed = failedChecks.length === 0 && attempt.outcome !== 'failed' && attempt.outcome !== 'rejected';
@@ -44,7 +47,19 @@ export function gateChecked(d: Draft, attempt: Attempt, pos: Position): void {
   }
   const lines = failedChecks.map(c => `❌ ${c.name} failed${c.message === undefined ? '' : `: ${firstLine(c.message)}`}`);
   log(d, 'quality_gate', 'error', `Quality Gate ❌ FAILED (task=${d.r.id}, ${took})`, failedChecks.map(c => `❌ ${c.name} failed`));
-  const why = lines.length > 0 ? `Quality gate failed:\n${lines.join('\n')}` : 'Quality gate failed';
+  const unrunnable = failedChecks.filter(c => c.runnable === false);
+  if (unrunnable.length > 0) {
+    // A check that cannot run (no such command, no such npm script) fails the same way whatever the
+    // agent does: sending the work back would spend agent runs for nothing. A person fixes the config.
+    const what = unrunnable.map(c => `${c.name}: ${firstLine(c.message ?? 'could not run')}`).join('; ');
+    park(d, 'config', `Quality gate check could not run (${what}): fix the check in the config or the project, then approve`, d.r.state, 'quality_gate');
+    return;
+  }
+  const tails = (result?.checks ?? [])
+    .filter(c => !c.passed && c.output_tail !== undefined && c.output_tail !== '')
+    .map(c => `--- ${c.name} output (last lines) ---\n${c.output_tail ?? ''}`);
+  const head = lines.length > 0 ? `Quality gate failed:\n${lines.join('\n')}` : 'Quality gate failed';
+  const why = [head, ...tails].join('\n\n').slice(0, GATE_FEEDBACK_CHARS);
   rework(d, d.r.steps.length - 1, why);
 }
 
@@ -56,7 +71,8 @@ function rework(d: Draft, index: number, why: string): void {
   const pos: Position = { phase: 'implement', step: Math.max(0, index) };
   if (step === undefined || !implement.runs || step.attempts >= max) {
     const spent = step === undefined || !implement.runs ? 'nothing implements it' : `${step.attempts}/${max} attempts spent`;
-    exhausted(d, `Sent back (${spent}): ${firstLine(why)}`, pos);
+    // The whole of it: a person deciding what to do about a failing gate needs its output, not one line.
+    exhausted(d, `Sent back (${spent}): ${why}`, pos);
     return;
   }
   d.r.feedback = why;

@@ -3,12 +3,16 @@
 // plain data out.
 import { OrchError } from '../errors.js';
 import type { Argv, OrchConfig, Phase, PhaseName, QualityGate, Route, TaskSpec, Workflow } from '../generated/types.js';
+import { phaseAgent } from '../agents/providers.js';
+import type { AgentProvider } from '../agents/types.js';
 import { DEFAULT_RETRY, resolveRetryPolicy, type ResolvedRetryPolicy } from '../retry/backoff.js';
 import { PHASES, roleOfPhase } from './states.js';
 
 export const DEFAULT_WORKFLOW = 'default';
 export const DEFAULT_MAX_PLAN_REJECTIONS = 2;
 export const DEFAULT_NO_PROGRESS_LIMIT = 3;
+/** workflow.max_rate_limit_wait_s when left out: an hour parked by rate limits, then a person decides. */
+export const DEFAULT_MAX_RATE_LIMIT_WAIT_S = 3600;
 /** config.max_interruptions when it is left out (crash-loop cap). */
 export const DEFAULT_MAX_INTERRUPTIONS = 3;
 
@@ -26,7 +30,12 @@ export interface ResolvedPhase {
   readonly skipped: boolean;
   /** Something to run (a command, or quality-gate checks); false: the phase passes straight through. */
   readonly runs: boolean;
+  /** The config's argv; undefined for an agent phase whose adapter builds it (see `agent`). */
   readonly command: Argv | undefined;
+  /** Whose adapter runs the phase and reads its output: an agent CLI, or `command` for any program. */
+  readonly agent: AgentProvider;
+  /** Extra arguments for the argv an adapter builds (config `args`). */
+  readonly args: readonly string[];
   /** The quality gate's named checks; empty for other phases. */
   readonly checks: Readonly<Record<string, Argv>>;
   readonly shell: boolean;
@@ -52,6 +61,7 @@ export interface ResolvedWorkflow {
   readonly max_cost_usd: number | undefined;
   readonly max_tokens: number | undefined;
   readonly no_progress_limit: number;
+  readonly max_rate_limit_wait_s: number;
 }
 
 /** The workflow `spec` runs under `config`. Throws ORCH_CONFIG_INVALID when it names no workflow. */
@@ -87,6 +97,7 @@ export function resolveWorkflow(config: OrchConfig, spec: TaskSpec): ResolvedWor
     max_cost_usd: spec.max_cost_usd ?? workflow.max_cost_usd,
     max_tokens: spec.max_tokens ?? workflow.max_tokens,
     no_progress_limit: workflow.no_progress_limit ?? DEFAULT_NO_PROGRESS_LIMIT,
+    max_rate_limit_wait_s: workflow.max_rate_limit_wait_s ?? DEFAULT_MAX_RATE_LIMIT_WAIT_S,
   };
 }
 
@@ -105,17 +116,22 @@ function resolvePhase(
   const checks = gate.checks ?? {};
   const route = (phase.routes ?? []).find(candidate => routeMatches(candidate, spec));
   const skipped = planned && (name === 'plan' || name === 'plan_review');
+  const provider = route?.provider ?? phase.provider;
+  // A phase of a known agent CLI runs without a command: its adapter builds the argv.
+  const agent = name === 'quality_gate' ? 'command' : phaseAgent(provider);
   return {
     name,
     role: roleOfPhase(name),
     skipped,
-    runs: !skipped && (command !== undefined || Object.keys(checks).length > 0),
+    runs: !skipped && (command !== undefined || agent !== 'command' || Object.keys(checks).length > 0),
     command,
+    agent,
+    args: phase.args ?? [],
     checks,
     shell: (name === 'quality_gate' ? gate.shell : phase.shell) ?? false,
     gated: gated && !skipped,
     model: route?.model ?? phase.model,
-    provider: route?.provider ?? phase.provider,
+    provider,
     routing: route === undefined ? undefined : { when: route.when, reason: route.reason ?? describeWhen(route.when) },
     env: definedEntries({ ...(name === 'quality_gate' ? gate.env : phase.env), ...spec.env }),
     retry: resolveRetryPolicy(

@@ -61,6 +61,10 @@ function approveEffect(awaiting: Awaiting | undefined, phase: string | null): st
     case 'exhausted':
     case undefined:
       return `run ${at} again with fresh attempts`;
+    case 'config':
+      return `run ${at} again with fresh attempts (fix the config first)`;
+    case 'rate_limit':
+      return `run ${at} again (the rate-limit wait starts over)`;
     case 'no_progress':
       return `run ${at} again (the no-progress count starts over)`;
     case 'interruptions':

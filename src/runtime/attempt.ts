@@ -3,7 +3,8 @@
 // attempt_finished event for the machine. A failing command is a result here, never a throw.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Attempt, AttemptReason, CommandResult, ProcessIdentity, TaskRecord } from '../generated/types.js';
+import { adapterFor, isDecisionPhase, resolvePhaseResult, type AgentInvocation } from '../agents/index.js';
+import type { Attempt, AttemptReason, CommandResult, PhaseName, ProcessIdentity, TaskRecord } from '../generated/types.js';
 import type { Clock } from '../clock.js';
 import { isOrchError } from '../errors.js';
 import type { PhaseRun, TaskEvent } from '../machine/transition.js';
@@ -12,6 +13,7 @@ import { attemptArtifacts } from '../runner/artifacts.js';
 import { classifyFailure } from '../runner/classify.js';
 import { buildCommandEnv, renderArgs } from '../runner/command-env.js';
 import { readCommandResult } from '../runner/result-file.js';
+import { judgeAgentRun, readAgentOutput } from './agent-run.js';
 import { runCommand } from '../runner/run-command.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import { crashPoint } from '../testing/crash-points.js';
@@ -72,15 +74,23 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
     ...extra,
   });
 
+  const adapter = phase.command === undefined ? adapterFor(phase.provider) : undefined;
   let argv: string[];
   try {
-    const vars = placeholderValues({ record, phase: run.phase, step, attempt: run.attempt, feedback, model: phase.model, provider: phase.provider });
-    argv = run.phase === 'quality_gate' ? gateArgv(phase.checks, options.launcher, phase.shell) : renderArgs(phase.command ?? [], vars);
+    const vars = placeholderValues({
+      record, phase: run.phase, step, attempt: run.attempt, feedback, model: phase.model, provider: phase.provider, resultFile: artifacts.result,
+    });
+    if (run.phase === 'quality_gate') argv = gateArgv(phase.checks, options.launcher, phase.shell);
+    else if (adapter !== undefined) argv = adapter.argv(invocationOf(run.phase, String(vars.prompt), phase.model, artifacts, paths.root, phase.args));
+    else argv = renderArgs(phase.command ?? [], vars);
   } catch (error) {
     // A bad placeholder is a config problem: record it as a failed attempt that no retry can fix.
     await options.onStarted(attempt);
     return finished({ reason: 'failed', exit_code: null, signal: null }, { error: isOrchError(error) ? error.message : String(error) });
   }
+  // A client that prints nothing until it ends (no streaming output mode) would be killed by a stall
+  // timeout in any honest run longer than it: such a phase gets none unless it writes its own command.
+  const stallTimeoutS = adapter !== undefined && !adapter.streams ? undefined : phase.retry.stall_timeout_s;
 
   let spawned = false;
   const outcome = await runCommand({
@@ -100,14 +110,14 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
         resultFile: artifacts.result,
         feedbackFile: feedback === undefined || feedback === '' ? undefined : artifacts.feedback,
       },
-      { ...phase.env },
+      { ...unsetDefaults(adapter?.envDefaults, options.env), ...phase.env },
     ),
     ...(run.phase !== 'quality_gate' && options.launcher.length > 0 && { launcher: options.launcher }),
     stdoutPath: artifacts.stdout,
     stderrPath: artifacts.stderr,
     outputCapBytes: options.outputCapBytes,
     timeoutMs: phase.retry.timeout_s * 1000,
-    ...(phase.retry.stall_timeout_s !== undefined && { stallTimeoutMs: phase.retry.stall_timeout_s * 1000 }),
+    ...(stallTimeoutS !== undefined && { stallTimeoutMs: stallTimeoutS * 1000 }),
     signal: options.signal,
     clock,
     onSpawn: async (identity: ProcessIdentity) => {
@@ -126,7 +136,15 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
     return finished({ ...outcome, reason: 'interrupted' }, { retryable: true, error: 'stopped by the orchestrator shutting down' });
   }
   const read = await readCommandResult(artifacts.result);
-  const result: CommandResult | undefined = read.result;
+  // Every phase of a known client is read from the client's own output; a plain command's output is
+  // its own business (and not read at all: it costs nothing on the hot path).
+  const client = run.phase === 'quality_gate' ? undefined : adapterFor(phase.provider);
+  if (client !== undefined && client.provider !== 'command') {
+    const output = readAgentOutput(artifacts.stdout, artifacts.stderr);
+    const judged = judgeAgentRun({ adapter: client, outcome, output, read, phase: run.phase, resultFile: artifacts.result, retry: phase.retry, now: clock.now() });
+    return finished({ ...outcome, reason: judged.reason }, judged.extra);
+  }
+  let result: CommandResult | undefined = read.result;
   let reason = outcome.reason;
   // "exited with code 1" says little: the command's last line of output usually says why.
   const lastLine = outcome.output_tail.trimEnd().split('\n').at(-1)?.trim();
@@ -137,6 +155,14 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   } else if (reason === 'succeeded' && result?.outcome === 'failed') {
     reason = 'failed';
     error = result.reason ?? 'the command reported outcome "failed"';
+  } else if (reason === 'succeeded' && isDecisionPhase(run.phase)) {
+    // Fail closed: a plan or a review that produced no decision has failed, whatever its exit code.
+    const judged = resolvePhaseResult({ phase: run.phase, fromFile: result, resultFile: artifacts.result, report: {} });
+    if (judged.problem !== undefined) {
+      reason = 'failed';
+      error = judged.problem;
+    }
+    result = judged.result;
   }
   if (reason === 'succeeded') return finished(outcome, result === undefined ? {} : { result });
   const verdict = classifyFailure({ ...outcome, reason, ...(error !== undefined && { error }) }, phase.retry, clock.now());
@@ -149,4 +175,22 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
       ...(verdict.rate_limited_until !== undefined && { rate_limited_until: verdict.rate_limited_until }),
     },
   );
+}
+
+function invocationOf(
+  phase: PhaseName,
+  prompt: string,
+  model: string | undefined,
+  artifacts: { dir: string; result: string },
+  cwd: string,
+  args: readonly string[],
+): AgentInvocation {
+  return { phase, prompt, model, resultFile: artifacts.result, artifactsDir: artifacts.dir, cwd, decides: isDecisionPhase(phase), extraArgs: args };
+}
+
+/** The adapter's env defaults that the orchestrator's own environment does not already set. */
+function unsetDefaults(defaults: Readonly<Record<string, string>> | undefined, env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(defaults ?? {})) if (env[name] === undefined) out[name] = value;
+  return out;
 }

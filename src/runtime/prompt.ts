@@ -1,13 +1,21 @@
 // What a phase command is told: the `{{...}}` placeholder values, among them `{{prompt}}`, a
 // plain-language instruction for agent CLIs (`claude -p {{prompt}}`) built from the task and phase.
+import { isDecisionPhase } from '../agents/index.js';
 import type { PhaseName, Step, TaskRecord } from '../generated/types.js';
 
+const VERDICT = '{"outcome": "approved"} or {"outcome": "rejected", "reason": "what must change"}';
+
+/**
+ * What each phase asks for. Phases that decide ask for their JSON in a fenced block at the end of the
+ * final message: every client can deliver that without permission to write a file (Claude Code refused
+ * a shell write to $ORCH_RESULT_FILE). The result file stays offered, by absolute path, for those that can.
+ */
 const PHASE_ASKS: { [P in PhaseName]: string } = {
-  plan: 'Plan this task: break it into small steps. Write the plan as JSON {"plan": [{"id", "title", "goal"}]} to the file named by ORCH_RESULT_FILE.',
-  plan_review: 'Review the plan of this task. Write {"outcome": "approved"} or {"outcome": "rejected", "reason": "..."} to the file named by ORCH_RESULT_FILE.',
-  implement: 'Implement this step of the task in the working tree.',
-  step_review: 'Review the change made for this step. Write {"outcome": "approved"} or {"outcome": "rejected", "reason": "..."} to ORCH_RESULT_FILE.',
-  code_review: 'Review the whole change of this task. Write {"outcome": "approved"} or {"outcome": "rejected", "reason": "..."} to ORCH_RESULT_FILE.',
+  plan: `Plan this task: break it into small steps. Do not change any file. End your final message with the plan as a fenced \`\`\`json block: {"plan": [{"id": "S1", "title": "...", "goal": "..."}]}`,
+  plan_review: `Review the plan of this task. Do not change any file. End your final message with your verdict as a fenced \`\`\`json block: ${VERDICT}`,
+  implement: 'Implement this step of the task: edit the files in the working directory.',
+  step_review: `Review the change made for this step. Do not change any file. End your final message with your verdict as a fenced \`\`\`json block: ${VERDICT}`,
+  code_review: `Review the whole change of this task. Do not change any file. End your final message with your verdict as a fenced \`\`\`json block: ${VERDICT}`,
   quality_gate: 'Run the quality checks.',
 };
 
@@ -17,9 +25,11 @@ export interface PromptInput {
   step: Step | undefined;
   attempt: number;
   feedback: string | undefined;
+  /** Absolute path of ORCH_RESULT_FILE. */
+  resultFile: string;
 }
 
-export function phasePrompt({ record, phase, step, attempt, feedback }: PromptInput): string {
+export function phasePrompt({ record, phase, step, attempt, feedback, resultFile }: PromptInput): string {
   const spec = record.spec;
   const lines = [`Task ${record.id}: ${spec.title ?? ''}`.trim(), '', spec.goal ?? spec.title ?? '', ''];
   if (step !== undefined && (phase === 'implement' || phase === 'step_review')) {
@@ -29,6 +39,7 @@ export function phasePrompt({ record, phase, step, attempt, feedback }: PromptIn
     lines.push('Plan:', ...record.steps.map(s => `- ${s.id}: ${s.title ?? s.goal ?? ''}`), '');
   }
   lines.push(PHASE_ASKS[phase]);
+  if (isDecisionPhase(phase)) lines.push(`(Instead of the block, you may write the same JSON to the file ${resultFile}.)`);
   if (attempt > 1) lines.push('', `This is attempt ${attempt}.`);
   if (feedback !== undefined && feedback !== '') lines.push('', 'The previous attempt was sent back with this feedback:', feedback);
   return lines.join('\n');
@@ -45,6 +56,7 @@ export function placeholderValues(input: PromptInput & { model: string | undefin
     feedback: feedback ?? '',
     model: input.model ?? '',
     provider: input.provider ?? '',
+    result_file: input.resultFile,
     prompt: phasePrompt(input),
   };
 }

@@ -136,7 +136,7 @@ t.test('odd attempt reports: unknown n is logged and ignored, a repeated n is re
     { code: 'ORCH_INTERNAL' },
   );
   d.end(n, { reason: 'failed', error: 'e', result: { model: 'm1', cost_usd: 0.01 } });
-  t.match(d.effects[0], { type: 'log', category: 'llm_call', level: 'error', message: '❌ LLM call [planner] claude_cli/m1 (task=RAE-001, cost=$0.0100, 1.0s)' });
+  t.match(d.effects[0], { type: 'log', category: 'llm_call', level: 'error', message: '❌ LLM call [planner] claude_cli/m1 (asked for claude-sonnet-4-5) (task=RAE-001, cost=$0.0100, 1.0s)' });
   const again = transition(deepFreeze(structuredClone(d.record)), { type: 'attempt_finished', n, reason: 'succeeded', retryable: true, exit_code: 0, signal: null }, d.ctx());
   t.same(again.effects, []);
   t.equal(again.record.state, 'PLANNING');

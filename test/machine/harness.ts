@@ -47,6 +47,7 @@ export interface FinishOptions {
   readonly result?: CommandResult;
   readonly rate_limited_until?: number;
   readonly signature?: string;
+  readonly config_problem?: boolean;
   /** Milliseconds the attempt takes (default 1000): the clock moves only here, or by hand. */
   readonly took?: number;
 }
@@ -126,6 +127,7 @@ export function driver(spec: TaskSpec, config: OrchConfig = configWith(FULL_WORK
         ...(options.result === undefined ? {} : { result: options.result }),
         ...(options.rate_limited_until === undefined ? {} : { rate_limited_until: options.rate_limited_until }),
         ...(options.signature === undefined ? {} : { signature: options.signature }),
+        ...(options.config_problem === undefined ? {} : { config_problem: options.config_problem }),
       });
     },
     run(options) {

@@ -39,7 +39,9 @@ t.test('a task goes through every phase of the full workflow to DONE, each move 
   t.same(d.runs(), ['plan']);
   t.match(logs(d), ['Task RAE-001 started: Implement search strategies', 'Routing [planner] → claude-opus-4-1: High-risk task needs the best reasoning (task=RAE-001)']);
   d.run({ result: { ...PLAN_2, model: 'claude-sonnet-4-5', provider: 'claude_api', cost_usd: 0.0045, tokens: { input: 100, output: 20 } }, took: 12_300 });
-  t.same(logs(d, 'llm_call'), ['✅ LLM call [planner] claude_api/claude-sonnet-4-5 (task=RAE-001, cost=$0.0045, 12.3s)']);
+  t.same(logs(d, 'llm_call'), ['✅ LLM call [planner] claude_api/claude-sonnet-4-5 (asked for claude-opus-4-1) (task=RAE-001, cost=$0.0045, 12.3s)'],
+    'the model the client reported, beside the routed one it was asked for');
+  t.equal(d.record.attempts.at(-1)?.model_requested, 'claude-opus-4-1');
   t.same(d.record.steps.map(s => s.id), ['S1', 'S2']);
   t.same(d.runs(), ['plan_review']);
   d.run({ result: APPROVED });
@@ -189,7 +191,7 @@ t.test('retries exhausted: FAILED by default, AWAITING_HUMAN with on_exhausted h
 t.test('a rate limit parks the task until the reset without spending an attempt', async t => {
   const d = driver(spec);
   toImplementing(d);
-  const until = d.now + 3_600_000;
+  const until = d.now + 1_800_000;
   d.run({ reason: 'rate_limited', error: 'usage limit reached', rate_limited_until: until });
   t.equal(d.record.phase_attempts, 0);
   t.equal(d.record.steps[0]?.attempts, 0);
@@ -200,6 +202,31 @@ t.test('a rate limit parks the task until the reset without spending an attempt'
   d.run({ reason: 'rate_limited' });
   t.equal(d.record.next_attempt_at, new Date(noReset + 60_000 + 1000).toISOString(), 'no reset time: the fallback wait');
   t.equal(d.record.phase_attempts, 0);
+});
+
+t.test('rate-limit waits add up to max_rate_limit_wait_s (1 h), then the task waits for a human with the reason', async t => {
+  const d = driver(spec);
+  toImplementing(d);
+  for (let i = 0; i < 3; i++) d.run({ reason: 'rate_limited', error: 'HTTP 429', rate_limited_until: d.now + 1_000_000 });
+  t.equal(d.record.state, 'IMPLEMENTING', 'three waits of 1,000 s fit in the hour');
+  t.equal(d.record.counters.rate_limit_wait_ms, 3 * 999_000, 'each wait counted from the attempt\'s end');
+  d.run({ reason: 'rate_limited', error: 'HTTP 429', rate_limited_until: d.now + 1_000_000 });
+  t.equal(d.record.state, 'AWAITING_HUMAN', 'a fourth would pass the hour');
+  t.match(d.record.awaiting, { kind: 'rate_limit', reason: /over max_rate_limit_wait_s 3600s \(HTTP 429\)/ });
+  t.equal(d.record.steps[0]?.attempts, 0, 'no attempt was spent');
+  d.send({ type: 'approve', actor: 'human' });
+  t.equal(d.record.state, 'IMPLEMENTING', 'approve runs the phase again');
+  t.equal(d.record.counters.rate_limit_wait_ms, undefined, 'with the wait counted from zero');
+});
+
+t.test('a config problem (a refused flag) waits for a human at once, with the client\'s words', async t => {
+  const d = driver(spec);
+  toImplementing(d);
+  d.run({ reason: 'failed', error: "codex: error: unexpected argument '--full-auto' found", config_problem: true, exit_code: 2 });
+  t.equal(d.record.state, 'AWAITING_HUMAN');
+  t.match(d.record.awaiting, { kind: 'config', reason: /Config problem in implement: codex: error: unexpected argument '--full-auto'/ });
+  t.equal(d.record.steps[0]?.attempts, 1, 'one attempt, no retry');
+  t.equal(d.effects.filter(e => e.type === 'run_phase').length, 0);
 });
 
 t.test('a human gate waits before its phase, once; approve runs the phase', async t => {
