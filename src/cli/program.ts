@@ -2,7 +2,7 @@
 // main.ts loads this module only when the arguments are not a plain read command (read-argv.ts).
 // Commands are imported only when they run, so a command never loads the watcher, the process
 // runner or anything else it does not use.
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { exitCodeOf, renderError, runAction, type GlobalOptions } from './output.js';
 
 const EXAMPLES = `
@@ -106,6 +106,7 @@ export function buildProgram(): Command {
     .description('create .isollm/ (config, folders, an example task, editor schemas) and .gitignore entries; safe to run again')
     .option('--layout <layout>', 'state dir layout: .isollm or orchestrator/state', '.isollm')
     .option('--project <name>', 'project name for the config (default: the folder name)')
+    .addOption(new Option('--agent <agent>', 'the agent CLI the config drives (default: the first of claude, codex, gemini on PATH)').choices(['claude', 'codex', 'gemini', 'none']))
     .action(async (_opts, command: Command) => {
       const { initCommand } = await import('./commands/init.js');
       await run(command, options => initCommand(options));

@@ -2,22 +2,28 @@
 // Idempotent: what exists is kept (a user's config is never overwritten); what is missing is created.
 import { promises as fs } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import type { OrchConfig, TaskSpec } from '../generated/types.js';
+import type { OrchConfig, TaskSpec, Workflow } from '../generated/types.js';
 import { errnoCode } from '../errors.js';
 import { bundleSchema, documentSchemaNames, readSchemaDir } from '../schema/bundle.js';
 import { packageSchemaDir } from '../schema/package-dir.js';
 import { createFileExclusive, writeFileDurable } from '../store/durable-write.js';
+import { agentWorkflow, chooseAgent, detectChecks, type AgentChoice, type InitAgentName } from './init-agent.js';
 import { DEFAULT_RUN_LOG, statePaths, type StateDirLayout, type StatePaths } from '../store/paths.js';
 
 export interface InitOptions {
   layout?: StateDirLayout;
   project?: string;
+  /** The agent CLI the config drives; default: the first one on PATH. */
+  agent?: InitAgentName;
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface InitReport {
   paths: StatePaths;
   created: string[];
   kept: string[];
+  /** The agent the config was written for (only when this run wrote the config). */
+  agent?: AgentChoice;
 }
 
 /** What orch writes and a repository should not track: added to .gitignore once. */
@@ -31,26 +37,21 @@ export function projectNameFor(root: string): string {
   return name.length >= 2 ? name : `project-${name}`;
 }
 
-export function defaultConfig(project: string): OrchConfig {
+export function defaultConfig(project: string, workflow: Workflow = agentWorkflow('claude', {})): OrchConfig {
   return {
     $schema: './schemas/config.schema.json',
     $comment: [
       'orch config: see schemas/config.schema.json. Each workflow says which command runs in each phase;',
-      'a phase left out passes straight through. Placeholders such as {{prompt}} and {{task.goal}} are filled in.',
+      'a phase left out passes straight through. A phase with a provider (claude_code, codex, gemini, aider) and no',
+      'command runs that agent CLI with the flags orch knows; give "command" to run anything else, with {{prompt}},',
+      '{{model}}, {{result_file}} and {{task.goal}} placeholders filled in.',
     ],
     version: 1,
     project,
     workers: 2,
     run_log: DEFAULT_RUN_LOG,
     retry: { strategy: 'exponential', max_attempts: 3, base_delay_s: 1, max_delay_s: 60, timeout_s: 1800 },
-    workflows: {
-      default: {
-        plan: { command: ['claude', '-p', '{{prompt}}'], provider: 'claude_cli', model: 'claude-sonnet-4-5' },
-        implement: { command: ['claude', '-p', '{{prompt}}'], provider: 'claude_cli', model: 'claude-sonnet-4-5' },
-        quality_gate: { checks: { test: ['npm', 'test'] } },
-        on_exhausted: 'human',
-      },
-    },
+    workflows: { default: workflow },
   };
 }
 
@@ -87,7 +88,11 @@ export async function initProject(root: string, options: InitOptions = {}): Prom
     const made = await fs.mkdir(dir, { recursive: true });
     note(made !== undefined, dir);
   }
-  note(await createFileExclusive(paths.config, toJson(defaultConfig(options.project ?? projectNameFor(root)))), paths.config);
+  const choice = chooseAgent(options.agent, root, options.env);
+  const workflow = agentWorkflow(choice.agent, detectChecks(root));
+  const wroteConfig = await createFileExclusive(paths.config, toJson(defaultConfig(options.project ?? projectNameFor(root), workflow)));
+  note(wroteConfig, paths.config);
+  if (wroteConfig) report.agent = choice;
   const example = join(paths.stateDir, 'examples', 'example-task.json');
   note(await createFileExclusive(example, toJson(exampleTask())), example);
 
