@@ -14,13 +14,14 @@ import { stopProcessGroup, STOP_RESULT } from '../runner/kill-group.js';
 import { listGroupMembers, readProcessStat } from '../runner/process-group.js';
 import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
 import { TEMP_DIR_NAME, parseTempFileName } from '../store/durable-write.js';
-import { loadAll } from '../store/load.js';
+import { loadAll, loadDocument } from '../store/load.js';
 import { LOCK_STALE_MS, lockHolder, reapLock } from '../store/lock.js';
 import type { StatePaths } from '../store/paths.js';
 import { LIVENESS, bootId, livenessOf } from '../store/process-identity.js';
 import { describeHolder, judgeHolder, readSession, HOLDER_STATES } from '../store/session.js';
 import { crashPoint } from '../testing/crash-points.js';
 import { TEMP_MAX_AGE_MS, sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
+import { checkAgents } from './agent-check.js';
 import { validateProject } from './validate.js';
 
 export const DOCTOR_KINDS = {
@@ -40,6 +41,8 @@ export const DOCTOR_KINDS = {
   open_attempt: 'open_attempt',
   /** A live process group of such an attempt: nothing will ever wait on it. */
   orphan_process: 'orphan_process',
+  /** An agent CLI the config drives: not found, another version than tested, a flag it no longer has, no credentials. */
+  agent_cli: 'agent_cli',
 } as const;
 export type DoctorKind = (typeof DOCTOR_KINDS)[keyof typeof DOCTOR_KINDS];
 
@@ -110,7 +113,17 @@ export async function checkProject(paths: StatePaths, options: DoctorOptions = {
   problems.push(...(await tempProblems(paths, clock.now(), options.tempMaxAgeMs ?? TEMP_MAX_AGE_MS)));
   problems.push(...(await lockProblems(paths, clock.now(), options.lockStaleMs ?? LOCK_STALE_MS)));
   problems.push(...(await recordProblems(paths, held)));
+  problems.push(...(await agentProblems(paths)));
   return { problems, healthy: isHealthy(problems), ...(held && session !== undefined && { holder: describeHolder(session) }) };
+}
+
+/** The agent CLIs of a config that loads (a broken one is already an invalid_file). */
+async function agentProblems(paths: StatePaths): Promise<DoctorProblem[]> {
+  const config = await loadDocument('config', paths.config).catch(() => undefined);
+  if (config === undefined) return [];
+  return checkAgents(config.doc, paths.root).map(check =>
+    problem('agent_cli', paths.config, `${check.pointer}: ${check.message}`, check.action, false, { severity: check.severity, details: { pointer: check.pointer } }),
+  );
 }
 
 function problem(kind: DoctorKind, path: string, message: string, action: string, fixable: boolean, extra: Partial<DoctorProblem> = {}): DoctorProblem {
@@ -246,6 +259,7 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
       case 'dead_session':
       case 'record_without_spec':
       case 'open_attempt':
+      case 'agent_cli':
         break;
       default: {
         const never: never = p.kind;
