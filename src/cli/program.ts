@@ -45,6 +45,7 @@ Examples:
   $ orch tail fix-login                    the end of the latest attempt's stdout and stderr
   $ orch tail -f fix-login                 follow it until the attempt ends (or Ctrl+C)
   $ orch tail -f                           follow every running attempt
+  $ orch tail --raw fix-login              an agent's stream-json/JSON events as written, not rendered
 `,
   summary: `
 Examples:
@@ -243,6 +244,7 @@ export function buildProgram(): Command {
     .command('tail [id]')
     .description("the output of a task's latest attempt (or of every running attempt); -f follows it until it ends")
     .option('-f, --follow', 'keep printing new output until the attempt ends (or Ctrl+C)')
+    .option('--raw', "an agent client's output as it wrote it (default: its stream rendered for people)")
     .addHelpText('after', READ_EXAMPLES.tail)
     .action(async (id: string | undefined, _opts, command: Command) => {
       const { tailCommand } = await import('./commands/tail.js');

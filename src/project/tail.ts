@@ -30,6 +30,8 @@ export interface TailTarget {
   n: number;
   phase: string;
   step: string | null;
+  /** The phase's provider (its client's stream is rendered for people by `orch tail`). */
+  provider: string | null;
   running: boolean;
   /** How it ended (null while it runs). */
   reason: string | null;
@@ -56,6 +58,7 @@ function targetOf(paths: StatePaths, record: TaskRecord, attempt: Attempt): Tail
     n: attempt.n,
     phase: attempt.phase,
     step: attempt.step_id ?? null,
+    provider: attempt.provider ?? null,
     running: attempt.ended_at === undefined,
     reason: attempt.reason ?? null,
     exit_code: attempt.exit_code ?? null,

@@ -3,12 +3,15 @@ import { errnoCode } from '../../errors.js';
 import { readLastLines } from '../../project/read-back.js';
 import { followAttempts, STREAMS, tailTargets, type StreamName, type TailTarget } from '../../project/tail.js';
 import { parseFields, parseLimit, pickFields, refuseOffset, type ReadOptions } from '../format/bounds.js';
+import { agentRenderer, type StreamRenderer } from '../format/agent-render.js';
 import { dim, heading } from '../format/colour.js';
 import { projectPaths } from '../context.js';
 import { printJson, println } from '../output.js';
 
 export interface TailOptions extends ReadOptions {
   follow?: boolean;
+  /** An agent client's output as written, not rendered. */
+  raw?: boolean;
 }
 
 /** Lines of each stream shown before following, without --limit. */
@@ -52,6 +55,18 @@ export async function tailCommand(id: string | undefined, options: TailOptions):
     return { target, texts };
   }));
 
+  // An agent client's stdout is its machine-readable stream: rendered for people, one renderer per
+  // attempt (it keeps a partial line until the rest arrives).
+  const renderers = new Map<TailTarget, StreamRenderer | undefined>();
+  const rendered = (target: TailTarget, stream: StreamName, text: string, end = false): string => {
+    if (options.raw === true || stream !== 'stdout') return text;
+    if (!renderers.has(target)) renderers.set(target, agentRenderer(target.provider));
+    const renderer = renderers.get(target);
+    if (renderer === undefined) return text;
+    return renderer.push(text) + (end ? renderer.end() : '');
+  };
+  if (options.json !== true) for (const entry of initial) entry.texts.stdout = rendered(entry.target, 'stdout', entry.texts.stdout, options.follow !== true);
+
   if (options.follow !== true) {
     if (options.json === true) {
       printJson({
@@ -77,12 +92,14 @@ export async function tailCommand(id: string | undefined, options: TailOptions):
   // JSON object a line with --json.
   let current = '';
   let atLineStart = true;
-  const write = (target: TailTarget, stream: StreamName, text: string): void => {
-    if (text === '') return;
+  const write = (target: TailTarget, stream: StreamName, raw: string, fromFile = true): void => {
+    if (raw === '') return;
     if (options.json === true) {
-      process.stdout.write(`${JSON.stringify({ task_id: target.task_id, n: target.n, stream, text })}\n`);
+      process.stdout.write(`${JSON.stringify({ task_id: target.task_id, n: target.n, stream, text: raw })}\n`);
       return;
     }
+    const text = fromFile ? rendered(target, stream, raw) : raw;
+    if (text === '') return;
     const source = `${label(target)} ${stream}`;
     if (source !== current) {
       if (!atLineStart) process.stdout.write('\n');
@@ -92,7 +109,7 @@ export async function tailCommand(id: string | undefined, options: TailOptions):
     process.stdout.write(text);
     atLineStart = text.endsWith('\n');
   };
-  for (const { target, texts } of initial) for (const stream of STREAMS) write(target, stream, texts[stream]);
+  for (const { target, texts } of initial) for (const stream of STREAMS) write(target, stream, texts[stream], false);
 
   const controller = new AbortController();
   const stop = (): void => controller.abort();
@@ -109,6 +126,8 @@ export async function tailCommand(id: string | undefined, options: TailOptions):
       from,
       onOutput: write,
       onEnd: (target, why) => {
+        const rest = options.json === true ? '' : (renderers.get(target)?.end() ?? '');
+        if (rest !== '') write(target, 'stdout', rest, false);
         if (options.json === true) {
           process.stdout.write(`${JSON.stringify({ task_id: target.task_id, n: target.n, ended: why })}\n`);
           return;
