@@ -1,0 +1,19 @@
+// The real Codex CLI, driven by `orch --once` through its adapter against the OpenAI Responses
+// stand-in: the whole matrix of test/fixtures/agent-e2e.ts in one run.
+import t from 'tap';
+import { startOpenAiStandIn } from '../fixtures/agent-api/openai.js';
+import { checkMatrix, runMatrix, type ClientUnderTest } from '../fixtures/agent-e2e.js';
+
+const client: ClientUnderTest = {
+  provider: 'codex',
+  start: startOpenAiStandIn,
+  models: { base: 'gpt-5.5', routed: 'gpt-5.5-pro' },
+  showsRetryAfter: false,
+  reportsCost: false,
+  clientRetries: 0,
+};
+
+t.test('codex through orch, end to end', async t => {
+  const run = await runMatrix(t, client);
+  checkMatrix(t, client, run);
+});

@@ -1,0 +1,19 @@
+// The real Gemini CLI, driven by `orch --once` through its adapter against the Gemini API stand-in:
+// the whole matrix of test/fixtures/agent-e2e.ts in one run.
+import t from 'tap';
+import { startGeminiStandIn } from '../fixtures/agent-api/gemini.js';
+import { checkMatrix, runMatrix, type ClientUnderTest } from '../fixtures/agent-e2e.js';
+
+const client: ClientUnderTest = {
+  provider: 'gemini',
+  start: startGeminiStandIn,
+  models: { base: 'gemini-2.5-flash', routed: 'gemini-2.5-pro' },
+  showsRetryAfter: true,
+  reportsCost: false,
+  clientRetries: 0,
+};
+
+t.test('gemini through orch, end to end', async t => {
+  const run = await runMatrix(t, client);
+  checkMatrix(t, client, run);
+});
