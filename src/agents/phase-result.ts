@@ -53,13 +53,18 @@ export function resolvePhaseResult(input: PhaseResultInput): PhaseResult {
 
   let chosen: { source: NonNullable<PhaseResult['source']>; result: CommandResult } | undefined;
   let firstValid: typeof chosen;
+  let malformed: string | undefined;
   for (const channel of channels) {
     let result: CommandResult;
     try {
       result = validateDocument('result', channel.where, channel.value);
     } catch (error) {
-      // A channel that holds a malformed result is a failed attempt: what the agent meant is unknown.
-      return { result: undefined, source: channel.source, problem: `the result in ${channel.where} is invalid: ${(error as Error).message}` };
+      const problem = `the result in ${channel.where} is invalid: ${(error as Error).message}`;
+      // A result file is written on purpose: a malformed one fails the attempt. A JSON block in the
+      // agent's prose (or its bare-JSON answer) may be something else: it only counts when nothing decided.
+      if (channel.source === 'result_file') return { result: undefined, source: channel.source, problem };
+      malformed ??= problem;
+      continue;
     }
     firstValid ??= { source: channel.source, result };
     if (decides(phase, result)) {
@@ -70,6 +75,7 @@ export function resolvePhaseResult(input: PhaseResultInput): PhaseResult {
   const picked = chosen ?? firstValid;
   const result = withClientReport(picked?.result, report);
   if (chosen === undefined && isDecisionPhase(phase)) {
+    if (malformed !== undefined) return { result, source: picked?.source, problem: malformed };
     const what = phase === 'plan' ? 'no plan (a non-empty "plan" list)' : 'no verdict ("outcome": "approved" or "rejected")';
     return { result, source: picked?.source, problem: `${what} in the output of ${phase}` };
   }

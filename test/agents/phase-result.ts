@@ -38,9 +38,13 @@ t.test('channels in order: the result file, then the structured output, then the
   });
 });
 
-t.test('a malformed result in any channel fails the attempt with where and what', async t => {
+t.test('a malformed result fails a deciding phase with where and what; in prose it does not fail implement', async t => {
   const judged = resolvePhaseResult({ phase: 'code_review', fromFile: undefined, resultFile, report: { final_message: '```json\n{"outcome": "maybe"}\n```' } });
   t.match(judged.problem, /the result in the JSON block of the final message is invalid: .*outcome/);
+  const implement = resolvePhaseResult({ phase: 'implement', fromFile: undefined, resultFile, report: { structured: { files: ['a.ts'] }, final_message: '{"files": ["a.ts"]}' } });
+  t.equal(implement.problem, undefined, "an implementer's bare-JSON answer is not a result it failed to write");
+  const file = resolvePhaseResult({ phase: 'implement', fromFile: { outcome: 'maybe' } as never, resultFile, report: {} });
+  t.match(file.problem, /the result in .*result\.json is invalid/, 'a malformed result file fails any phase');
 });
 
 t.test("the client's model, cost and tokens win over what the agent wrote about itself", async t => {
