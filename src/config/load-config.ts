@@ -5,6 +5,8 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { adapterFor, knownProvider } from '../agents/index.js';
 import type { OrchConfig, RetryPolicy, Workflow } from '../generated/types.js';
 import { patternProblems } from '../runner/classify.js';
+import { PLACEHOLDER_NAMES, unknownPlaceholders } from '../runner/command-env.js';
+import { specFieldNames } from '../schema/spec-fields.js';
 import { OrchError, isOrchError } from '../errors.js';
 import { loadDocument } from '../store/load.js';
 import type { SchemaProblem } from '../schema/validators.js';
@@ -63,6 +65,11 @@ export function checkConfig(config: OrchConfig, root: string, env: NodeJS.Proces
     }
     if (!hasAnyCommand(workflow)) warnings.push({ path: base, message: 'no phase has a command: every task passes straight to DONE' });
     agentProblems(config, workflow, base, root, env, errors, warnings);
+    for (const [argv, path] of commandsOf(workflow, base, true)) {
+      for (const name of unknownPlaceholders(argv, specFieldNames())) {
+        errors.push({ path, message: `unknown placeholder {{${name}}}: orch fills in ${PLACEHOLDER_NAMES.map(p => `{{${p}}}`).join(', ')} and {{task.<any spec field>}}` });
+      }
+    }
     for (const [argv, path] of commandsOf(workflow, base)) {
       const program = argv[0];
       if (program !== undefined && !commandExists(program, root, env)) {
@@ -123,12 +130,14 @@ function agentProblems(config: OrchConfig, workflow: Workflow, base: string, roo
   }
 }
 
-function* commandsOf(workflow: Workflow, base: string): Generator<[string[], string]> {
-  if (workflow.run !== undefined && workflow.implement?.shell !== true) yield [workflow.run, `${base}/run`];
+/** The argv of each phase (shell lines left out unless `withShell`: their first word is no program). */
+function* commandsOf(workflow: Workflow, base: string, withShell = false): Generator<[string[], string]> {
+  if (workflow.run !== undefined && (withShell || workflow.implement?.shell !== true)) yield [workflow.run, `${base}/run`];
   for (const phase of PHASES_WITH_COMMANDS) {
     const spec = workflow[phase];
-    if (spec?.command !== undefined && spec.shell !== true) yield [spec.command, `${base}/${phase}/command`];
+    if (spec?.command !== undefined && (withShell || spec.shell !== true)) yield [spec.command, `${base}/${phase}/command`];
   }
+  if (withShell) return; // the quality gate's checks get no placeholders
   if (workflow.quality_gate?.shell !== true) {
     for (const [name, argv] of Object.entries(workflow.quality_gate?.checks ?? {})) yield [argv, `${base}/quality_gate/checks/${name}`];
   }

@@ -8,6 +8,18 @@ const PLACEHOLDER_SPAN = /\{\{(.*?)\}\}/g;
 /** A dotted path: `task.goal`, `step.id`, `attempt`. */
 const PLACEHOLDER_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$/;
 
+/** What a placeholder may name besides `{{task.<spec field>}}` (PRODUCT.md §4; values in src/runtime/prompt.ts). */
+export const PLACEHOLDER_NAMES = [
+  'task', 'task.id', 'task.title', 'task.goal', 'step', 'step.id', 'step.title', 'step.goal',
+  'phase', 'attempt', 'feedback', 'model', 'provider', 'result_file', 'prompt',
+] as const;
+
+/** The placeholders of `argv` that name nothing orch fills in (a typo: `{{task.gaol}}`). */
+export function unknownPlaceholders(argv: readonly string[], specFields: readonly string[]): string[] {
+  const known = new Set<string>([...PLACEHOLDER_NAMES, ...specFields.map(field => `task.${field}`)]);
+  return placeholdersOf(argv).filter(path => !known.has(path));
+}
+
 /** The placeholders used in `argv`, in order of first use (for config checks). */
 export function placeholdersOf(argv: readonly string[]): string[] {
   const found = new Set<string>();

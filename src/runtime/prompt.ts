@@ -2,6 +2,7 @@
 // plain-language instruction for agent CLIs (`claude -p {{prompt}}`) built from the task and phase.
 import { isDecisionPhase } from '../agents/index.js';
 import type { PhaseName, Step, TaskRecord } from '../generated/types.js';
+import { specFieldNames } from '../schema/spec-fields.js';
 
 const VERDICT = '{"outcome": "approved"} or {"outcome": "rejected", "reason": "what must change"}';
 
@@ -49,7 +50,15 @@ export function phasePrompt({ record, phase, step, attempt, feedback, resultFile
 export function placeholderValues(input: PromptInput & { model: string | undefined; provider: string | undefined }): Record<string, unknown> {
   const { record, phase, step, attempt, feedback } = input;
   return {
-    task: { ...record.spec, id: record.id, title: record.spec.title ?? '', goal: record.spec.goal ?? record.spec.title ?? '' },
+    // Every spec field is there ('' when this spec leaves it out): config validation accepts
+    // {{task.<any spec field>}}, so a task without an `area` must not fail a command that names it.
+    task: {
+      ...Object.fromEntries(specFieldNames().map(field => [field, ''])),
+      ...record.spec,
+      id: record.id,
+      title: record.spec.title ?? '',
+      goal: record.spec.goal ?? record.spec.title ?? '',
+    },
     step: { id: step?.id ?? '', title: step?.title ?? '', goal: step?.goal ?? '' },
     phase,
     attempt,

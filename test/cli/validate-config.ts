@@ -1,0 +1,30 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeProject } from '../fixtures/project.js';
+import { runCli } from '../fixtures/run-cli.js';
+
+t.test('orch validate: an unknown placeholder and an invalid classification pattern are errors, each with its JSON path', async t => {
+  const root = makeProject(t.testdir({}), {
+    workflow: {
+      implement: { command: [process.execPath, '-e', '', '{{task.gaol}}'] },
+      retry: { non_retryable: { patterns: ['([unclosed'] } },
+    },
+  });
+  const result = await runCli(['validate'], { cwd: root });
+  t.equal(result.code, 2, result.stdout);
+  t.match(result.stdout, /\/workflows\/default\/implement\/command: unknown placeholder \{\{task\.gaol\}\}/);
+  t.match(result.stdout, /\/workflows\/default\/retry\/non_retryable\/patterns: invalid regular expression "\(\[unclosed"/);
+});
+
+t.test('{{task.<field>}} of a field this spec leaves out is empty at run time, not a failed task', async t => {
+  const out = join(t.testdir({}), 'area.txt');
+  const root = makeProject(t.testdir({}), {
+    workflow: { implement: { command: [process.execPath, '-e', 'require("fs").writeFileSync(process.argv[1], "[" + process.argv[2] + "]")', out, '{{task.area}}'] } },
+    tasks: { T1: { goal: 'no area' } },
+  });
+  t.equal((await runCli(['validate'], { cwd: root })).code, 0);
+  const run = await runCli(['--once'], { cwd: root });
+  t.equal(run.code, 0, run.stderr);
+  t.equal(readFileSync(out, 'utf8'), '[]');
+});
