@@ -40,10 +40,12 @@ export async function loadConfig(path: string, root: string, env: NodeJS.Process
   }
   const check = checkConfig(config, root, env);
   if (check.errors.length > 0) {
-    const first = check.errors[0];
-    throw new OrchError('ORCH_CONFIG_INVALID', `${path}: ${first?.path}: ${first?.message}${check.errors.length > 1 ? ` (and ${check.errors.length - 1} more)` : ''}`, {
+    // Every problem at once, one a line: fixing them one run at a time is what a list saves.
+    const lines = check.errors.map(problem => `  ${problem.path}: ${problem.message}`);
+    const head = check.errors.length === 1 ? `${path}: ${check.errors[0]?.path}: ${check.errors[0]?.message}` : `${path}: ${check.errors.length} problems:\n${lines.join('\n')}`;
+    throw new OrchError('ORCH_CONFIG_INVALID', head, {
       details: { file: path, problems: check.errors, warnings: check.warnings },
-      hint: `run \`orch validate ${path}\` for every problem`,
+      hint: 'fix them in the config (`orch validate` checks it again)',
     });
   }
   return { config, path, warnings: check.warnings };

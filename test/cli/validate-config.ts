@@ -28,3 +28,14 @@ t.test('{{task.<field>}} of a field this spec leaves out is empty at run time, n
   t.equal(run.code, 0, run.stderr);
   t.equal(readFileSync(out, 'utf8'), '[]');
 });
+
+t.test('orch --once with a broken config names every problem at once, one a line, and exits 2', async t => {
+  const root = makeProject(t.testdir({}), {
+    workflow: { implement: { command: ['x', '{{task.gaol}}'] }, retry: { rate_limit: { patterns: ['('] } } },
+    config: { launchers: [[]] },
+  });
+  const result = await runCli(['--once'], { cwd: root });
+  t.equal(result.code, 2);
+  t.match(result.stderr, /config\.json: 3 problems:\n {2}\/workflows\/default\/retry\/rate_limit\/patterns: .*\n {2}\/workflows\/default\/implement\/command: unknown placeholder \{\{task\.gaol\}\}.*\n {2}\/launchers\/0: a launcher needs at least a program/);
+  t.notMatch(result.stderr, /and \d+ more/);
+});
