@@ -9,7 +9,7 @@ import { runOnce } from '../../src/runtime/orchestrator.js';
 import { FULL_WORKFLOW, makeProject, STUB_AGENT } from '../fixtures/project.js';
 
 const readRecord = (root: string, id: string): TaskRecord => JSON.parse(readFileSync(join(root, '.isollm', 'state', 'tasks', `${id}.json`), 'utf8')) as TaskRecord;
-const implement = { command: [process.execPath, STUB_AGENT] };
+const implement = { command: [process.execPath, STUB_AGENT] as [string, ...string[]] };
 
 t.test("a gate check that cannot run (npm's missing script) costs one gate attempt and no agent rework: a person decides, with npm's words", async t => {
   const root = makeProject(t.testdir({ 'package.json': JSON.stringify({ name: 'app', private: true, scripts: { test: 'node -e ""' } }) }), {
@@ -26,7 +26,7 @@ t.test("a gate check that cannot run (npm's missing script) costs one gate attem
 });
 
 t.test('a gate check that fails hands the last lines of its output to the next implement attempt, and to the person when attempts run out', async t => {
-  const failing = [process.execPath, '-e', 'for (let i = 1; i <= 100; i++) console.log("line " + i); console.error("AssertionError: expected 2 to equal 3"); process.exit(1)'];
+  const failing = [process.execPath, '-e', 'for (let i = 1; i <= 100; i++) console.log("line " + i); console.error("AssertionError: expected 2 to equal 3"); process.exit(1)'] as [string, ...string[]];
   const root = makeProject(t.testdir({}), {
     workflow: {
       ...FULL_WORKFLOW, plan: undefined, plan_review: undefined, step_review: undefined, code_review: undefined,
