@@ -9,11 +9,13 @@ import { runOnce } from '../../src/runtime/orchestrator.js';
 import { FULL_WORKFLOW, makeProject, STUB_AGENT } from '../fixtures/project.js';
 
 const readRecord = (root: string, id: string): TaskRecord => JSON.parse(readFileSync(join(root, '.isollm', 'state', 'tasks', `${id}.json`), 'utf8')) as TaskRecord;
+/** Implement and the gate only: the retry and on_exhausted of the usual test workflow. */
+const GATE_ONLY = { on_exhausted: FULL_WORKFLOW.on_exhausted ?? 'human', retry: FULL_WORKFLOW.retry ?? {} } as const;
 const implement = { command: [process.execPath, STUB_AGENT] as [string, ...string[]] };
 
 t.test("a gate check that cannot run (npm's missing script) costs one gate attempt and no agent rework: a person decides, with npm's words", async t => {
   const root = makeProject(t.testdir({ 'package.json': JSON.stringify({ name: 'app', private: true, scripts: { test: 'node -e ""' } }) }), {
-    workflow: { ...FULL_WORKFLOW, plan: undefined, plan_review: undefined, step_review: undefined, code_review: undefined, implement, quality_gate: { checks: { test: ['npm', 'test'], lint: ['npm', 'run', 'lint'] } } },
+    workflow: { ...GATE_ONLY, implement, quality_gate: { checks: { test: ['npm', 'test'], lint: ['npm', 'run', 'lint'] } } },
     tasks: { T1: { goal: 'lint is not a script here', steps: [{ id: 'S1' }] } },
   });
   await runOnce(root);
@@ -29,7 +31,7 @@ t.test('a gate check that fails hands the last lines of its output to the next i
   const failing = [process.execPath, '-e', 'for (let i = 1; i <= 100; i++) console.log("line " + i); console.error("AssertionError: expected 2 to equal 3"); process.exit(1)'] as [string, ...string[]];
   const root = makeProject(t.testdir({}), {
     workflow: {
-      ...FULL_WORKFLOW, plan: undefined, plan_review: undefined, step_review: undefined, code_review: undefined,
+      ...GATE_ONLY,
       implement: { ...implement, retry: { max_attempts: 2 } },
       quality_gate: { checks: { unit: failing } },
     },
