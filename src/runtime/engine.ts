@@ -240,6 +240,14 @@ export class Engine {
     this.wake();
   }
 
+  /** The records of the tasks whose command runs now (for a live view; do not mutate). */
+  runningTasks(): TaskRecord[] {
+    return [...this.running.keys()].flatMap(id => {
+      const record = this.records.get(id);
+      return record === undefined ? [] : [record];
+    });
+  }
+
   /** Stops taking work and lets running commands finish; the run then ends. */
   drain(): void {
     this.draining = true;

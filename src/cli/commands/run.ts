@@ -5,6 +5,7 @@ import type { RunEvent } from '../../generated/types.js';
 import type { Orchestrator, RunResult } from '../../runtime/orchestrator.js';
 import { projectPaths } from '../context.js';
 import { bad, bold, dim, good, info, warn } from '../format/colour.js';
+import { startLiveLines, type LiveLines } from '../format/live-lines.js';
 import { printJson, println, type GlobalOptions } from '../output.js';
 
 export interface RunCommandOptions extends GlobalOptions {
@@ -31,10 +32,10 @@ function icon(level: RunEvent['level']): string {
   }
 }
 
-function echo(event: RunEvent): void {
+function echoLine(event: RunEvent): string {
   const time = dim(event.at.slice(11, 19));
-  println(`${time} ${icon(event.level)} ${bold(event.category)} ${event.message}`);
-  for (const detail of event.details ?? []) println(`         ${dim('└')} ${detail}`);
+  const details = (event.details ?? []).map(detail => `\n         ${dim('└')} ${detail}`).join('');
+  return `${time} ${icon(event.level)} ${bold(event.category)} ${event.message}${details}`;
 }
 
 /** SIGINT/SIGTERM: the first stops taking work and ends the run cleanly; a second forces. */
@@ -61,7 +62,9 @@ function handleSignals(orchestrator: Orchestrator, onShutdown: 'stop' | 'finish'
 export async function runCommand(options: RunCommandOptions): Promise<number> {
   const paths = projectPaths(options);
   const quiet = options.json === true;
-  const onLogEntry = quiet ? undefined : echo;
+  // On a terminal, one live line per running task stays below the log lines (startLiveLines).
+  let live: LiveLines | undefined;
+  const onLogEntry = quiet ? undefined : (event: RunEvent): void => (live === undefined ? println(echoLine(event)) : live.print(echoLine(event)));
   let orchestrator: Orchestrator;
   if (options.once === true) {
     const { startOrchestrator } = await import('../../runtime/orchestrator.js');
@@ -75,10 +78,13 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     println(dim(`orch ${options.resume === true ? 'resuming' : 'running'} in ${paths.root}: run ${orchestrator.session.runId}, ${mode}`));
   }
   const release = handleSignals(orchestrator, orchestrator.config.on_shutdown ?? 'stop');
+  if (!quiet && process.stdout.isTTY === true) live = startLiveLines(process.stdout, paths.stateDir, () => orchestrator.engine.runningTasks());
   let result: RunResult;
   try {
     result = await orchestrator.done;
   } finally {
+    live?.stop();
+    live = undefined;
     release();
   }
   if (quiet) {
