@@ -2,7 +2,8 @@
 // output, one JSON event per line while the agent works (init, message, tool_use, tool_result, error,
 // result), and reads those events back into an AgentReport. specs/agents/gemini.md holds the shapes
 // these functions rely on.
-import { dirname, isAbsolute, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { packageRoot } from '../schema/package-dir.js';
 import type { AgentAdapter, AgentError, AgentErrorKind, AgentInvocation, AgentReport, RenderedLine } from './types.js';
 
 /**
@@ -13,6 +14,9 @@ import type { AgentAdapter, AgentError, AgentErrorKind, AgentInvocation, AgentRe
  * block). Naming `default` also overrides a user's general.defaultApprovalMode.
  */
 export const GEMINI_APPROVAL_MODES = { implement: 'auto_edit', decide: 'default' } as const;
+
+/** orch's lowest-priority settings for the client, in the package's agents/ folder. */
+export const GEMINI_SYSTEM_DEFAULTS_FILE = 'gemini-system-defaults.json';
 
 /** How much of a tool result or argument `render` shows: one line, this many characters. */
 export const RENDER_MAX_CHARS = 160;
@@ -29,6 +33,12 @@ export const geminiAdapter: AgentAdapter = {
   // GOOGLE_CLOUD_LOCATION and application default credentials for Vertex AI. A `gemini` Google login
   // lives in ~/.gemini and has no variable at all.
   credentialVars: ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT'],
+  // gemini-cli takes its retries only from settings (10 attempts by default, 5 s to 30 s apart: a 500
+  // costs minutes inside one attempt). A lowest-priority settings file shipped with orch sets 2; a
+  // user's own settings still win. The client skips the file if it or a parent is group/world-writable.
+  get envDefaults() {
+    return { GEMINI_CLI_SYSTEM_DEFAULTS_PATH: join(packageRoot(), 'agents', GEMINI_SYSTEM_DEFAULTS_FILE) };
+  },
   argv: geminiArgv,
   parse: parseGemini,
   render: renderGemini,

@@ -16,3 +16,8 @@ export function packageSchemaDir(): string {
   }
   throw new Error('the orch package has no schemas/ folder: the installation is incomplete');
 }
+
+/** The installed orch package's root (where package.json, schemas/ and agents/ are). */
+export function packageRoot(): string {
+  return dirname(packageSchemaDir());
+}
