@@ -3,6 +3,7 @@
 // Commands are imported only when they run, so a command never loads the watcher, the process
 // runner or anything else it does not use.
 import { Command, CommanderError, Option } from 'commander';
+import { OrchError } from '../errors.js';
 import { exitCodeOf, renderError, runAction, type GlobalOptions } from './output.js';
 
 const EXAMPLES = `
@@ -12,7 +13,17 @@ Examples:
   $ orch validate .isollm/tasks/fix-login.json
   $ orch --root ../other-project validate --json
   $ orch status                    the session, every task, invalid files
-  $ orch --review                  what waits for a human, and the commands that act on it
+  $ orch --review                  what waits for a human, its plan, and the commands that act on it
+  $ orch retry --failed            retry every FAILED task (lists them, asks first; --yes to skip)
+  $ orch --resume                  carry on after a crash (FAILED tasks stay FAILED: orch retry --failed)
+`;
+
+const RETRY_EXAMPLES = `
+Examples:
+  $ orch retry fix-login                   run it again from where it stopped, with fresh attempts
+  $ orch retry fix-login --from plan --note "the API changed"
+  $ orch retry --failed                    every FAILED task: lists them and asks first
+  $ orch retry --failed --yes              the same without asking (scripts, CI)
 `;
 
 // Examples shown by each read command's --help.
@@ -32,7 +43,7 @@ Examples:
   review: `
 Examples:
   $ orch review                            (same as orch --review)
-  $ orch review --json --fields id,reason,commands
+  $ orch review --json --fields id,reason,plan,commands
 `,
   log: `
 Examples:
@@ -93,7 +104,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .option('--verbose', 'more detail; stack traces on errors')
     .option('--no-color', 'no colour (also when NO_COLOR is set or output is not a terminal)')
-    .option('--review', 'list the tasks waiting for a human (same as `orch review`)')
+    .option('--review', 'list the tasks waiting for a human, with their plans (same as `orch review`)')
     .option('--summary', 'summarise the state dir: counts, cost, durations (same as `orch summary`)')
     .option('--limit <n>', 'read commands: show at most N rows (default 50; orch log: N runs, default 1)')
     .option('--offset <n>', 'read commands: skip the first N rows (paging)')
@@ -125,19 +136,31 @@ export function buildProgram(): Command {
   const decisionHelp = {
     approve: 'approve a task waiting for a human: it goes on to the gated phase',
     reject: 'reject a task waiting for a human: it ends FAILED',
-    retry: 'run a task again from a phase (--from), with fresh attempts',
+    retry: 'run a task again from a phase (--from), with fresh attempts; --failed: every FAILED task',
     replan: 'send a task back to planning',
     cancel: 'cancel a task (its running command is stopped)',
   } as const;
   for (const action of ['approve', 'reject', 'retry', 'replan', 'cancel'] as const) {
     const decision = program
-      .command(`${action} <id>`)
+      .command(action === 'retry' ? 'retry [id]' : `${action} <id>`)
       .description(decisionHelp[action])
       .option('--note <text>', 'why: kept in the history, and handed to the next attempt as feedback');
-    if (action === 'retry') decision.option('--from <phase>', 'the phase to run again (default: where the task stopped)');
-    decision.action(async (id: string, _opts, command: Command) => {
-      const { decideCommand } = await import('./commands/decide.js');
-      await run(command, options => decideCommand(action, id, options));
+    if (action === 'retry') {
+      decision
+        .option('--from <phase>', 'the phase to run again (default: where the task stopped)')
+        .option('--failed', 'retry every FAILED task (lists them and asks first, or --yes)')
+        .option('--yes', 'with --failed: do not ask')
+        .addHelpText('after', RETRY_EXAMPLES);
+    }
+    decision.action(async (id: string | undefined, _opts, command: Command) => {
+      const { decideCommand, retryFailedCommand } = await import('./commands/decide.js');
+      await run(command, options => {
+        const failed = command.opts<{ failed?: boolean }>().failed === true;
+        if (failed && id !== undefined) throw new OrchError('ORCH_USAGE', `orch retry takes a task id or --failed, not both (got ${id} and --failed)`, { hint: `orch retry ${id}, or orch retry --failed` });
+        if (failed) return retryFailedCommand(options);
+        if (id === undefined) throw new OrchError('ORCH_USAGE', 'orch retry needs a task id, or --failed to retry every FAILED task', { hint: 'orch retry ID [--from PHASE], or orch retry --failed [--yes]' });
+        return decideCommand(action, id, options);
+      });
     });
   }
 
@@ -182,7 +205,7 @@ export function buildProgram(): Command {
   program
     .option('--clean-state', 'remove the machine-owned state so every task starts over (asks, or --yes; refused while an orch runs)')
     .option('--tasks <path>', 'import task specs from a folder of JSON files, or one JSON or YAML file holding a list')
-    .option('--yes', 'answer yes instead of asking (--clean-state, clean)')
+    .option('--yes', 'answer yes instead of asking (--clean-state, clean, retry --failed)')
     .option('--once', 'work until nothing is runnable, then exit (1 if a task failed)')
     .option('--resume', 'carry on after a crash: take over the dead session, stop its leftover commands, resume every task')
     .option('--polling', 'watch by polling (network filesystems, where inotify cannot see other hosts)')

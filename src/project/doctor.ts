@@ -1,7 +1,7 @@
 // `orch doctor` (PRODUCT.md §12): everything that is wrong with a state dir, as a flat list of
 // problems, each naming its kind, its path and what to do. checkProject only looks (a test's invariant
 // checker can call it after every step); repairProblems does the repairs that are safe whoever else
-// runs: temp files of dead writers, lock dirs nobody refreshes, process groups nobody owns.
+// runs: temp files of dead writers, locks of dead holders, process groups nobody owns.
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { listGroupMembers, readProcessStat } from '../runner/process-group.js';
 import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
 import { TEMP_DIR_NAME, parseTempFileName } from '../store/durable-write.js';
 import { loadAll, loadDocument } from '../store/load.js';
-import { LOCK_STALE_MS, lockHolder, reapLock } from '../store/lock.js';
+import { judgeLock, LOCK_STALE_MS, LOCK_STATES, reapLock } from '../store/lock.js';
 import type { StatePaths } from '../store/paths.js';
 import { LIVENESS, bootId, livenessOf } from '../store/process-identity.js';
 import { describeHolder, judgeHolder, readSession, HOLDER_STATES } from '../store/session.js';
@@ -33,7 +33,7 @@ export const DOCTOR_KINDS = {
   dead_session: 'dead_session',
   /** A temp file in `.orch-tmp/` whose writer is dead (or that is older than any write takes). */
   temp_file: 'temp_file',
-  /** A `<file>.lock` dir that nobody has refreshed for longer than the lock stale time. */
+  /** A `<file>.lock` dir whose holder is provably dead (or, out of sight, stopped refreshing it). */
   stale_lock: 'stale_lock',
   /** A record that is not finished whose spec file is gone. */
   record_without_spec: 'record_without_spec',
@@ -185,15 +185,11 @@ async function lockProblems(paths: StatePaths, now: number, staleMs: number): Pr
     for (const name of await readdirOrEmpty(dir)) {
       if (!name.endsWith('.lock')) continue;
       const path = join(dir, name);
-      const stat = await fs.lstat(path).catch(() => undefined);
-      if (stat === undefined || !stat.isDirectory()) continue;
-      // The holder file names who took it: a dead one is proof at once. Otherwise a holder refreshes
-      // its lock's mtime every few seconds, so far from now either way means dead.
-      const holder = lockHolder(path);
-      const dead = holder !== undefined && livenessOf(holder) === LIVENESS.dead;
-      if (!dead && Math.abs(now - stat.mtimeMs) <= staleMs) continue;
-      const why = dead ? `its holder (pid ${holder.pid}) is dead` : `lock not refreshed for ${Math.round((now - stat.mtimeMs) / 1000)} s: its holder is gone`;
-      problems.push(problem('stale_lock', path, why, '`orch doctor --fix` removes it (the next writer would take it over anyway)', true));
+      // Abandoned only on proof, as the writers judge it (judgeLock): a holder on this host that is
+      // alive keeps its lock whatever the clock says; the mtime decides only for a holder out of sight.
+      const verdict = judgeLock(path, staleMs, now);
+      if (verdict.state !== LOCK_STATES.abandoned) continue;
+      problems.push(problem('stale_lock', path, `lock abandoned: ${verdict.reason}`, '`orch doctor --fix` removes it (the next writer would take it over anyway)', true));
     }
   }
   return problems;
@@ -244,7 +240,7 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
     switch (p.kind) {
       case 'stale_lock':
         // reapLock removes the holder file first (a plain rmdir fails on it) and only a lock still abandoned.
-        p.fixed = reapLock(p.path, options.lockStaleMs ?? LOCK_STALE_MS);
+        p.fixed = reapLock(p.path, options.lockStaleMs ?? LOCK_STALE_MS, clock.now());
         break;
       case 'orphan_process':
         if (p.process !== undefined) {
@@ -268,5 +264,3 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
     }
   }
 }
-
-/** Removes a lock dir only if it is still stale when we get to it (a live holder would have refreshed it). */

@@ -1,7 +1,8 @@
-// `orch review` / `orch --review` (PRODUCT.md §8): the tasks waiting for a person, why, and the exact
-// commands that act on each. On the fast path of the CLI: it reads records only, through the
-// precompiled validators, and loads nothing of the machine or the runtime.
-import type { Awaiting, Review, TaskRecord } from '../generated/types.js';
+// `orch review` / `orch --review` (PRODUCT.md §8): the tasks waiting for a person, why, their plan, and
+// the exact commands that act on each; and the FAILED tasks `orch retry --failed` retries. On the fast
+// path of the CLI: it reads records only, through the precompiled validators, and loads nothing of the
+// machine or the runtime.
+import type { Awaiting, Review, Step, TaskRecord } from '../generated/types.js';
 import type { StatePaths } from '../store/paths.js';
 import { compareText, readRecords, type InvalidFile } from './read-state.js';
 
@@ -10,6 +11,26 @@ export interface ReviewCommand {
   command: string;
   /** What it does to this task. */
   effect: string;
+}
+
+/** Where a task's steps come from: its spec, its planner, or neither (the task runs as one step). */
+export const PLAN_SOURCES = { spec: 'spec', planner: 'planner', none: 'none' } as const;
+export type PlanSource = (typeof PLAN_SOURCES)[keyof typeof PLAN_SOURCES];
+
+export interface ReviewStep {
+  id: string;
+  title: string | null;
+  goal: string | null;
+  state: Step['state'];
+  attempts: number;
+  /** The step the task stopped at (it waits in a step phase: implement or step_review). */
+  current: boolean;
+}
+
+/** The plan a person approves, rejects or retries: the steps as the record holds them now. */
+export interface ReviewPlan {
+  source: PlanSource;
+  steps: ReviewStep[];
 }
 
 export interface ReviewItem {
@@ -26,11 +47,12 @@ export interface ReviewItem {
   last_review: Review | null;
   cost_usd: number;
   attempts: number;
+  plan: ReviewPlan;
   commands: ReviewCommand[];
 }
 
 export const REVIEW_ITEM_FIELDS = [
-  'id', 'title', 'since', 'kind', 'reason', 'phase', 'resume_state', 'last_error', 'last_review', 'cost_usd', 'attempts', 'commands',
+  'id', 'title', 'since', 'kind', 'reason', 'phase', 'resume_state', 'last_error', 'last_review', 'cost_usd', 'attempts', 'plan', 'commands',
 ] as const satisfies readonly (keyof ReviewItem)[];
 
 export interface ReviewList {
@@ -99,6 +121,39 @@ export function reviewCommands(record: Pick<TaskRecord, 'id' | 'awaiting' | 'pha
   ];
 }
 
+/**
+ * The id machine/record.ts gives the one step of a task with no plan (DEFAULT_STEP_ID; a test checks
+ * they agree). Not imported: that module pulls in the validators, which this fast path loads only
+ * for the records it checks.
+ */
+export const UNPLANNED_STEP_ID = 'S1';
+
+/** Whether `steps` is no plan: none yet, or the one step a task without a plan runs (its own title and goal). */
+function isUnplanned(record: Pick<TaskRecord, 'spec' | 'steps'>): boolean {
+  const [only, ...rest] = record.steps;
+  return only === undefined || (rest.length === 0 && only.id === UNPLANNED_STEP_ID && only.title === record.spec.title && only.goal === record.spec.goal);
+}
+
+const STEP_PHASES: ReadonlySet<string> = new Set(['implement', 'step_review']);
+
+/** The record's steps as a plan to review, with where they came from and the step it stopped at. */
+export function reviewPlan(record: Pick<TaskRecord, 'spec' | 'steps' | 'step_index' | 'phase' | 'awaiting'>): ReviewPlan {
+  const source: PlanSource = record.spec.steps !== undefined ? PLAN_SOURCES.spec : isUnplanned(record) ? PLAN_SOURCES.none : PLAN_SOURCES.planner;
+  const phase = record.awaiting?.phase ?? record.phase;
+  const current = phase !== undefined && STEP_PHASES.has(phase) ? record.step_index : undefined;
+  return {
+    source,
+    steps: record.steps.map((step, index) => ({
+      id: step.id,
+      title: step.title ?? null,
+      goal: step.goal ?? null,
+      state: step.state,
+      attempts: step.attempts,
+      current: index === current,
+    })),
+  };
+}
+
 export function reviewItem(record: TaskRecord, options: ReviewCommandsOptions = {}): ReviewItem {
   const awaiting = record.awaiting;
   const error = record.last_error;
@@ -114,6 +169,7 @@ export function reviewItem(record: TaskRecord, options: ReviewCommandsOptions = 
     last_review: record.last_review ?? null,
     cost_usd: record.cost.usd,
     attempts: record.attempts.length,
+    plan: reviewPlan(record),
     commands: reviewCommands(record, options),
   };
 }
@@ -127,5 +183,46 @@ export async function listAwaitingHuman(paths: StatePaths, options: ReviewComman
   const { records, invalid } = await readRecords(paths, { only: mayAwaitHuman });
   const items = records.filter(record => record.state === 'AWAITING_HUMAN').map(record => reviewItem(record, options));
   items.sort((a, b) => compareText(a.since, b.since) || compareText(a.id, b.id));
+  return { items, invalid };
+}
+
+/** A FAILED task, as `orch retry --failed` lists it before retrying. */
+export interface FailedItem {
+  id: string;
+  /** The record's rev when listed: a retry is taken against it. */
+  rev: number;
+  title: string;
+  since: string;
+  /** The phase it failed in (where a retry starts it again, unless --from). */
+  phase: string | null;
+  /** Why, in one line: the last error, or the last transition's reason. */
+  reason: string;
+}
+
+export interface FailedList {
+  items: FailedItem[];
+  /** Records that could not be read: one of them may be FAILED too. */
+  invalid: InvalidFile[];
+}
+
+/** False only for a record that plainly says it is in another state. */
+function mayBeFailed(value: unknown): boolean {
+  const state = (value as { state?: unknown } | null)?.state;
+  return typeof state !== 'string' || state === 'FAILED';
+}
+
+/** Every FAILED task, by id. */
+export async function listFailed(paths: StatePaths): Promise<FailedList> {
+  const { records, invalid } = await readRecords(paths, { only: mayBeFailed });
+  const items = records
+    .filter(record => record.state === 'FAILED')
+    .map(record => ({
+      id: record.id,
+      rev: record.rev,
+      title: record.spec.title ?? firstLine(record.spec.goal ?? ''),
+      since: record.state_since,
+      phase: record.phase ?? null,
+      reason: firstLine(record.last_error?.message ?? record.history.at(-1)?.reason ?? ''),
+    }));
   return { items, invalid };
 }

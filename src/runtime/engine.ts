@@ -25,7 +25,7 @@ import type { LoadedSpec } from '../store/specs.js';
 import { runAttempt } from './attempt.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
-import { Waits } from './waits.js';
+import { storedWaitLimit, Waits } from './waits.js';
 import { crashPoint } from '../testing/crash-points.js';
 import { faultPoint } from '../testing/faults.js';
 
@@ -139,7 +139,7 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
-    this.waits = new Waits(this.clock);
+    this.waits = new Waits(this.clock, undefined, storedWaitLimit(this.records, () => this.config));
     this.workers = new WorkerPool(options.paths, options.config, options.fence, this.clock);
     this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config, options.configStamp);
     this.tree = new TaskTree(options.paths, this.clock, options.watched === true);

@@ -2,6 +2,11 @@
 // a `<file>.lock` dir writes its identity into it as `holder.<pid>-<start>.<n>` the moment the dir is
 // made; a contender that finds the lock held reads it, and takes the lock of a provably dead holder at
 // once instead of waiting out the stale time (src/store/lock.ts).
+//
+// A lock is abandoned only on proof, as a session is: a holder on this host that is alive keeps its
+// lock however old its mtime looks (a clock set forward, or a doctor run under a skewed clock, would
+// otherwise take a live orchestrator's locks). The mtime decides only what identity cannot: a lock
+// dir without a readable holder file, or one held from another host.
 import fs, { type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
@@ -34,16 +39,26 @@ export function statIfExists(path: string): Stats | undefined {
 
 /** `holder.<pid>-<start time>.<n>`: unique to one acquisition, so removing it names one lock dir. */
 const HOLDER_NAME = /^holder\.(\d+)-(\d+)\.\d+$/;
-let holders = 0;
+const OWN_HOLDERS = Symbol.for('orch.lock.own-holders');
+/**
+ * The names of the holder files this process has written and not removed: the locks it holds. A
+ * holder file that names this process but is not among them is one it left behind (a release that
+ * failed), so this process being alive proves nothing about it. Kept on globalThis, with the counter
+ * that makes the names unique: two copies of this module in one process (the bundle and the modules
+ * tsc emits) must neither reuse a name nor take each other's locks for left behind. (A worker thread
+ * has its own globalThis: orch takes locks on its main thread only.)
+ */
+const own: { count: number; names: Set<string> } = ((globalThis as { [OWN_HOLDERS]?: { count: number; names: Set<string> } })[OWN_HOLDERS] ??= { count: 0, names: new Set() });
 
 /** Writes our identity into the lock dir we just made; undefined if that failed (then only the stale time frees it). */
 export function writeHolder(lockPath: string): string | undefined {
   const me = selfIdentity();
-  const name = `holder.${me.pid}-${me.start_time}.${++holders}`;
+  const name = `holder.${me.pid}-${me.start_time}.${++own.count}`;
   const identity: ProcessIdentity = { pid: me.pid, start_time: me.start_time, boot_id: me.boot_id, host: me.host };
   const path = join(lockPath, name);
   try {
     fs.writeFileSync(path, JSON.stringify(identity), { flag: 'wx' });
+    own.names.add(name);
     return name;
   } catch {
     // On a full disk the file is created and its write fails: an empty holder file left behind
@@ -59,6 +74,7 @@ export function writeHolder(lockPath: string): string | undefined {
 
 /** Removes our holder file `name` from `lockPath` (before the dir itself can go). */
 export function removeHolder(lockPath: string, name: string): void {
+  own.names.delete(name);
   try {
     fs.unlinkSync(join(lockPath, name));
   } catch {
@@ -95,9 +111,66 @@ function readdirOrUndefined(path: string): string[] | undefined {
   }
 }
 
+/** What a lock dir is, to someone who wants it gone: see judgeLock. */
+export const LOCK_STATES = {
+  /** Nothing there. */
+  free: 'free',
+  /** Its holder is alive, or cannot be judged and refreshed it within the stale time. */
+  held: 'held',
+  /** Its holder is provably dead, or cannot be judged and stopped refreshing it. */
+  abandoned: 'abandoned',
+  /** Not a lock dir of ours (a file, or a dir with other things in it): never removed. */
+  foreign: 'foreign',
+} as const;
+export type LockState = (typeof LOCK_STATES)[keyof typeof LOCK_STATES];
+
+export interface LockVerdict {
+  state: LockState;
+  /** Why, in a few words, for messages. */
+  reason: string;
+  /** The holder named in the lock dir, when one could be read. */
+  holder?: ProcessIdentity;
+}
+
 /**
- * Removes the lock dir `lockPath` when it is abandoned: its holder file names a process that is
- * provably dead (livenessOf), or it was not refreshed for `staleMs`. True when the lock is gone
+ * Whether the lock dir `lockPath` (with its entries `names`, and mtime `mtimeMs`) is still held. A
+ * holder file on this host decides alone: alive, held; dead, abandoned. Without one that can be
+ * judged (none written, half-written, another host's process) the lock is abandoned once it has not
+ * been refreshed for `staleMs` by `now` (a live holder refreshes it every few seconds).
+ */
+function judgeEntries(lockPath: string, names: readonly string[], mtimeMs: number, staleMs: number, now: number): LockVerdict {
+  if (!names.every(name => HOLDER_NAME.test(name))) return { state: LOCK_STATES.foreign, reason: 'it holds files that are not holder files' };
+  let holder: ProcessIdentity | undefined;
+  let undecided = names.length === 0;
+  for (const name of names) {
+    const identity = readHolder(lockPath, name);
+    holder ??= identity;
+    const liveness = identity === undefined ? LIVENESS.unknown : holderLiveness(name, identity);
+    if (liveness === LIVENESS.alive) return { state: LOCK_STATES.held, reason: `its holder (pid ${identity?.pid}) is alive`, ...(identity !== undefined && { holder: identity }) };
+    if (liveness === LIVENESS.unknown) undecided = true;
+  }
+  const withHolder = holder === undefined ? {} : { holder };
+  if (!undecided) return { state: LOCK_STATES.abandoned, reason: `its holder (pid ${holder?.pid}) is dead`, ...withHolder };
+  const age = now - mtimeMs;
+  const who = names.length === 0 ? 'no holder named' : holder === undefined ? 'its holder file unreadable' : `its holder (pid ${holder.pid} on ${holder.host}) out of sight`;
+  return age > staleMs
+    ? { state: LOCK_STATES.abandoned, reason: `not refreshed for ${Math.round(age / 1000)} s, ${who}`, ...withHolder }
+    : { state: LOCK_STATES.held, reason: `refreshed ${Math.round(Math.max(0, age) / 1000)} s ago, ${who}`, ...withHolder };
+}
+
+/** Whether the lock dir `lockPath` is held, abandoned, free or not ours (see judgeEntries). */
+export function judgeLock(lockPath: string, staleMs: number, now: number = Date.now()): LockVerdict {
+  const stat = statIfExists(lockPath);
+  if (stat === undefined) return { state: LOCK_STATES.free, reason: 'it is not there' };
+  if (!stat.isDirectory()) return { state: LOCK_STATES.foreign, reason: 'it is not a directory' };
+  const names = readdirOrUndefined(lockPath);
+  if (names === undefined) return { state: LOCK_STATES.free, reason: 'it is not there' };
+  return judgeEntries(lockPath, names, stat.mtimeMs, staleMs, now);
+}
+
+/**
+ * Removes the lock dir `lockPath` when it is abandoned (judgeEntries: its holder provably dead, or,
+ * when the holder cannot be judged, not refreshed for `staleMs`). True when the lock is gone
  * (removed here, or not there), false when it is held or changed while we looked (look again later).
  *
  * Race-safe for a dead holder: its holder file's name is unique to that one lock dir, and only one
@@ -106,7 +179,7 @@ function readdirOrUndefined(path: string): string[] | undefined {
  * removed by rmdir. A lock dir with no holder file (its holder died between mkdir and the write)
  * is removed on its mtime, as proper-lockfile does.
  */
-export function reapLock(lockPath: string, staleMs: number): boolean {
+export function reapLock(lockPath: string, staleMs: number, now: number = Date.now()): boolean {
   const before = statIfExists(lockPath);
   if (before === undefined) return true;
   if (!before.isDirectory()) return false;
@@ -115,9 +188,7 @@ export function reapLock(lockPath: string, staleMs: number): boolean {
   if (after === undefined) return true;
   // The names are those of this very dir only if it was the same dir before and after the readdir.
   if (names === undefined || !sameDir(after, dirIdentity(before))) return false;
-  if (!names.every(name => HOLDER_NAME.test(name))) return false; // something else inside: not a lock of ours
-  const stale = Date.now() - after.mtimeMs > staleMs;
-  if (!stale && (names.length === 0 || !names.every(name => holderLiveness(lockPath, name) === LIVENESS.dead))) return false;
+  if (judgeEntries(lockPath, names, after.mtimeMs, staleMs, now).state !== LOCK_STATES.abandoned) return false;
   for (const name of names) {
     try {
       fs.unlinkSync(join(lockPath, name));
@@ -133,7 +204,10 @@ export function reapLock(lockPath: string, staleMs: number): boolean {
   }
 }
 
-function holderLiveness(lockPath: string, name: string): Liveness {
-  const identity = readHolder(lockPath, name);
-  return identity === undefined ? LIVENESS.unknown : livenessOf(identity);
+/** livenessOf the holder, except that a holder file of this process is alive only while it holds the lock. */
+function holderLiveness(name: string, identity: ProcessIdentity): Liveness {
+  const me = selfIdentity();
+  const mine = identity.pid === me.pid && identity.start_time === me.start_time && identity.boot_id === me.boot_id && identity.host === me.host;
+  if (mine) return own.names.has(name) ? LIVENESS.alive : LIVENESS.dead;
+  return livenessOf(identity);
 }

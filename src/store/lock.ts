@@ -5,9 +5,10 @@
 // - Its default `onCompromised` throws inside a timer, which kills the process: ours only marks the
 //   HeldLock compromised (and aborts its signal). Writers call `assertHeld()` right before writing.
 // - It judges staleness by wall-clock mtime. A forward clock jump (or a holder stalled past the stale
-//   time: a paused VM, a blocked event loop) lets a contender take a live lock; `assertHeld()` checks
-//   actively (lock dir still there, same directory by inode and birth time, mtime fresh) instead of
-//   waiting for the next refresh timer, and the epoch/rev fencing makes any late write fail.
+//   time: a paused VM, a blocked event loop) would let a contender take a live lock; we judge by the
+//   holder's identity where we can (below). For a holder out of sight (another host), `assertHeld()`
+//   checks actively (lock dir still there, same directory by inode and birth time, mtime fresh)
+//   instead of waiting for the next refresh timer, and the epoch/rev fencing makes any late write fail.
 // - A backward jump leaves a dead holder's lock with an mtime in the future, which it never judges
 //   stale (moxystudio/node-proper-lockfile#109): a future mtime that stays unchanged for the stale
 //   time (measured on the monotonic clock) is backdated, so the next attempt removes it.
@@ -17,7 +18,9 @@
 //   after a kill -9 waited that long). The holder writes its identity (pid, start time, boot id, host)
 //   into the lock dir, as `holder.<pid>-<start>.<n>`, the moment the dir is made; a contender that
 //   finds the lock held reads it and, when livenessOf says the holder is dead, removes the lock at once
-//   (reapLock). Without a readable holder (a crash between mkdir and that write, another host's
+//   (reapLock). A lock is taken only on such proof, as a session is: a live holder on this host keeps
+//   it however old its mtime (a clock set forward, a holder stalled: its own assertHeld still stops
+//   its writes). Without a readable holder (a crash between mkdir and that write, another host's
 //   process), the stale time still decides. Since the dir is no longer empty, every removal empties it
 //   first: our `fs` does so for our own dir, and proper-lockfile's own stale removal is left to reapLock.
 import fs from 'node:fs';
@@ -25,11 +28,11 @@ import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import lockfile from 'proper-lockfile';
 import { OrchError, errnoCode } from '../errors.js';
-import { dirIdentity, reapLock, removeHolder, sameDir, statIfExists, writeHolder, type DirIdentity } from './lock-holder.js';
+import { dirIdentity, lockHolder, reapLock, removeHolder, sameDir, statIfExists, writeHolder, type DirIdentity } from './lock-holder.js';
 
-export { lockHolder, reapLock } from './lock-holder.js';
+export { judgeLock, lockHolder, LOCK_STATES, reapLock, type LockState, type LockVerdict } from './lock-holder.js';
 
-/** A lock whose mtime is older than this is taken over by the next contender (one whose holder is provably dead, at once). Same for every process. */
+/** A lock whose holder cannot be judged (none named, another host) and whose mtime is older than this is taken over by the next contender (one whose holder is provably dead, at once; a live one on this host, never). Same for every process. */
 export const LOCK_STALE_MS = 10_000;
 /** How often the holder refreshes the lock's mtime. */
 export const LOCK_UPDATE_MS = 2_000;
@@ -216,6 +219,16 @@ function syncCall<T>(call: () => T, callback: (error: NodeJS.ErrnoException | nu
   process.nextTick(callback, null, value);
 }
 
+/** Removes our lock dir (holder file first); a failure leaves it to reapLock, which sees it left behind. */
+function removeOwnLock(held: Held): void {
+  dropHolder(held);
+  try {
+    fs.rmdirSync(held.lockPath);
+  } catch {
+    // Gone already, or not empty (something else inside): not ours to force.
+  }
+}
+
 function dropHolder(held: Held): void {
   if (held.holderName === undefined) return;
   removeHolder(held.lockPath, held.holderName);
@@ -270,8 +283,11 @@ async function acquire(path: string, options: LockOptions): Promise<Held> {
       held.identity = dirIdentity(stat);
       held.release = async () => {
         held.markReleased();
-        // Rejects with ERELEASED when proper-lockfile already gave the lock up as compromised.
+        // Rejects (ERELEASED, ENOTACQUIRED) when proper-lockfile already gave the lock up as
+        // compromised, and then leaves the dir. Still ours (its refreshes were late, nobody took it):
+        // remove it here, or it would stay held by a live process until that process ends.
         await release().catch(() => undefined);
+        if (held.isOurs()) removeOwnLock(held);
       };
       return held;
     } catch (error) {
@@ -293,7 +309,7 @@ async function acquire(path: string, options: LockOptions): Promise<Held> {
     if (waited >= timeoutMs) {
       throw new OrchError('ORCH_LOCK_TIMEOUT', `timed out after ${Math.round(waited)} ms waiting for the lock on ${path}`, {
         details: { file: path, lock: held.lockPath, waitedMs: Math.round(waited) },
-        hint: `another process holds ${held.lockPath}; a dead holder's lock is taken at once when its holder is known, else ${staleMs / 1000} s after its last refresh`,
+        hint: `another process holds ${held.lockPath}${describeHolder(held.lockPath)}; a dead holder's lock is taken at once when its holder is known, else ${staleMs / 1000} s after its last refresh`,
       });
     }
     future.check();
@@ -337,6 +353,12 @@ class FutureMtimeWatch {
     }
     this.#seen = undefined;
   }
+}
+
+/** ` (pid N on HOST)` for a lock's named holder, else nothing. */
+function describeHolder(lockPath: string): string {
+  const holder = lockHolder(lockPath);
+  return holder === undefined ? '' : ` (pid ${holder.pid} on ${holder.host})`;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { InboxDecision, TaskRecord } from '../../src/generated/types.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
 import { makeProject, script, STUB_AGENT } from '../fixtures/project.js';
-import { runCli } from '../fixtures/run-cli.js';
+import { ORCH_BIN, runCli } from '../fixtures/run-cli.js';
 
 const record = (root: string, id: string): TaskRecord => JSON.parse(readFileSync(join(root, '.isollm/state/tasks', `${id}.json`), 'utf8'));
 
@@ -125,4 +125,99 @@ t.test('with a live orchestrator holding the dir, a decision is queued in inbox/
   const json = await runCli(['reject', 'Q1', '--json'], { cwd: root });
   t.equal(json.code, 0, json.stderr);
   t.match(JSON.parse(json.stdout), { mode: 'inbox', task: 'Q1', action: 'reject', against_rev: before.rev, holder: `pid ${holder.pid} on ` });
+});
+
+/** A project whose `failing` tasks end FAILED (a non-retryable error) and whose `done` tasks pass. */
+async function failedProject(dir: string, failing: string[], done: string[] = []): Promise<string> {
+  const tasks = Object.fromEntries([
+    ...failing.map(id => [id, { goal: `fails: ${id}`, env: script({ implement: ['fatal'] }) }] as const),
+    ...done.map(id => [id, { goal: `passes: ${id}` }] as const),
+  ]);
+  const root = makeProject(dir, { workflow: { implement: { command: [process.execPath, STUB_AGENT] }, retry: { base_delay_s: 0.01, max_delay_s: 0.02, jitter: 0 } }, tasks });
+  const result = await runOnce(root, { env: { ...process.env, STUB_SCRIPT: '{}' } });
+  if (result.failed.length !== failing.length) throw new Error(`expected ${failing.join(',')} failed, got ${JSON.stringify(result)}`);
+  return root;
+}
+
+t.test('orch retry --failed lists the FAILED tasks and, without a terminal, refuses until --yes; then retries each as orch retry ID does', async t => {
+  const root = await failedProject(t.testdir(), ['F1', 'F2'], ['D1']);
+  const before = { F1: record(root, 'F1'), F2: record(root, 'F2'), D1: record(root, 'D1') };
+  t.equal(before.F1.state, 'FAILED');
+
+  const refused = await runCli(['retry', '--failed'], { cwd: root });
+  t.equal(refused.code, 2, 'no terminal to ask on, no --yes');
+  t.match(refused.stdout, /2 FAILED tasks to retry, each from the phase it failed in:\n {2}F1 {2}fails: F1 \(implement: .*invalid API key/);
+  t.match(refused.stderr, /orch retry --failed needs a confirmation, and there is no terminal to ask on\n.*pass --yes/);
+  for (const id of ['F1', 'F2'] as const) t.equal(record(root, id).rev, before[id].rev, `${id}: nothing written`);
+
+  const out = await runCli(['retry', '--failed', '--yes', '--note', 'the key is fixed'], { cwd: root });
+  t.equal(out.code, 0, out.stderr);
+  for (const id of ['F1', 'F2'] as const) {
+    t.match(out.stdout, `retried ${id}: FAILED → IMPLEMENTING (rev ${before[id].rev} → ${before[id].rev + 1}); applied now`);
+    const after = record(root, id);
+    t.equal(after.state, 'IMPLEMENTING');
+    t.match(after.history.at(-1), { from: 'FAILED', to: 'IMPLEMENTING', actor: 'cli', reason: /the key is fixed/ });
+  }
+  t.same(record(root, 'D1'), before.D1, 'a DONE task is left alone');
+
+  const none = await runCli(['retry', '--failed', '--json'], { cwd: root });
+  t.equal(none.code, 0, none.stderr);
+  t.same(JSON.parse(none.stdout), { tasks: [], retried: 0, refused: 0, invalid_total: 0 }, 'nothing FAILED: nothing asked, nothing done');
+
+  const both = await runCli(['retry', 'F1', '--failed'], { cwd: root });
+  t.equal(both.code, 2);
+  t.match(both.stderr, /a task id or --failed, not both/);
+  const neither = await runCli(['retry'], { cwd: root });
+  t.equal(neither.code, 2);
+  t.match(neither.stderr, /needs a task id, or --failed/);
+});
+
+t.test('orch retry --failed asks on a terminal: yes retries, anything else retries nothing', async t => {
+  const root = await failedProject(t.testdir(), ['T1']);
+  const rev = record(root, 'T1').rev;
+  // `script` gives the command a real terminal; the answer is typed into it.
+  const onTerminal = (answer: string): Promise<{ code: number | null; output: string }> =>
+    new Promise((resolve, reject) => {
+      const child = spawn('script', ['-qec', `${process.execPath} ${ORCH_BIN} retry --failed`, '/dev/null'], { cwd: root, env: { ...process.env, NO_COLOR: '1', ORCH_ROOT: '' } });
+      let output = '';
+      const timer = setTimeout(() => reject(new Error(`no answer asked for within 15 s: ${output}`)), 15_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('[y/N]') && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
+      });
+      child.on('close', code => {
+        clearTimeout(timer);
+        resolve({ code, output });
+      });
+    });
+  const no = await onTerminal('n');
+  t.equal(no.code, 0, no.output);
+  t.match(no.output, /Retry 1 task\? \[y\/N\][^]*nothing retried/);
+  t.equal(record(root, 'T1').rev, rev, 'no: nothing written');
+  const yes = await onTerminal('y');
+  t.equal(yes.code, 0, yes.output);
+  t.match(yes.output, /retried T1: FAILED → IMPLEMENTING/);
+  t.equal(record(root, 'T1').state, 'IMPLEMENTING');
+});
+
+t.test('orch retry --failed with a live orchestrator queues one retry per FAILED task in inbox/, against the rev listed', async t => {
+  const root = await failedProject(t.testdir(), ['Q1', 'Q2']);
+  const holder = spawn(process.execPath, ['--import', 'tsx', SESSION_ACQUIRE, root], { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    holder.stdin.end();
+    holder.kill('SIGKILL');
+  });
+  await waitForLine(holder, l => l === 'ready', 'the session holder to start');
+  holder.stdin.write('go\n');
+  t.equal(JSON.parse(await waitForLine(holder, l => l.startsWith('{'), 'the holder to take the session')).ok, true);
+
+  const before = { Q1: record(root, 'Q1'), Q2: record(root, 'Q2') };
+  const out = await runCli(['retry', '--failed', '--yes', '--json'], { cwd: root });
+  t.equal(out.code, 0, out.stderr);
+  const report = JSON.parse(out.stdout) as { tasks: { mode: string; task: string; against_rev: number }[]; retried: number; refused: number };
+  t.match(report, { retried: 2, refused: 0 });
+  t.match(report.tasks, [{ mode: 'inbox', task: 'Q1', action: 'retry', against_rev: before.Q1.rev }, { mode: 'inbox', task: 'Q2', action: 'retry', against_rev: before.Q2.rev }]);
+  const decisions = readdirSync(join(root, '.isollm/inbox')).filter(n => n.endsWith('.json')).map(n => JSON.parse(readFileSync(join(root, '.isollm/inbox', n), 'utf8')) as InboxDecision);
+  t.same(decisions.map(d => [d.task_id, d.action, d.against_rev]).sort(), [['Q1', 'retry', before.Q1.rev], ['Q2', 'retry', before.Q2.rev]]);
+  t.same(record(root, 'Q1'), before.Q1, 'the records are the orchestrator\'s to write');
 });

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Attempt, ProcessIdentity, SessionRecord, TaskRecord } from '../../src/generated/types.js';
@@ -11,7 +11,10 @@ import { TEMP_DIR_NAME } from '../../src/store/durable-write.js';
 import { statePaths } from '../../src/store/paths.js';
 import { identityOf, selfIdentity } from '../../src/store/process-identity.js';
 import { acquireSession } from '../../src/store/session.js';
+import { systemClock } from '../../src/clock.js';
 import { makeProject, script, STUB_AGENT } from '../fixtures/project.js';
+import { runCli } from '../fixtures/run-cli.js';
+import { isAlive } from '../fixtures/wait-for.js';
 
 const AGENT_SLEEP = fileURLToPath(new URL('../fixtures/agent-sleep.mjs', import.meta.url));
 /** Above the kernel's pid_max: no process ever has it. */
@@ -113,6 +116,49 @@ t.test('every kind of problem is found with its path; --fix repairs the safe one
 
   const after = await checkProject(paths);
   t.same(kinds(after.problems), ['open_attempt', 'record_without_spec']);
+});
+
+const LOCK_HOLD = fileURLToPath(new URL('../fixtures/lock-hold.mjs', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const HOUR_MS = 3_600_000;
+
+t.test('a live holder\'s lock is never stale to doctor, whatever the clock says: not reported, not removed by --fix', async t => {
+  const root = await parkedProject(t.testdir());
+  const paths = statePaths(root);
+  const file = recordFile(root, 'W1');
+  const lockDir = `${file}.lock`;
+  // A writer in another process holding the record's lock, as a live orchestrator does mid-write.
+  const holder = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, '--import', 'tsx', LOCK_HOLD, file], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    holder.kill('SIGKILL');
+  });
+  await new Promise<void>(resolve => holder.stdout.once('data', () => resolve()));
+  const before = statSync(lockDir).ino;
+
+  // doctor's clock an hour ahead: the lock's mtime looks an hour old.
+  const skewed = { now: () => Date.now() + HOUR_MS, sleep: systemClock.sleep };
+  const found = await checkProject(paths, { clock: skewed });
+  t.same(found.problems.filter(p => p.kind === 'stale_lock'), [], 'not reported');
+  await doctorProject(paths, { fix: true, clock: skewed });
+  t.equal(statSync(lockDir).ino, before, 'the same lock dir is still there after --fix');
+
+  // The same through the CLI, the mtime an hour behind (the clock set forward since the last refresh).
+  const past = new Date(Date.now() - HOUR_MS);
+  utimesSync(lockDir, past, past);
+  const out = await runCli(['doctor', '--fix', '--json'], { cwd: root });
+  t.notMatch(out.stdout, /stale_lock/, 'orch doctor --fix leaves it alone');
+  t.equal(statSync(lockDir).ino, before, 'the live holder keeps its lock');
+  t.ok(isAlive(holder.pid ?? 0), 'the holder still runs');
+
+  // Once the holder is dead, its lock is abandoned at once (the proof), whatever its mtime.
+  holder.kill('SIGKILL');
+  await new Promise(resolve => holder.once('exit', resolve));
+  const now = new Date();
+  utimesSync(lockDir, now, now);
+  const dead = await checkProject(paths);
+  t.match(dead.problems.filter(p => p.kind === 'stale_lock'), [{ path: lockDir, message: /holder \(pid \d+\) is dead/ }]);
+  await doctorProject(paths, { fix: true });
+  t.notOk(existsSync(lockDir), 'removed by --fix');
 });
 
 t.test('a session whose process is dead is reported; while a live session holds the dir, open attempts are its own', async t => {

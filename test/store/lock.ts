@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, uti
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { LOCK_STALE_MS, LOCK_TIMEOUT_MS, LOCK_UPDATE_MS, lockHolder, reapLock, withLock, type HeldLock } from '../../src/store/lock.js';
+import { judgeLock, LOCK_STALE_MS, LOCK_TIMEOUT_MS, LOCK_UPDATE_MS, lockHolder, reapLock, withLock, type HeldLock } from '../../src/store/lock.js';
 import { bootId, selfIdentity } from '../../src/store/process-identity.js';
 import { lineReader } from '../fixtures/child-lines.js';
 import { waitFor } from '../fixtures/wait-for.js';
@@ -118,7 +118,15 @@ t.test('a lock dir removed under a holder marks it compromised from the refresh 
   t.throws(() => held!.assertHeld(), { code: 'ORCH_LOCK_COMPROMISED' }, 'a released lock is not held');
 });
 
-t.test('a holder that stalled past the stale time is taken over, sees it, and does not remove the new lock', async t => {
+/** Rewrites the holder file in `lockPath` so that it names the same process on another host: out of sight. */
+function moveHolderToAnotherHost(lockPath: string): void {
+  const name = readdirSync(lockPath).find(n => n.startsWith('holder.'));
+  if (name === undefined) throw new Error(`no holder file in ${lockPath}`);
+  const identity = JSON.parse(readFileSync(join(lockPath, name), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(lockPath, name), JSON.stringify({ ...identity, host: `not-${hostname()}` }));
+}
+
+t.test('a holder out of sight (another host) that stalled past the stale time is taken over, sees it, and does not remove the new lock', async t => {
   const dir = t.testdir();
   const file = join(dir, 'x.json');
   const options = { staleMs: 2_000, updateMs: 1_000 };
@@ -128,6 +136,7 @@ t.test('a holder that stalled past the stale time is taken over, sees it, and do
   await withLock(
     file,
     async lock => {
+      moveHolderToAnotherHost(lock.lockPath); // whether it lives cannot be seen from here
       const past = new Date(Date.now() - 60_000);
       utimesSync(lock.lockPath, past, past); // as if our refreshes had stopped for a minute
       thief = withLock(
@@ -147,6 +156,45 @@ t.test('a holder that stalled past the stale time is taken over, sees it, and do
   releaseThief();
   await thief;
   t.notOk(existsSync(`${file}.lock`));
+});
+
+t.test('a live holder on this host keeps its lock however old its mtime looks: a contender waits, reapLock refuses', async t => {
+  const file = join(t.testdir(), 'x.json');
+  const holder = start(t, 'lock-hold.mjs', [file]);
+  t.equal(await holder.line(), 'locked');
+  const before = statSync(`${file}.lock`).ino;
+  // An hour old, as a clock set forward an hour sees it (or a doctor run under such a clock).
+  const past = new Date(Date.now() - 3_600_000);
+  utimesSync(`${file}.lock`, past, past);
+  t.equal(reapLock(`${file}.lock`, LOCK_STALE_MS), false, 'reapLock refuses');
+  t.equal(reapLock(`${file}.lock`, LOCK_STALE_MS, Date.now() + 86_400_000), false, 'also with a clock a day ahead');
+  t.match(judgeLock(`${file}.lock`, LOCK_STALE_MS), { state: 'held', reason: /alive/ });
+  await t.rejects(withLock(file, async () => 1, { timeoutMs: 1_500 }), { code: 'ORCH_LOCK_TIMEOUT', message: /x\.json/, hint: new RegExp(`pid ${holder.child.pid} on `) });
+  t.equal(statSync(`${file}.lock`).ino, before, 'the same lock dir');
+  t.match(lockHolder(`${file}.lock`), { pid: holder.child.pid });
+});
+
+t.test('a lock of this process is held only while it is held: one given up as compromised is removed on release, one left behind is taken', async t => {
+  const file = join(t.testdir(), 'x.json');
+  await withLock(
+    file,
+    async lock => {
+      const past = new Date(Date.now() - 60_000);
+      utimesSync(lock.lockPath, past, past); // its mtime is not ours any more: proper-lockfile gives it up
+      await waitFor('the refresh timer to find the lock compromised', () => lock.compromised);
+      t.ok(existsSync(lock.lockPath), 'still there while fn runs');
+    },
+    { staleMs: 2_000, updateMs: 1_000 },
+  );
+  t.notOk(existsSync(`${file}.lock`), 'removed on release: a live process does not keep a lock it gave up');
+
+  // A holder file naming this process that it no longer holds (a release that could not remove it).
+  const me = selfIdentity();
+  const left = `${file}.left`;
+  mkdirSync(`${left}.lock`);
+  writeFileSync(join(`${left}.lock`, `holder.${me.pid}-${me.start_time}.999999`), JSON.stringify(me));
+  t.match(judgeLock(`${left}.lock`, LOCK_STALE_MS), { state: 'abandoned' });
+  t.equal(await withLock(left, async () => 'mine', { timeoutMs: 2_000 }), 'mine', 'taken at once');
 });
 
 t.test('a lock whose refreshes stopped is not held any more, even before anyone takes it', async t => {

@@ -1,13 +1,49 @@
-// `orch review` and `orch --review`: the tasks waiting for a person, and the commands that act on each.
-// Its cold start matters: it imports only the record reader and the text helpers.
-import { listAwaitingHuman, REVIEW_ITEM_FIELDS, type ReviewItem } from '../../project/review.js';
+// `orch review` and `orch --review`: the tasks waiting for a person, their plans, and the commands that
+// act on each. Its cold start matters: it imports only the record reader and the text helpers.
+import { listAwaitingHuman, REVIEW_ITEM_FIELDS, type ReviewItem, type ReviewPlan, type ReviewStep } from '../../project/review.js';
 import { page, pageInfo, parseFields, parseLimit, parseOffset, pickFields, type ReadOptions } from '../format/bounds.js';
 import { bad, dim, heading, warn } from '../format/colour.js';
 import { relative, shellQuote, shorten, when } from '../format/text.js';
 import { projectPaths } from '../context.js';
 import { printJson, println } from '../output.js';
 
-function printItem(item: ReviewItem, now: number): void {
+/** Steps of a plan printed per task; the rest are counted (orch show ID, or --json, has them all). */
+export const PLAN_STEPS_SHOWN = 20;
+
+function stepText(step: ReviewStep): string {
+  const goal = step.goal === null ? null : (step.goal.split(/\r?\n/).find(line => line.trim() !== '') ?? '').trim();
+  return [step.title, goal].filter(text => text !== null && text !== '').join(': ') || '(no title or goal)';
+}
+
+function printPlan(plan: ReviewPlan, id: string, orch: string): void {
+  let from: string;
+  switch (plan.source) {
+    case 'none':
+      println(`  plan: none, the task runs as one step (its goal)`);
+      return;
+    case 'spec':
+      from = 'from the spec';
+      break;
+    case 'planner':
+      from = 'from the planner';
+      break;
+    default: {
+      const never: never = plan.source;
+      throw new Error(`unknown plan source ${String(never)}`);
+    }
+  }
+  println(`  plan (${plan.steps.length} step${plan.steps.length === 1 ? '' : 's'}, ${from}):`);
+  const shown = plan.steps.slice(0, PLAN_STEPS_SHOWN);
+  const idWidth = Math.max(...shown.map(step => step.id.length));
+  const stateWidth = Math.max(...shown.map(step => step.state.length));
+  for (const step of shown) {
+    const attempts = step.attempts === 0 ? '' : dim(` (${step.attempts} attempt${step.attempts === 1 ? '' : 's'})`);
+    println(`  ${step.current ? '→' : ' '} ${step.id.padEnd(idWidth)}  ${step.state.padEnd(stateWidth)}  ${shorten(stepText(step), 120)}${attempts}`);
+  }
+  if (plan.steps.length > shown.length) println(dim(`    … and ${plan.steps.length - shown.length} more (${orch} show ${id})`));
+}
+
+function printItem(item: ReviewItem, now: number, orch: string): void {
   println(`${heading(item.id)}  ${shorten(item.title, 100)}`);
   println(`  waiting since ${when(item.since, now)}`);
   println(`  why: ${warn(item.kind ?? 'unknown')}${item.phase === null ? '' : ` at ${item.phase}`}: ${shorten(item.reason, 300)}`);
@@ -19,6 +55,7 @@ function printItem(item: ReviewItem, now: number): void {
     const r = item.last_review;
     println(`  last review: ${r.outcome} by ${r.by}${r.phase === undefined ? '' : ` (${r.phase})`} ${relative(r.at, now)}${r.notes === undefined ? '' : `: ${shorten(r.notes, 200)}`}`);
   }
+  printPlan(item.plan, item.id, orch);
   const width = Math.max(...item.commands.map(c => c.command.length));
   println('  act:');
   for (const command of item.commands) println(`    ${command.command.padEnd(width)}  ${dim(command.effect)}`);
@@ -45,7 +82,7 @@ export async function reviewCommand(options: ReadOptions): Promise<number> {
     println(heading(`${list.items.length} task${list.items.length === 1 ? ' is' : 's are'} waiting for a human${shown.more || offset > 0 ? ` (${range}; --limit N and --offset N for others)` : ''}:`));
     for (const item of shown.items) {
       println();
-      printItem(item, now);
+      printItem(item, now, orch);
     }
     println();
     println(dim('Each command takes --note "why"; the note is kept in the record and handed to the next attempt.'));
