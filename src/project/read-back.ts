@@ -1,7 +1,7 @@
 // Reading the end of a growing file (the run log, events.jsonl, an attempt's output) without reading
 // all of it: chunks from the end, doubling, until the caller has enough or a cap is reached.
-import { constants as fsc, promises as fs } from 'node:fs';
-import { errnoCode } from '../errors.js';
+import { dirname } from 'node:path';
+import { openInside } from '../store/open-inside.js';
 
 /** The first chunk read from the end; each next read doubles. */
 export const FIRST_CHUNK_BYTES = 64 * 1024;
@@ -21,24 +21,23 @@ export interface ReadBackOptions {
   /** True when `text` (whole lines from some point to the end) holds what the caller needs. */
   enough(text: string): boolean;
   maxBytes?: number;
+  /**
+   * The folder `path` lies in, at any depth, reached through no symlink (the state dir): a link on the
+   * way is refused. Without it, only `path` itself must not be a link.
+   */
+  within?: string;
 }
 
 /**
- * The end of `path` (undefined when it does not exist). A symlink is refused (O_NOFOLLOW). A cut in
- * the middle of the file drops the partial first line, so the text is whole lines and valid UTF-8.
+ * The end of `path` (undefined when it, or a folder on its way, does not exist). A symlink, FIFO or
+ * device is refused with ORCH_NOT_REGULAR_FILE, never followed nor opened (src/store/open-inside.ts). A
+ * cut in the middle of the file drops the partial first line, so the text is whole lines and valid UTF-8.
  */
 export async function readBack(path: string, options: ReadBackOptions): Promise<TailText | undefined> {
-  let handle;
+  const handle = await openInside(options.within ?? dirname(path), path);
+  if (handle === undefined) return undefined;
   try {
-    handle = await fs.open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EINVAL' });
-    const size = stat.size;
+    const { size } = await handle.stat();
     const cap = Math.min(size, options.maxBytes ?? MAX_TAIL_BYTES);
     for (let want = Math.min(FIRST_CHUNK_BYTES, cap); ; want = Math.min(want * 2, cap)) {
       const buffer = Buffer.alloc(want);
@@ -56,13 +55,13 @@ export async function readBack(path: string, options: ReadBackOptions): Promise<
 }
 
 /** The last `count` lines of `path` (a final line without its newline counts). */
-export async function readLastLines(path: string, count: number, maxBytes?: number): Promise<TailText | undefined> {
+export async function readLastLines(path: string, count: number, options: Omit<ReadBackOptions, 'enough'> = {}): Promise<TailText | undefined> {
   const lines = (text: string): string[] => {
     const all = text.split('\n');
     if (all.at(-1) === '') all.pop();
     return all;
   };
-  const read = await readBack(path, { enough: text => lines(text).length > count, ...(maxBytes === undefined ? {} : { maxBytes }) });
+  const read = await readBack(path, { ...options, enough: text => lines(text).length > count });
   if (read === undefined) return undefined;
   const all = lines(read.text);
   const kept = all.slice(Math.max(0, all.length - count));

@@ -1,17 +1,18 @@
 // `orch tail [-f] [ID]`: the output of attempts, from their artifacts (stdout.log, stderr.log), and
 // following it by polling the files and the record until the attempt ends. Library code: output goes
 // to the caller's callbacks, never to the terminal.
-import { constants as fsc, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { systemClock, type Clock } from '../clock.js';
-import { OrchError, errnoCode } from '../errors.js';
+import { OrchError } from '../errors.js';
 import type { Attempt, TaskRecord } from '../generated/types.js';
 import { openAttempt } from '../machine/record.js';
 import { loadIfExists } from '../store/load.js';
 import { assertSafeId, recordPath, type StatePaths } from '../store/paths.js';
 import { LIVENESS, livenessOf } from '../store/process-identity.js';
+import { openInside } from '../store/open-inside.js';
 import { loadSpecs } from '../store/specs.js';
+import { readLastLines, type TailText } from './read-back.js';
 import { readRecords } from './read-state.js';
 import { artifactsDirOf } from './show.js';
 
@@ -115,15 +116,21 @@ async function endOf(paths: StatePaths, target: TailTarget, now: number, state: 
   return undefined;
 }
 
-/** New output of `path` from `offset` (a file that shrank was replaced: read it from the start). */
-async function readFrom(path: string, offset: number, decoder: StringDecoder): Promise<{ text: string; offset: number; bytes: number }> {
-  let handle;
-  try {
-    handle = await fs.open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return { text: '', offset, bytes: 0 };
-    throw error;
-  }
+/**
+ * The last `count` lines of one stream of `target` (undefined while it does not exist). Read only from
+ * inside the state dir: a symlink anywhere on the way is refused (ORCH_NOT_REGULAR_FILE), never followed.
+ */
+export async function lastLinesOf(paths: StatePaths, target: TailTarget, stream: StreamName, count: number): Promise<TailText | undefined> {
+  return readLastLines(target[stream], count, { within: paths.stateDir });
+}
+
+/**
+ * New output of `path` from `offset` (a file that shrank was replaced: read it from the start). Opened
+ * afresh at every poll, and checked afresh: a link put on its way since the last poll is refused.
+ */
+async function readFrom(paths: StatePaths, path: string, offset: number, decoder: StringDecoder): Promise<{ text: string; offset: number; bytes: number }> {
+  const handle = await openInside(paths.stateDir, path);
+  if (handle === undefined) return { text: '', offset, bytes: 0 };
   try {
     const { size } = await handle.stat();
     const from = size < offset ? 0 : offset;
@@ -169,7 +176,7 @@ export async function followAttempts(paths: StatePaths, targets: readonly TailTa
       const ended = await endOf(paths, follow.target, clock.now(), follow.liveness);
       for (const stream of STREAMS) {
         for (;;) {
-          const read = await readFrom(follow.target[stream], follow.offsets[stream], follow.decoders[stream]);
+          const read = await readFrom(paths, follow.target[stream], follow.offsets[stream], follow.decoders[stream]);
           follow.offsets[stream] = read.offset;
           if (read.text !== '') options.onOutput(follow.target, stream, read.text);
           if (ended === undefined || read.bytes === 0) break; // a finished attempt is drained to its end

@@ -25,8 +25,13 @@ t.test('reading back past the first chunk keeps whole lines and whole characters
   t.ok(capped?.text.split('\n').slice(0, -1).every(l => /^\d+ é{40} ✅$/.test(l)), 'a cut never splits a line or a character');
 });
 
-t.test('a symlink is refused, not followed', async t => {
-  const dir = t.testdir({ real: 'x\n' });
+t.test('a symlink is refused, not followed: the file itself, or any folder under `within`', async t => {
+  const dir = t.testdir({ real: 'x\n', state: { runs: {} }, outside: { 'stdout.log': 'secret\n' } });
   symlinkSync(join(dir, 'real'), join(dir, 'link'));
-  await t.rejects(readLastLines(join(dir, 'link'), 1), { code: 'ELOOP' });
+  await t.rejects(readLastLines(join(dir, 'link'), 1), { code: 'ORCH_NOT_REGULAR_FILE', message: /it is a symlink/ });
+  symlinkSync(join(dir, 'outside'), join(dir, 'state/runs/attempt'));
+  await t.rejects(readLastLines(join(dir, 'state/runs/attempt/stdout.log'), 1, { within: join(dir, 'state') }), {
+    code: 'ORCH_NOT_REGULAR_FILE',
+    details: { file: join(dir, 'state/runs/attempt') },
+  });
 });

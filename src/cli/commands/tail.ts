@@ -1,7 +1,6 @@
 // `orch tail [-f] [ID]`: the end of an attempt's stdout and stderr; -f follows until the attempt ends.
 import { errnoCode } from '../../errors.js';
-import { readLastLines } from '../../project/read-back.js';
-import { followAttempts, STREAMS, tailTargets, type StreamName, type TailTarget } from '../../project/tail.js';
+import { followAttempts, lastLinesOf, STREAMS, tailTargets, type StreamName, type TailTarget } from '../../project/tail.js';
 import { parseFields, parseLimit, pickFields, refuseOffset, type ReadOptions } from '../format/bounds.js';
 import { agentRenderer, type StreamRenderer } from '../format/agent-render.js';
 import { dim, heading } from '../format/colour.js';
@@ -45,10 +44,7 @@ export async function tailCommand(id: string | undefined, options: TailOptions):
   const initial = await Promise.all(targets.map(async target => {
     const texts = { stdout: '', stderr: '' };
     for (const stream of STREAMS) {
-      const read = await readLastLines(target[stream], lines).catch((error: unknown) => {
-        if (errnoCode(error) === 'ENOENT') return undefined;
-        throw error;
-      });
+      const read = await lastLinesOf(paths, target, stream, lines);
       texts[stream] = read?.text ?? '';
       from.set(target[stream], read?.size ?? 0);
     }
