@@ -36,13 +36,6 @@ export type Argv = [string, ...string[]];
  */
 export type Timestamp = string;
 /**
- * inode:size:mtimeMs:ctimeMs of the file when it was read. Not checked further: a signature that is wrong only fails to match its file.
- *
- * This interface was referenced by `OrchSchemas`'s JSON-Schema
- * via the `definition` "Signature".
- */
-export type Signature = string;
-/**
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
  * via the `definition` "TaskState".
  */
@@ -60,6 +53,24 @@ export type TaskState =
   | 'FAILED'
   | 'CANCELLED';
 /**
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "PhaseName".
+ */
+export type PhaseName = 'plan' | 'plan_review' | 'implement' | 'step_review' | 'code_review' | 'quality_gate';
+/**
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "AttemptReason".
+ */
+export type AttemptReason =
+  'succeeded' | 'failed' | 'timed_out' | 'stalled' | 'cancelled' | 'interrupted' | 'rate_limited';
+/**
+ * inode:size:mtimeMs:ctimeMs of the file when it was read. Not checked further: a signature that is wrong only fails to match its file.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "Signature".
+ */
+export type Signature = string;
+/**
  * What a task is doing now, in the order `orch status` lists them: running first, finished last.
  *
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
@@ -69,20 +80,9 @@ export type Activity =
   'running' | 'active' | 'backoff' | 'human' | 'queued' | 'failed' | 'cancelled' | 'done';
 /**
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
- * via the `definition` "PhaseName".
- */
-export type PhaseName = 'plan' | 'plan_review' | 'implement' | 'step_review' | 'code_review' | 'quality_gate';
-/**
- * This interface was referenced by `OrchSchemas`'s JSON-Schema
  * via the `definition` "StepState".
  */
 export type StepState = 'PENDING' | 'IMPLEMENTING' | 'REVIEWING' | 'COMPLETED' | 'FAILED';
-/**
- * This interface was referenced by `OrchSchemas`'s JSON-Schema
- * via the `definition` "AttemptReason".
- */
-export type AttemptReason =
-  'succeeded' | 'failed' | 'timed_out' | 'stalled' | 'cancelled' | 'interrupted' | 'rate_limited';
 /**
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
  * via the `definition` "Actor".
@@ -373,6 +373,111 @@ export interface InboxDecision {
   actor: 'cli' | 'human';
 }
 /**
+ * What one run did, .isollm/runs/<run-id>/summary.json: written once, when the run ends (PRODUCT.md sections 2 and 9). Counts, cost and tasks are this run's own: the tasks whose records it wrote, the attempts it started.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "RunSummaryFile".
+ */
+export interface RunSummaryFile {
+  $schema?: string;
+  version: number;
+  rev: number;
+  run_id: string;
+  started_at: Timestamp;
+  ended_at: Timestamp;
+  duration_s: number;
+  /**
+   * idle: nothing was left to do now (orch --once). stopped: asked to stop (a signal, stop()). taken_over: another orchestrator took the state dir. failed: the run ended on an error (its run log section is left without a summary).
+   */
+  exit_reason: 'idle' | 'stopped' | 'taken_over' | 'failed';
+  /**
+   * The signal or reason of a stop, the error of a failed run.
+   */
+  exit_detail?: string;
+  /**
+   * The run before this one ended without closing its section: this one carried on from its state.
+   */
+  previous_run_died: boolean;
+  counts: {
+    /**
+     * Tasks whose record this run wrote.
+     */
+    touched: number;
+    /**
+     * Of those, DONE at the end.
+     */
+    completed: number;
+    /**
+     * Of those, FAILED at the end.
+     */
+    failed: number;
+    /**
+     * Of those, AWAITING_HUMAN at the end.
+     */
+    needing_review: number;
+    /**
+     * Of those, CANCELLED at the end.
+     */
+    cancelled: number;
+    /**
+     * Attempts this run started.
+     */
+    attempts: number;
+  };
+  /**
+   * What the commands of this run's attempts reported.
+   */
+  cost: {
+    usd: number;
+    tokens: number;
+  };
+  /**
+   * Every task this run touched, by id.
+   */
+  tasks: RunTask[];
+}
+/**
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "RunTask".
+ */
+export interface RunTask {
+  id: TaskId;
+  state: TaskState;
+  generation: number;
+  /**
+   * Of this run's attempts.
+   */
+  cost_usd: number;
+  /**
+   * The record's last error, for a task that ended FAILED or AWAITING_HUMAN.
+   */
+  last_error?: string;
+  /**
+   * The attempts this run started, oldest first.
+   */
+  attempts: RunAttempt[];
+}
+/**
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "RunAttempt".
+ */
+export interface RunAttempt {
+  n: number;
+  phase: PhaseName;
+  step_id?: TaskId;
+  started_at: Timestamp;
+  ended_at?: Timestamp;
+  reason?: AttemptReason;
+  exit_code?: number | null;
+  outcome?: 'approved' | 'rejected' | 'done' | 'failed';
+  cost_usd?: number;
+  tokens?: number;
+  /**
+   * The attempt's stdout, stderr and result, relative to the state dir.
+   */
+  artifacts_dir: string;
+}
+/**
  * The live orchestrator, .isollm/state/session.json (PRODUCT.md section 7). Created exclusively; stale only on proof that its process is dead.
  *
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
@@ -387,6 +492,9 @@ export interface SessionRecord {
    */
   epoch: number;
   run_id: string;
+  /**
+   * In order, never back: starting (taken; recovering what a dead run left), running, stopping (taking no more work; running commands are stopped or let finish), stopped (released).
+   */
   status: 'starting' | 'running' | 'stopping' | 'stopped';
   owner: Owner;
   started_at: Timestamp;
@@ -745,7 +853,7 @@ export interface Transition {
   generation?: number;
 }
 /**
- * A worker slot, .isollm/state/workers/<name>.json: machine-owned.
+ * A worker slot, .isollm/state/workers/<name>.json: machine-owned, a view of what the slot does (the engine never reads it back).
  *
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
  * via the `definition` "WorkerRecord".
@@ -756,11 +864,18 @@ export interface WorkerRecord {
   rev: number;
   epoch: number;
   name: TaskId;
-  status: 'creating' | 'idle' | 'busy' | 'stopping' | 'stopped' | 'error';
+  /**
+   * idle and busy while the run works, stopped once it ended; error: the orchestrator lost the slot's command (until the slot is taken again). Nothing is created for a slot, and a command being stopped is told by its task record, so there is no creating or stopping.
+   */
+  status: 'idle' | 'busy' | 'stopped' | 'error';
+  started_at?: Timestamp;
   task_id?: TaskId;
   phase?: string;
   launcher?: string[];
   last_activity?: Timestamp;
+  /**
+   * The last failure in this slot: a command that failed, timed out, stalled or hit a rate limit (task, phase and attempt first), or the orchestrator losing a command.
+   */
   last_error?: string;
   last_error_at?: Timestamp;
   updated_at: Timestamp;

@@ -30,17 +30,49 @@ export function formatEntry(event: Pick<RunEvent, 'at' | 'level' | 'category' | 
   return `${lines.join('\n')}\n`;
 }
 
+/** Most characters of task ids on one line of the log (a state dir of 100,000 tasks must not make a 1 MB line). */
+export const TASK_LIST_MAX_CHARS = 300;
+
+/** How many of `ids`, from the first, fit in about `maxChars` (at least one). */
+function tasksThatFit(ids: readonly string[], maxChars: number): number {
+  let length = 0;
+  for (const [i, id] of ids.entries()) {
+    length += id.length + 2;
+    if (i > 0 && length > maxChars) return i;
+  }
+  return ids.length;
+}
+
+/** `A, B, C`, cut to about `maxChars` with `and N more` (ids are at most 64 characters). */
+export function listTasks(ids: readonly string[], maxChars = TASK_LIST_MAX_CHARS): string {
+  const shown = tasksThatFit(ids, maxChars);
+  const list = ids.slice(0, shown).join(', ');
+  return shown < ids.length ? `${list} and ${ids.length - shown} more` : list;
+}
+
 export interface RunHeader {
   startedAt: string;
-  tasks: string[];
+  /**
+   * The unfinished tasks the run found at its start. The header is written before the run does
+   * anything, and the log is only ever appended: the tasks it touched are its last entry (tasksTouchedMessage).
+   */
+  carriedOver: string[];
   notes?: string[];
 }
 
 export function formatRunHeader(header: RunHeader): string {
-  const parts = [`## Run: ${header.startedAt.slice(0, 19)}`, `**Started**: ${header.startedAt}`, `**Tasks**: ${header.tasks.length > 0 ? header.tasks.join(', ') : '(none yet)'}`];
+  const carried = header.carriedOver.length > 0 ? `${listTasks(header.carriedOver)} carried over` : 'none carried over';
+  const parts = [`## Run: ${header.startedAt.slice(0, 19)}`, `**Started**: ${header.startedAt}`, `**Tasks**: ${carried} (the tasks this run touches are listed at its end)`];
   for (const note of header.notes ?? []) parts.push(`**Note**: ${oneLine(note)}`);
   parts.push('### Execution Log');
   return `\n${parts.join('\n\n')}\n\n`;
+}
+
+/** The message of a run's last entry: every task whose record it wrote (summaryFile lists them all). */
+export function tasksTouchedMessage(ids: readonly string[], summaryFile: string): string {
+  if (ids.length === 0) return 'Tasks this run touched: none';
+  const cut = tasksThatFit(ids, TASK_LIST_MAX_CHARS) < ids.length;
+  return `Tasks this run touched (${ids.length}): ${listTasks(ids)}${cut ? ` (all in ${summaryFile})` : ''}`;
 }
 
 export interface RunSummary {

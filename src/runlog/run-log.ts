@@ -205,8 +205,9 @@ export class RunLog {
   /**
    * Opens this run's section. A previous section with no summary belongs to a run that died: the
    * new section says so first, and a torn last line is closed so it cannot swallow our header.
+   * `carriedOver`: the unfinished tasks found at the start (the header's Tasks line).
    */
-  async startRun(tasks: string[]): Promise<{ previousRunDied: boolean }> {
+  async startRun(carriedOver: string[]): Promise<{ previousRunDied: boolean }> {
     await fs.mkdir(dirname(this.runLogPath), { recursive: true });
     const tail = await readTail(this.runLogPath, TAIL_BYTES);
     const previous = lastRunStatus(tail);
@@ -219,7 +220,7 @@ export class RunLog {
     if (!previous.closed) {
       notes.unshift(`The previous run (${previous.started ?? 'unknown'}) ended abnormally: it has no summary. This run carries on from its state.`);
     }
-    await appendOnce(this.runLogPath, prefix + formatRunHeader({ startedAt: isoTime(this.clock), tasks, notes }));
+    await appendOnce(this.runLogPath, prefix + formatRunHeader({ startedAt: isoTime(this.clock), carriedOver, notes }));
     if (!previous.closed) await this.entry({ category: 'error', level: 'warning', message: `Previous run ${previous.started ?? ''} ended abnormally; resuming` });
     return { previousRunDied: !previous.closed };
   }

@@ -862,6 +862,7 @@ export class Engine {
       // A command stopped while its attempt was being written (a restart, a cancel) returns before
       // that write settles: whether the attempt is in the record is known only once it has.
       await startWrite?.catch(() => undefined);
+      if (started) this.workers.ended(worker, record.id, run.phase, event);
       if (started) await this.applyUntilLanded(record.id, event);
     })()
       .catch(async (error: unknown) => {

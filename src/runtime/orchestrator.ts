@@ -14,6 +14,8 @@ import { layoutAt, statePaths, type StatePaths } from '../store/paths.js';
 import { acquireSession, SESSION_LEASE_MS, type Session } from '../store/session.js';
 import { sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
 import { crashPoint } from '../testing/crash-points.js';
+import { startHeartbeat } from './heartbeat.js';
+import { exitOf, exitOfError, RunReport, TAKEN_OVER } from './run-report.js';
 import { Engine, type EngineSummary } from './engine.js';
 
 export interface RunOptions {
@@ -35,6 +37,8 @@ export interface RunResult extends EngineSummary {
   runLogPath: string;
   previousRunDied: boolean;
   interrupted: string[];
+  /** runs/<run-id>/summary.json: what this run did; undefined when the disk refused it. */
+  summaryFile: string | undefined;
 }
 
 /** A started orchestrator: the parts a watcher or a CLI needs while it runs. */
@@ -73,13 +77,6 @@ async function recoverOpenAttempts(engine: Engine, records: readonly TaskRecord[
   return interrupted;
 }
 
-/** Tasks named in a run's header: a state dir of 100,000 tasks must not make a 1 MB line. */
-export const HEADER_TASKS_MAX = 50;
-
-function headerTasks(ids: string[]): string[] {
-  return ids.length <= HEADER_TASKS_MAX ? ids : [...ids.slice(0, HEADER_TASKS_MAX), `and ${ids.length - HEADER_TASKS_MAX} more`];
-}
-
 /** The state paths and config of the project at `root`. */
 export async function openProject(root: string): Promise<{ paths: StatePaths; config: OrchConfig; configStamp: string }> {
   const layout = layoutAt(root) ?? '.isollm';
@@ -98,10 +95,6 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
   const session = await acquireSession(paths, { clock, leaseMs });
   const controller = new AbortController();
   options.signal?.addEventListener('abort', () => controller.abort(options.signal?.reason), { once: true });
-  const heartbeat = setInterval(() => {
-    session.heartbeat('running').catch(() => controller.abort('the session was taken over'));
-  }, Math.max(1000, leaseMs / 3));
-  heartbeat.unref();
   const runLog = new RunLog({
     runLogPath: paths.runLog,
     eventsPath: paths.events,
@@ -109,6 +102,13 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
     clock,
     ...(options.onLogEntry !== undefined && { onEntry: options.onLogEntry }),
   });
+  // What the run must tell even when the disk refuses the run log: the entry is echoed all the same.
+  const report = async (level: 'warning' | 'info', message: string): Promise<void> => {
+    await runLog.entry({ category: 'error', level, message }).catch(() => {
+      options.onLogEntry?.({ version: 1, at: new Date(clock.now()).toISOString(), run_id: session.runId, category: 'error', level, message });
+    });
+  };
+  const heartbeat = startHeartbeat({ session, intervalMs: Math.max(1000, leaseMs / 3), onTakeover: () => controller.abort(TAKEN_OVER), report });
   const engine = new Engine({
     paths,
     config,
@@ -121,24 +121,39 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
     ...(options.random !== undefined && { random: options.random }),
     ...(options.env !== undefined && { env: options.env }),
   });
+  const runReport = new RunReport({ paths, runId: session.runId, runLog, clock, warn: message => report('warning', message) });
+  // The session says stopping from the moment the run takes no more work (and never goes back).
+  const markStopping = (): Promise<unknown> => session.heartbeat('stopping').catch(() => undefined);
+  controller.signal.addEventListener('abort', () => void markStopping(), { once: true });
+  let drainedBy: string | undefined;
   const run = async (): Promise<RunResult> => {
     try {
       await sweepTempFiles(tempFileDirs(paths), { clock });
       const records = await engine.loadRecords();
-      const { previousRunDied } = await runLog.startRun(headerTasks(records.map(record => record.id)));
+      const { previousRunDied } = await runReport.open(records);
       const interrupted = await recoverOpenAttempts(engine, records);
-      await session.heartbeat('running');
+      await heartbeat.beat();
       const summary = await engine.runUntilIdle(controller.signal, { stayAlive: options.stayAlive === true });
-      await runLog.endRun({ costUsd: summary.costUsd, completed: summary.done.length, failed: summary.failed.length, needingReview: summary.awaiting.length });
-      return { ...summary, runId: session.runId, runLogPath: paths.runLog, previousRunDied, interrupted };
+      await markStopping();
+      const summaryFile = await runReport.close(engine.records.values(), exitOf(controller.signal, drainedBy), { closeLog: true });
+      return { ...summary, runId: session.runId, runLogPath: paths.runLog, previousRunDied, interrupted, summaryFile };
+    } catch (error) {
+      // Its section stays open (the next run says this one ended abnormally); summary.json still tells.
+      await runReport.close(engine.records.values(), exitOfError(error), { closeLog: false });
+      throw error;
     } finally {
-      clearInterval(heartbeat);
-      await session.release();
+      heartbeat.stop();
+      // A session that cannot be marked stopped (the disk still refuses) is left to the next start,
+      // which finds its process gone: the run's own ending is not lost for it.
+      await session.release().catch((error: unknown) => report('warning', `could not mark ${session.path} stopped: ${(error as Error).message}`));
     }
   };
   const stop = (reason?: string, mode: 'stop' | 'finish' = 'stop'): void => {
-    if (mode === 'finish') engine.drain();
-    else controller.abort(reason ?? 'stopped');
+    if (mode === 'finish') {
+      drainedBy ??= reason ?? 'stopped';
+      engine.drain();
+      void markStopping();
+    } else controller.abort(reason ?? 'stopped');
   };
   return { paths, config, session, engine, runLog, done: run(), stop };
 }

@@ -1,5 +1,6 @@
 // Worker slots (PRODUCT.md §4): `workers` of them, each running one command at a time, each a file in
-// state/workers/ that says what it does (creating, idle, busy, stopping, stopped, error).
+// state/workers/ that says what it does (idle, busy, stopped; error when the orchestrator lost its
+// command), since when the run opened it (started_at), and its last failure (last_error).
 //
 // The files are a view for people and tools, not state the engine reads back: a slot's status
 // changes are written in order, one after another, but the engine does not wait for them before it
@@ -7,8 +8,11 @@
 // written WORKER_WRITE_DELAY_MS after a change, the changes of that time in one write: a slot's two
 // fsyncs then no longer compete with the record writes of a launch for the disk, and a slot that goes
 // busy and idle again within that time (a quick command) costs one write instead of two.
-import type { OrchConfig, WorkerRecord } from '../generated/types.js';
+import type { AttemptReason, OrchConfig, WorkerRecord } from '../generated/types.js';
 import { isoTime, type Clock } from '../clock.js';
+import type { TaskEvent } from '../machine/events.js';
+import { errorText } from '../machine/failures.js';
+import { firstLine } from '../machine/messages.js';
 import { updateDocument, type Fence } from '../store/fenced-update.js';
 import { workerPath, type StatePaths } from '../store/paths.js';
 
@@ -17,6 +21,23 @@ type SlotChange = { status: WorkerStatus; fields: Partial<WorkerRecord> };
 
 /** How long after a change a slot's file is written (the changes of that time in one write). */
 export const WORKER_WRITE_DELAY_MS = 100;
+
+/** Most characters of a slot's last_error: the record keeps the whole error. */
+export const LAST_ERROR_MAX_CHARS = 500;
+
+/**
+ * Attempt ends that are the slot's last_error. A stop (cancelled, interrupted) is not an error of the
+ * command; a success is one only when the command's own result says it failed.
+ */
+const ERROR_REASONS: { [R in AttemptReason]: boolean } = {
+  succeeded: false,
+  failed: true,
+  timed_out: true,
+  stalled: true,
+  cancelled: false,
+  interrupted: false,
+  rate_limited: true,
+};
 
 export class WorkerPool {
   private readonly paths: StatePaths;
@@ -47,8 +68,10 @@ export class WorkerPool {
 
   async open(): Promise<void> {
     this.free.length = 0;
+    const startedAt = isoTime(this.clock);
     for (const name of this.names) {
-      await this.write(name, 'idle', {});
+      // Slot files are a view: one the disk refuses (full, read-only) is reported, never fatal.
+      await this.write(name, 'idle', { started_at: startedAt }).catch((error: unknown) => void (this.writeError ??= error));
       this.free.push(name);
     }
   }
@@ -65,6 +88,16 @@ export class WorkerPool {
     this.queue(name, 'busy', { task_id: taskId, phase });
   }
 
+  /**
+   * The attempt of `taskId` that ran in `name` ended: a failure is the slot's last_error (a person
+   * looking at the slot sees why its last command ended, until another fails).
+   */
+  ended(name: string, taskId: string, phase: string, event: TaskEvent): void {
+    if (event.type !== 'attempt_finished' || (!ERROR_REASONS[event.reason] && event.result?.outcome !== 'failed')) return;
+    const lastError = `${taskId} ${phase} attempt ${event.n}: ${firstLine(errorText(event))}`.slice(0, LAST_ERROR_MAX_CHARS);
+    this.queue(name, 'busy', { task_id: taskId, phase, last_error: lastError, last_error_at: isoTime(this.clock) });
+  }
+
   failed(name: string, error: unknown): void {
     this.queue(name, 'error', { last_error: (error as Error)?.message ?? String(error), last_error_at: isoTime(this.clock) });
   }
@@ -78,7 +111,7 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.flush();
     await Promise.all(this.writes.values());
-    for (const name of this.names) await this.write(name, 'stopped', {});
+    for (const name of this.names) await this.write(name, 'stopped', {}).catch((error: unknown) => void (this.writeError ??= error));
   }
 
   /** A write of a slot file that failed since the last call (then forgotten), if any. */

@@ -12,6 +12,7 @@ import type {
   InboxDecision,
   OrchConfig,
   RunEvent,
+  RunSummaryFile,
   SessionRecord,
   StatusCache,
   TaskRecord,
@@ -63,7 +64,7 @@ export function schemaRef(kind: FileKind, filePath: string, stateDir: string): s
   return relative(dirname(filePath), join(stateDir, 'schemas', FILE_KINDS[kind].schema)).split(sep).join('/');
 }
 
-/** Every kind of file orch reads, with its schema file, validator and current version. */
+/** Every kind of file orch reads or writes, with its schema file, validator and current version. */
 export const FILE_KINDS = {
   config: fileKind<OrchConfig>('config.schema.json'),
   spec: fileKind<TaskSpec>('task-spec.schema.json'),
@@ -74,6 +75,7 @@ export const FILE_KINDS = {
   result: fileKind<CommandResult>('command-result.schema.json'),
   event: fileKind<RunEvent>('event.schema.json'),
   cache: fileKind<StatusCache>('status-cache.schema.json'),
+  summary: fileKind<RunSummaryFile>('run-summary.schema.json'),
 } as const;
 
 export type FileKind = keyof typeof FILE_KINDS;
@@ -88,6 +90,7 @@ export interface KindShapes {
   result: CommandResult;
   event: RunEvent;
   cache: StatusCache;
+  summary: RunSummaryFile;
 }
 
 /** The schema version this build writes, per kind. Older versions are migrated on load. */
@@ -101,6 +104,7 @@ export const CURRENT_VERSION: { [K in FileKind]: number } = {
   result: 1,
   event: 1,
   cache: 1,
+  summary: 1,
 };
 
 /** The TaskId pattern of schemas/common.schema.json, recognised to explain a refused id in words. */

@@ -20,6 +20,7 @@ export const MIGRATIONS: { [K in FileKind]: readonly Migration[] } = {
   result: [],
   event: [],
   cache: [],
+  summary: [],
 };
 
 /**

@@ -36,7 +36,10 @@ export interface Session {
   readonly path: string;
   /** The session this one replaced (stopped cleanly or taken over from a dead holder), if any. */
   readonly previousRecord: SessionRecord | undefined;
-  /** Renews heartbeat_at and lease_expires_at (and sets status, if given). ORCH_EPOCH_FENCED if we were taken over. */
+  /**
+   * Renews heartbeat_at and lease_expires_at, and moves status on to `status` if given (never back: see
+   * laterStatus). ORCH_EPOCH_FENCED if we were taken over.
+   */
   heartbeat(status?: 'starting' | 'running' | 'stopping'): Promise<SessionRecord>;
   /** Marks the session stopped (the file stays, so the epoch keeps rising). False if it was no longer ours. */
   release(): Promise<boolean>;
@@ -79,6 +82,23 @@ export function judgeHolder(record: SessionRecord, clock: Clock = systemClock): 
       throw new Error(`unknown liveness ${String(never)}`);
     }
   }
+}
+
+type SessionStatus = SessionRecord['status'];
+
+/**
+ * A session's life, in order: `starting` from its creation until the run has recovered what a dead
+ * one left (stopping its process groups may take a kill grace), `running` while it works, `stopping`
+ * once it stops taking work (running commands are stopped or let finish), `stopped` when released.
+ */
+const STATUS_ORDER: { [S in SessionStatus]: number } = { starting: 0, running: 1, stopping: 2, stopped: 3 };
+
+/**
+ * The later of two statuses: a session never goes back. The periodic heartbeat says `running`; once
+ * the run said `stopping`, that must not undo it.
+ */
+export function laterStatus(current: SessionStatus, next: SessionStatus): SessionStatus {
+  return STATUS_ORDER[next] > STATUS_ORDER[current] ? next : current;
 }
 
 /** "pid 123 on host h since <time> (run <id>)": who holds a session, for messages. */
@@ -129,7 +149,7 @@ export async function acquireSession(paths: StatePaths, options: SessionOptions 
       rev,
       epoch,
       run_id: runId,
-      status: 'running',
+      status: 'starting',
       owner,
       started_at: new Date(now).toISOString(),
       heartbeat_at: new Date(now).toISOString(),
@@ -207,7 +227,7 @@ function openSession(path: string, first: SessionRecord, previousRecord: Session
             });
           }
           const now = clock.now();
-          return { ...current, status: status ?? current.status, heartbeat_at: new Date(now).toISOString(), lease_expires_at: new Date(now + leaseMs).toISOString() };
+          return { ...current, status: laterStatus(current.status, status ?? current.status), heartbeat_at: new Date(now).toISOString(), lease_expires_at: new Date(now + leaseMs).toISOString() };
         },
         { fence: fence() },
       );

@@ -1,7 +1,7 @@
 // Temp files of writers that died mid-write (kill -9, power loss) stay in `.orch-tmp/`. They are never
 // read, but they take space: the sweeper removes each one whose writer is provably dead, or that is
 // too old to belong to a write still in progress. A live writer's fresh temp file is never touched.
-import { lstatSync, promises as fs } from 'node:fs';
+import { lstatSync, promises as fs, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
@@ -26,9 +26,25 @@ export interface SweepTempResult {
   kept: string[];
 }
 
-/** Every dir orch writes files into with writeFileDurable or createFileExclusive. */
+/**
+ * Every dir orch writes files into with writeFileDurable or createFileExclusive: the state dirs, and
+ * each run's folder under runs/ (its summary.json, written when the run ends). A symlink there is
+ * not followed.
+ */
 export function tempFileDirs(paths: StatePaths): string[] {
-  return [paths.stateDir, paths.tasks, paths.inbox, paths.machine, paths.records, paths.workers];
+  return [paths.stateDir, paths.tasks, paths.inbox, paths.machine, paths.records, paths.workers, ...runDirs(paths.runs)];
+}
+
+function runDirs(runs: string): string[] {
+  try {
+    return readdirSync(runs, { withFileTypes: true })
+      .filter(entry => entry.isDirectory() && entry.name !== TEMP_DIR_NAME)
+      .map(entry => join(runs, entry.name))
+      .sort();
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return [];
+    throw error;
+  }
 }
 
 /**

@@ -136,12 +136,17 @@ t.test('review and --review list the parked task with why, since when, and the e
   t.match(review.stdout, /why: exhausted at implement: implement failed 3\/3 attempts/);
   t.match(review.stdout, /last error: exited with code 1.* \(implement, failed,/);
   t.match(review.stdout, /last review: approved by orch \(plan_review\)/);
+  t.match(review.stdout, /\n {2}plan \(2 steps, from the planner\):\n {2}→ S1 {2}IMPLEMENTING {2}First step: do the first part \(3 attempts\)\n {4}S2 {2}PENDING {7}Second step: do the rest\n {2}act:\n/, 'the plan: each step, and where it stopped');
   for (const command of ['orch approve FLAKY --note "..."', 'orch retry FLAKY --from implement', 'orch replan FLAKY', 'orch reject FLAKY', 'orch cancel FLAKY']) {
     t.ok(review.stdout.includes(`    ${command}  `), `lists ${command}`);
   }
   const data = json<{ tasks: { id: string; kind: string; since: string; commands: { command: string; effect: string }[] }[]; page: unknown }>(dataRun);
   t.equal(data.tasks.length, 1);
   t.match(data.tasks[0], { id: 'FLAKY', kind: 'exhausted', since: /^\d{4}-/ });
+  t.match(data.tasks[0], { plan: { source: 'planner', steps: [
+    { id: 'S1', title: 'First step', goal: 'do the first part', state: 'IMPLEMENTING', attempts: 3, current: true },
+    { id: 'S2', title: 'Second step', goal: 'do the rest', state: 'PENDING', attempts: 0, current: false },
+  ] } });
   t.same(data.tasks[0]?.commands.map(c => c.command), ['orch approve FLAKY --note "..."', 'orch retry FLAKY --from implement', 'orch replan FLAKY', 'orch reject FLAKY', 'orch cancel FLAKY']);
   t.ok(elsewhere.stdout.includes(`orch --root ${root} approve FLAKY --note "..."`), 'with --root, the commands carry it');
 });
@@ -171,7 +176,8 @@ t.test('log prints the last run section; --json the last events, bounded, skippi
   t.equal(events.events.length, 3);
   t.same(Object.keys(events.events[0] ?? {}), ['at', 'message']);
   t.ok(events.page.more);
-  t.match(events.events.at(-1)?.message, /completed with status|awaiting human review/);
+  t.match(events.events.at(-1)?.message, /^Tasks this run touched \(3\): FATAL, FLAKY, OK1$/, 'the last event: the tasks the run touched');
+  t.match(events.events.at(-2)?.message, /completed with status|awaiting human review/);
 
   const read = json<{ events: { message: string }[]; skipped: { from_end: number }[] }>(tornRun);
   t.same(read.events.map(e => e.message), ['one']);

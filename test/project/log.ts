@@ -8,7 +8,7 @@ import { statePaths } from '../../src/store/paths.js';
 t.test('the last run sections of a run log, oldest first, found from the end', async t => {
   const dir = t.testdir();
   const section = (n: number): string =>
-    formatRunHeader({ startedAt: `2025-01-0${n}T10:00:00.000Z`, tasks: ['T1'] }) +
+    formatRunHeader({ startedAt: `2025-01-0${n}T10:00:00.000Z`, carriedOver: ['T1'] }) +
     formatEntry({ at: `2025-01-0${n}T10:00:01.000Z`, level: 'info', category: 'task', message: `run ${n} ${'x'.repeat(30_000)}` }) +
     formatRunSummary({ endedAt: `2025-01-0${n}T11:00:00.000Z`, durationS: 1, costUsd: 0, completed: 1, failed: 0, needingReview: 0 });
   const path = join(dir, 'log.md');

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, appendFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunLog } from '../../src/runlog/run-log.js';
-import { formatEntry, lastRunStatus, oneLine } from '../../src/runlog/format.js';
+import { formatEntry, formatRunHeader, lastRunStatus, oneLine, tasksTouchedMessage } from '../../src/runlog/format.js';
 import { checkRunLog } from '../fixtures/run-log-checker.js';
 
 const fixedClock = (start: number) => {
@@ -22,7 +22,7 @@ t.test('a run section has the header, entries and summary of PRODUCT.md §9, lin
   await log.endRun({ costUsd: 0.85, completed: 2, failed: 0, needingReview: 0 });
   const text = readFileSync(join(dir, 'LOG.md'), 'utf8');
   t.same(checkRunLog(text), { problems: [], runs: 1, closedRuns: 1 });
-  t.match(text, /\n## Run: 2025-12-10T10:30:02\n\n\*\*Started\*\*: 2025-12-10T10:30:02\.000Z\n\n\*\*Tasks\*\*: RAE-001, RAE-002\n\n### Execution Log\n\n/);
+  t.match(text, /\n## Run: 2025-12-10T10:30:02\n\n\*\*Started\*\*: 2025-12-10T10:30:02\.000Z\n\n\*\*Tasks\*\*: RAE-001, RAE-002 carried over \(the tasks this run touches are listed at its end\)\n\n### Execution Log\n\n/);
   t.match(text, /- `10:30:04` ❌ \*\*quality_gate\*\*: Quality Gate ❌ FAILED \(task=RAE-001, 45\.2s\)\n {2}- ❌ mypy failed\n/);
   t.match(text, /- `10:30:05` ⚠️ {2}\*\*retry\*\*: /);
   t.match(text, /\*\*Total Cost\*\*: \$0\.85\n\n\*\*Tasks Completed\*\*: 2\n/);
@@ -50,6 +50,19 @@ t.test('a run that died has no summary: the next run says so first, and a torn l
   t.equal(check.closedRuns, 1);
   t.equal(check.problems.length, 1, 'only the torn line is reported');
   t.match(check.problems[0]?.text, /\*\*ta$/);
+});
+
+t.test('a list of tasks stays one readable line: cut with "and N more", the full list named', async t => {
+  const ids = Array.from({ length: 5000 }, (_, i) => `task-${String(i).padStart(59, '0')}`);
+  const header = formatRunHeader({ startedAt: '2025-01-01T00:00:00.000Z', carriedOver: ids });
+  const tasksLine = header.split('\n').find(line => line.startsWith('**Tasks**: ')) ?? '';
+  t.ok(tasksLine.length < 500, `the header's Tasks line is ${tasksLine.length} characters`);
+  t.match(tasksLine, / and \d+ more carried over \(the tasks this run touches are listed at its end\)$/);
+  const message = tasksTouchedMessage(ids, '.isollm/runs/2025-01-01T00-00-00-000Z-abcd/summary.json');
+  t.ok(message.length < 500, `the last entry is ${message.length} characters, under oneLine's cut`);
+  t.match(message, /^Tasks this run touched \(5000\): task-0+, .* and \d+ more \(all in \.isollm\/runs\/\S+\/summary\.json\)$/);
+  t.equal(tasksTouchedMessage(['A', 'B'], 'x'), 'Tasks this run touched (2): A, B', 'a short list is whole');
+  t.equal(tasksTouchedMessage([], 'x'), 'Tasks this run touched: none');
 });
 
 t.test('text from commands is folded to one line and cannot open a code fence', async t => {

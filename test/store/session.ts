@@ -9,7 +9,7 @@ import type { Owner, SessionRecord } from '../../src/generated/types.js';
 import { updateDocument } from '../../src/store/fenced-update.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
 import { identityOf, selfIdentity } from '../../src/store/process-identity.js';
-import { acquireSession, describeHolder, judgeHolder, newRunId, readSession, SESSION_LEASE_MS } from '../../src/store/session.js';
+import { acquireSession, describeHolder, judgeHolder, laterStatus, newRunId, readSession, SESSION_LEASE_MS } from '../../src/store/session.js';
 import { TEMP_DIR_NAME } from '../../src/store/durable-write.js';
 import { CRASH_ENV } from '../../src/testing/crash-points.js';
 import { lineReader } from '../fixtures/child-lines.js';
@@ -90,7 +90,7 @@ t.test('the first orchestrator creates session.json at epoch 1', async t => {
     version: 1,
     rev: 1,
     epoch: 1,
-    status: 'running',
+    status: 'starting',
     run_id: session.runId,
     owner: { pid: me.pid, start_time: me.start_time, boot_id: me.boot_id, host: me.host, run_id: session.runId },
   });
@@ -124,8 +124,24 @@ t.test('a released session is marked stopped and the next one gets the next epoc
   t.equal(await first.release(), false, 'releasing twice does nothing');
   const second = await acquireSession(paths, { runId: 'run-2' });
   t.equal(second.epoch, 2);
-  t.match(second.record, { rev: 3, epoch: 2, status: 'running', previous: { pid: process.pid, run_id: 'run-1' } });
+  t.match(second.record, { rev: 3, epoch: 2, status: 'starting', previous: { pid: process.pid, run_id: 'run-1' } });
   t.match(second.previousRecord, { run_id: 'run-1', status: 'stopped' });
+});
+
+t.test('a session is created starting and its status only moves on: starting, running, stopping, stopped', async t => {
+  const paths = setup(t);
+  const session = await acquireSession(paths);
+  t.equal(session.record.status, 'starting', 'taken; the run has not recovered yet');
+  t.match(await session.heartbeat('running'), { status: 'running' });
+  t.match(await session.heartbeat('stopping'), { status: 'stopping' });
+  t.match(await session.heartbeat('running'), { status: 'stopping' }, "the periodic heartbeat's running does not undo stopping");
+  t.match(await session.heartbeat('starting'), { status: 'stopping' });
+  t.equal(await session.release(), true);
+  t.match(await readSession(paths), { status: 'stopped' });
+  t.same(
+    (['starting', 'running', 'stopping', 'stopped'] as const).map(next => laterStatus('running', next)),
+    ['running', 'running', 'stopping', 'stopped'],
+  );
 });
 
 t.test('heartbeat renews the lease; once taken over it is fenced, and release leaves the new owner alone', async t => {
@@ -263,7 +279,7 @@ t.test('killed between link() and unlink() while creating session.json: the next
   await crashAfterLink(t, paths);
   const session = await acquireSession(paths);
   t.equal(session.epoch, 2, 'the dead creator is taken over');
-  t.match(session.previousRecord, { epoch: 1, status: 'running' });
+  t.match(session.previousRecord, { epoch: 1, status: 'starting' });
   t.equal(statSync(paths.session).nlink, 1);
   t.same(readdirSync(join(paths.machine, TEMP_DIR_NAME)), [], "the dead creator's temp name is gone");
   t.match(await readSession(paths), { epoch: 2, run_id: session.runId });
@@ -272,7 +288,7 @@ t.test('killed between link() and unlink() while creating session.json: the next
 t.test('readSession drops a dead creator\'s temp link too, so status works before any --resume', async t => {
   const paths = setup(t);
   await crashAfterLink(t, paths);
-  t.match(await readSession(paths), { epoch: 1, status: 'running' });
+  t.match(await readSession(paths), { epoch: 1, status: 'starting' });
   t.equal(statSync(paths.session).nlink, 1);
 });
 

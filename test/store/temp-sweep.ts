@@ -85,12 +85,11 @@ t.test('dirs without a temp folder are skipped', async t => {
 t.test('tempFileDirs names every dir the store writes into', async t => {
   const root = t.testdir();
   const paths = statePaths(root);
-  const dirs = tempFileDirs(paths);
-  const written = [paths.config, paths.session, recordPath(paths, 't1'), workerPath(paths, 'w1'), join(paths.inbox, 'd1.json'), specPathFor(paths, 't1')];
-  for (const file of written) {
-    await writeFileDurable(file, '{}');
-    t.ok(dirs.includes(dirname(file)), `${file}: its dir is swept`);
-  }
+  const summary = join(paths.runs, '2025-12-10T10-30-00-123Z-1a2b', 'summary.json');
+  const written = [paths.config, paths.session, recordPath(paths, 't1'), workerPath(paths, 'w1'), join(paths.inbox, 'd1.json'), specPathFor(paths, 't1'), summary];
+  for (const file of written) await writeFileDurable(file, '{}');
+  const dirs = tempFileDirs(paths); // after the writes: a run's folder exists once the run wrote in it
+  for (const file of written) t.ok(dirs.includes(dirname(file)), `${file}: its dir is swept`);
   // Every temp dir the writes created is one the sweeper looks at.
   const tempDirs: string[] = [];
   for (const entry of await fs.readdir(paths.stateDir, { recursive: true, withFileTypes: true })) {
