@@ -1,8 +1,9 @@
 // The Claude Code adapter (`claude`, tested on 2.1.197). It runs the client headless with its
 // stream-json output, one JSON event per line while the agent works, and reads those events back into
 // an AgentReport. specs/agents/claude-code.md holds the shapes these functions rely on.
-import { dirname, isAbsolute, relative } from 'node:path';
+import { dirname } from 'node:path';
 import type { AgentAdapter, AgentError, AgentErrorKind, AgentInvocation, AgentReport, RenderedLine } from './types.js';
+import { clip, isInside, isJson, jsonField, kindOfStatus, numberField, oneLine, readEvent, stringField, type Json } from './read-output.js';
 
 /**
  * acceptEdits lets the Write and Edit tools change files under cwd (and under any --add-dir) without
@@ -10,11 +11,8 @@ import type { AgentAdapter, AgentError, AgentErrorKind, AgentInvocation, AgentRe
  */
 export const CLAUDE_CODE_PERMISSION_MODE = 'acceptEdits';
 
-/** How much of a tool result or command `render` shows: one line, this many characters. */
-export const RENDER_MAX_CHARS = 160;
+export { RENDER_MAX_CHARS } from './read-output.js';
 
-/** How much of the client's error text goes into AgentError.message. */
-const ERROR_MAX_CHARS = 400;
 
 export const claudeCodeAdapter: AgentAdapter = {
   provider: 'claude_code',
@@ -44,15 +42,10 @@ export function claudeCodeArgv(invocation: AgentInvocation): string[] {
   return args;
 }
 
-function isInside(file: string, folder: string): boolean {
-  const path = relative(folder, file);
-  return path !== '' && !path.startsWith('..') && !isAbsolute(path);
-}
 
 // ---------------------------------------------------------------------------------------------------
 // parse
 
-type Json = Record<string, unknown>;
 
 interface ParseState {
   events: number;
@@ -97,17 +90,6 @@ export function parseClaudeCode(stdout: string, stderr: string, exitCode: number
   return report;
 }
 
-/** One stdout line as an event object; tolerates noise before the JSON and ignores anything else. */
-function readEvent(line: string): Json | undefined {
-  const start = line.indexOf('{');
-  if (start < 0) return undefined;
-  try {
-    const value: unknown = JSON.parse(line.slice(start));
-    return isJson(value) && typeof value['type'] === 'string' ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function readInto(state: ParseState, event: Json): void {
   state.events++;
@@ -238,12 +220,6 @@ const NETWORK_WORDS = /unable to connect|connection (?:refused|reset|error)|econ
 /** Words of a subscription's usage limit, which carries no status in the output. */
 const LIMIT_WORDS = /usage limit|hit your .{0,40}limit|rate limit/i;
 
-function kindOfStatus(status: number): AgentErrorKind {
-  if (status === 401 || status === 403) return 'auth';
-  if (status === 429) return 'rate_limit';
-  if (status >= 500 || status === 408) return 'server';
-  return 'request';
-}
 
 function errorOfResult(result: Json, state: ParseState): AgentError {
   const status = numberField(result, 'api_error_status') ?? state.lastRetry?.status;
@@ -457,32 +433,8 @@ function renderResult(event: Json): RenderedLine[] {
 // ---------------------------------------------------------------------------------------------------
 // small readers: every field is checked, so no shape of input can throw
 
-function isJson(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
-function jsonField(object: Json, key: string): Json | undefined {
-  const value = object[key];
-  return isJson(value) ? value : undefined;
-}
 
-function stringField(object: Json, key: string): string | undefined {
-  const value = object[key];
-  return typeof value === 'string' ? value : undefined;
-}
 
-function numberField(object: Json, key: string): number | undefined {
-  const value = object[key];
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
 
-function oneLine(text: string): string {
-  const line = text.trim().split('\n')[0] ?? '';
-  return line.length > ERROR_MAX_CHARS ? `${line.slice(0, ERROR_MAX_CHARS - 1)}…` : line;
-}
 
-function clip(text: string): string {
-  const line = text.trim().split('\n')[0] ?? '';
-  const more = text.trim().includes('\n') ? ' …' : '';
-  return line.length > RENDER_MAX_CHARS ? `${line.slice(0, RENDER_MAX_CHARS - 1)}…` : `${line}${more}`;
-}

@@ -1,9 +1,10 @@
 // The Codex adapter (`codex`, tested on 0.171.0). It runs `codex exec --json`, which prints one JSON
 // event per line while the agent works (thread.started, turn.*, item.*, error), and reads those events
 // back into an AgentReport. specs/agents/codex.md holds the shapes these functions rely on.
-import { dirname, isAbsolute, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { usageErrorOf } from './classify-error.js';
 import type { AgentAdapter, AgentError, AgentErrorKind, AgentInvocation, AgentReport, RenderedLine } from './types.js';
+import { clip, oneLine, isInside, isJson, jsonField, kindOfStatus, numberField, readEvent, stringField, type Json } from './read-output.js';
 
 /**
  * workspace-write lets the agent's commands and patches write under cwd (and any --add-dir) and nowhere
@@ -14,11 +15,8 @@ export const CODEX_SANDBOX = 'workspace-write';
 /** Where `-o` makes codex write the agent's last message, in the attempt's artifacts dir. */
 export const CODEX_LAST_MESSAGE_FILE = 'last-message.md';
 
-/** How much of a command, its output or a message `render` shows: one line, this many characters. */
-export const RENDER_MAX_CHARS = 160;
+export { RENDER_MAX_CHARS } from './read-output.js';
 
-/** How much of the client's error text goes into AgentError.message. */
-const ERROR_MAX_CHARS = 400;
 
 export const codexAdapter: AgentAdapter = {
   provider: 'codex',
@@ -47,15 +45,10 @@ export function codexArgv(invocation: AgentInvocation): string[] {
   return args;
 }
 
-function isInside(file: string, folder: string): boolean {
-  const path = relative(folder, file);
-  return path !== '' && !path.startsWith('..') && !isAbsolute(path);
-}
 
 // ---------------------------------------------------------------------------------------------------
 // parse
 
-type Json = Record<string, unknown>;
 
 interface ParseState {
   events: number;
@@ -92,17 +85,6 @@ export function parseCodex(stdout: string, stderr: string, exitCode: number | nu
   return report;
 }
 
-/** One stdout line as an event object; tolerates noise before the JSON and ignores anything else. */
-function readEvent(line: string): Json | undefined {
-  const start = line.indexOf('{');
-  if (start < 0) return undefined;
-  try {
-    const value: unknown = JSON.parse(line.slice(start));
-    return isJson(value) && typeof value['type'] === 'string' ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const MODEL_WARNING = /^Model metadata for `([^`]+)` not found/;
 
@@ -166,8 +148,8 @@ function errorOf(state: ParseState, stderr: string, exitCode: number | null): Ag
   if (usage !== undefined) return usage;
   // Before its first event codex only stops for its setup: config.toml, a flag value, the -o file.
   const line = stderrError(stderr);
-  if (state.events === 0 && line !== undefined) return { kind: 'usage', message: clipError(line) };
-  return { kind: 'other', message: clipError(line ?? lastLine(stderr) ?? `codex exited with code ${exitCode}`) };
+  if (state.events === 0 && line !== undefined) return { kind: 'usage', message: oneLine(line) };
+  return { kind: 'other', message: oneLine(line ?? lastLine(stderr) ?? `codex exited with code ${exitCode}`) };
 }
 
 function stderrError(stderr: string): string | undefined {
@@ -179,7 +161,7 @@ function stderrError(stderr: string): string | undefined {
 
 /** How codex words each failure (codex-rs CodexErr's Display), read into a kind and what it exposes. */
 function errorOfMessage(raw: string): AgentError {
-  const message = clipError(bodyMessage(raw) ?? raw);
+  const message = oneLine(bodyMessage(raw) ?? raw);
   const status = Number(/(?:unexpected status|last status:) (\d{3})\b/.exec(raw)?.[1] ?? Number.NaN);
   if (Number.isInteger(status)) return withRetry({ kind: kindOfStatus(status), message, status }, raw);
   // CodexErr::InternalServerError is how codex words exactly an HTTP 500.
@@ -194,13 +176,6 @@ function bodyMessage(raw: string): string | undefined {
   return error === undefined ? undefined : stringField(error, 'message');
 }
 
-function kindOfStatus(status: number): AgentErrorKind {
-  if (status === 401 || status === 403) return 'auth';
-  if (status === 429) return 'rate_limit';
-  if (status >= 500) return 'server';
-  if (status === 408) return 'network';
-  return 'request';
-}
 
 function kindOfText(text: string): AgentErrorKind {
   if (/rate limit|usage limit|quota exceeded|too many requests|spend cap|out of credits/i.test(text)) return 'rate_limit';
@@ -258,10 +233,10 @@ export function renderCodex(line: string): RenderedLine[] {
     }
     case 'turn.failed': {
       const error = jsonField(event, 'error');
-      return [{ kind: 'error', text: `failed: ${clipError((error === undefined ? undefined : stringField(error, 'message')) ?? 'turn failed')}` }];
+      return [{ kind: 'error', text: `failed: ${oneLine((error === undefined ? undefined : stringField(error, 'message')) ?? 'turn failed')}` }];
     }
     case 'error':
-      return [{ kind: 'error', text: clipError(stringField(event, 'message') ?? 'error') }];
+      return [{ kind: 'error', text: oneLine(stringField(event, 'message') ?? 'error') }];
     default:
       return [];
   }
@@ -312,37 +287,13 @@ function renderItem(item: Json, completed: boolean): RenderedLine[] {
 // ---------------------------------------------------------------------------------------------------
 // small readers: every field is checked, so no shape of input can throw
 
-function isJson(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
-function jsonField(object: Json, key: string): Json | undefined {
-  const value = object[key];
-  return isJson(value) ? value : undefined;
-}
 
-function stringField(object: Json, key: string): string | undefined {
-  const value = object[key];
-  return typeof value === 'string' ? value : undefined;
-}
 
-function numberField(object: Json, key: string): number | undefined {
-  const value = object[key];
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
 
 function lastLine(text: string): string | undefined {
   const lines = text.split('\n').map(line => line.trim()).filter(line => line !== '');
   return lines.at(-1);
 }
 
-function clipError(text: string): string {
-  const line = text.trim().split('\n')[0] ?? '';
-  return line.length > ERROR_MAX_CHARS ? `${line.slice(0, ERROR_MAX_CHARS - 1)}…` : line;
-}
 
-function clip(text: string): string {
-  const line = text.trim().split('\n')[0] ?? '';
-  const more = text.trim().includes('\n') ? ' …' : '';
-  return line.length > RENDER_MAX_CHARS ? `${line.slice(0, RENDER_MAX_CHARS - 1)}…` : `${line}${more}`;
-}

@@ -2,9 +2,10 @@
 // output, one JSON event per line while the agent works (init, message, tool_use, tool_result, error,
 // result), and reads those events back into an AgentReport. specs/agents/gemini.md holds the shapes
 // these functions rely on.
-import { dirname, isAbsolute, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { packageRoot } from '../schema/package-dir.js';
 import type { AgentAdapter, AgentError, AgentErrorKind, AgentInvocation, AgentReport, RenderedLine } from './types.js';
+import { clip, isInside, isJson, jsonField, kindOfStatus, numberField, oneLine, readEvent, stringField, type Json } from './read-output.js';
 
 /**
  * The approval modes used. auto_edit lets the file tools (write_file, replace) change files in the
@@ -18,11 +19,8 @@ export const GEMINI_APPROVAL_MODES = { implement: 'auto_edit', decide: 'default'
 /** orch's lowest-priority settings for the client, in the package's agents/ folder. */
 export const GEMINI_SYSTEM_DEFAULTS_FILE = 'gemini-system-defaults.json';
 
-/** How much of a tool result or argument `render` shows: one line, this many characters. */
-export const RENDER_MAX_CHARS = 160;
+export { RENDER_MAX_CHARS } from './read-output.js';
 
-/** How much of the client's error text goes into AgentError.message. */
-const ERROR_MAX_CHARS = 400;
 
 export const geminiAdapter: AgentAdapter = {
   provider: 'gemini',
@@ -63,15 +61,10 @@ export function geminiArgv(invocation: AgentInvocation): string[] {
   return args;
 }
 
-function isInside(file: string, folder: string): boolean {
-  const path = relative(folder, file);
-  return path !== '' && !path.startsWith('..') && !isAbsolute(path);
-}
 
 // ---------------------------------------------------------------------------------------------------
 // parse
 
-type Json = Record<string, unknown>;
 
 interface ParseState {
   events: number;
@@ -107,17 +100,6 @@ export function parseGemini(stdout: string, stderr: string, exitCode: number | n
   return report;
 }
 
-/** One stdout line as an event object; tolerates noise before the JSON and ignores anything else. */
-function readEvent(line: string): Json | undefined {
-  const start = line.indexOf('{');
-  if (start < 0) return undefined;
-  try {
-    const value: unknown = JSON.parse(line.slice(start));
-    return isJson(value) && typeof value['type'] === 'string' ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function readInto(state: ParseState, event: Json): void {
   state.events++;
@@ -213,12 +195,6 @@ const NETWORK_WORDS = /fetch failed|econnrefused|econnreset|etimedout|enotfound|
 /** Words of a quota or rate limit, for a 429 whose status the message does not carry. */
 const LIMIT_WORDS = /resource_exhausted|quota|rate limit|too many requests|please wait and try again later/i;
 
-function kindOfStatus(status: number): AgentErrorKind {
-  if (status === 401 || status === 403) return 'auth';
-  if (status === 429) return 'rate_limit';
-  if (status >= 500 || status === 408) return 'server';
-  return 'request';
-}
 
 /**
  * A result of status error. Its message is the client's ("[API Error: {json body}]" for most statuses,
@@ -384,24 +360,9 @@ function renderResult(event: Json): RenderedLine[] {
 // ---------------------------------------------------------------------------------------------------
 // small readers: every field is checked, so no shape of input can throw
 
-function isJson(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
-function jsonField(object: Json, key: string): Json | undefined {
-  const value = object[key];
-  return isJson(value) ? value : undefined;
-}
 
-function stringField(object: Json, key: string): string | undefined {
-  const value = object[key];
-  return typeof value === 'string' ? value : undefined;
-}
 
-function numberField(object: Json, key: string): number | undefined {
-  const value = object[key];
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
 
 const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 
@@ -409,13 +370,4 @@ function stripAnsi(text: string): string {
   return text.replace(ANSI, '');
 }
 
-function oneLine(text: string): string {
-  const line = text.trim().split('\n')[0] ?? '';
-  return line.length > ERROR_MAX_CHARS ? `${line.slice(0, ERROR_MAX_CHARS - 1)}…` : line;
-}
 
-function clip(text: string): string {
-  const line = text.trim().split('\n')[0] ?? '';
-  const more = text.trim().includes('\n') ? ' …' : '';
-  return line.length > RENDER_MAX_CHARS ? `${line.slice(0, RENDER_MAX_CHARS - 1)}…` : `${line}${more}`;
-}
