@@ -17,6 +17,9 @@ import {
   type ClaudeRun,
 } from '../fixtures/transcripts/claude-code/scenarios.js';
 import { waitFor } from '../fixtures/wait-for.js';
+import { LIVE_FILE_TIMEOUT_MS } from '../fixtures/agent-api/run-client.js';
+
+t.setTimeout(LIVE_FILE_TIMEOUT_MS);
 
 /** No live run may take longer than this; the 429 case waits its 7 s retry-after once. */
 const HARD_TIMEOUT_MS = 30_000;

@@ -18,6 +18,9 @@ import {
   SUCCESS_MESSAGE,
   type CodexRun,
 } from '../fixtures/transcripts/codex/scenarios.js';
+import { LIVE_FILE_TIMEOUT_MS } from '../fixtures/agent-api/run-client.js';
+
+t.setTimeout(LIVE_FILE_TIMEOUT_MS);
 
 /** No live run may take longer than this. */
 const HARD_TIMEOUT_MS = 30_000;

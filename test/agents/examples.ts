@@ -13,6 +13,9 @@ import { startOpenAiStandIn } from '../fixtures/agent-api/openai.js';
 import { phaseResponder } from '../fixtures/agent-api/phase-responder.js';
 import type { Responder, StandIn } from '../fixtures/agent-api/stand-in.js';
 import { runCli } from '../fixtures/run-cli.js';
+import { LIVE_FILE_TIMEOUT_MS } from '../fixtures/agent-api/run-client.js';
+
+t.setTimeout(LIVE_FILE_TIMEOUT_MS);
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const PATH = `${join(REPO, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`;
@@ -34,12 +37,12 @@ for (const example of EXAMPLES) {
     const standIn = await example.start(t, phaseResponder(root, {}).respond, { home });
     const env = { ...standIn.env, PATH };
     writeFileSync(join(root, '.isollm', 'tasks', 'demo.json'), JSON.stringify({ goal: 'Write the demo file' }));
-    const first = await runCli(['--once'], { cwd: root, env, timeoutMs: 120_000 });
+    const first = await runCli(['--once'], { cwd: root, env, timeoutMs: 300_000 });
     const record = (): TaskRecord => JSON.parse(readFileSync(join(root, '.isollm', 'state', 'tasks', 'demo.json'), 'utf8')) as TaskRecord;
     if (example.gated) {
       t.match(record(), { state: 'AWAITING_HUMAN', awaiting: { kind: 'gate', phase: 'implement' } }, first.stderr);
       t.equal((await runCli(['approve', 'demo', '--note', 'go'], { cwd: root, env })).code, 0);
-      const second = await runCli(['--once'], { cwd: root, env, timeoutMs: 120_000 });
+      const second = await runCli(['--once'], { cwd: root, env, timeoutMs: 300_000 });
       t.equal(second.code, 0, second.stderr);
     } else {
       t.equal(first.code, 0, first.stderr);

@@ -6,6 +6,9 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { geminiAdapter } from '../../src/agents/gemini.js';
 import { GEMINI_STAND_IN_SETTINGS, startGeminiStandIn } from '../fixtures/agent-api/gemini.js';
+import { LIVE_FILE_TIMEOUT_MS } from '../fixtures/agent-api/run-client.js';
+
+t.setTimeout(LIVE_FILE_TIMEOUT_MS);
 
 const BIN_DIR = fileURLToPath(new URL('../../node_modules/.bin', import.meta.url));
 

@@ -3,6 +3,9 @@
 import t from 'tap';
 import { startAnthropicStandIn } from '../fixtures/agent-api/anthropic.js';
 import { checkMatrix, runMatrix, type ClientUnderTest } from '../fixtures/agent-e2e.js';
+import { LIVE_FILE_TIMEOUT_MS } from '../fixtures/agent-api/run-client.js';
+
+t.setTimeout(LIVE_FILE_TIMEOUT_MS);
 
 const client: ClientUnderTest = {
   provider: 'claude_code',
