@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   ORCH_DEPENDENCY_CYCLE: EXIT.usage,
   ORCH_INVALID_YAML: EXIT.usage,
   ORCH_SPEC_EXISTS: EXIT.usage,
+  ORCH_OLD_LAYOUT: EXIT.usage,
   ORCH_INTERNAL: EXIT.workFailed,
 } as const;
 export type OrchErrorCode = keyof typeof ERROR_CODES;

@@ -116,7 +116,7 @@ export function buildProgram(): Command {
   program
     .command('init')
     .description('create .isollm/ (config, folders, an example task, editor schemas) and .gitignore entries; safe to run again')
-    .option('--layout <layout>', 'state dir layout: .isollm or orchestrator/state', '.isollm')
+    .option('--layout <layout>', 'where files live: .isollm (everything in .isollm/, records in .isollm/state/) or orchestrator/state (config and specs in orchestrator/, records in orchestrator/state/)', '.isollm')
     .option('--project <name>', 'project name for the config (default: the folder name)')
     .addOption(new Option('--agent <agent>', 'the agent CLI the config drives (default: the first of claude, codex, gemini on PATH)').choices(['claude', 'codex', 'gemini', 'none']))
     .action(async (_opts, command: Command) => {

@@ -8,7 +8,7 @@ import { patternProblems } from '../runner/classify.js';
 import { PLACEHOLDER_NAMES, unknownPlaceholders } from '../runner/command-env.js';
 import { specFieldNames } from '../schema/spec-fields.js';
 import { OrchError, isOrchError } from '../errors.js';
-import { loadDocument } from '../store/load.js';
+import { loadDocument, type Loaded } from '../store/load.js';
 import type { SchemaProblem } from '../schema/validators.js';
 
 export interface ConfigCheck {
@@ -20,15 +20,24 @@ export interface LoadedConfig {
   config: OrchConfig;
   path: string;
   warnings: SchemaProblem[];
+  /** Set when the file had no "version" and was read as this one (versionWarnings says so). */
+  impliedVersion?: number;
+}
+
+/** The warning for a config read without its own "version" (src/store/migrate.ts IMPLIED_VERSION). */
+export function versionWarnings(loaded: Pick<Loaded<'config'>, 'impliedVersion'>): SchemaProblem[] {
+  if (loaded.impliedVersion === undefined) return [];
+  const version = loaded.impliedVersion;
+  return [{ path: '/version', message: `no "version": taken as version ${version}; add "version": ${version} to say so (orch never rewrites the config)` }];
 }
 
 const PHASES_WITH_COMMANDS = ['plan', 'plan_review', 'implement', 'step_review', 'code_review'] as const;
 
 /** Loads and checks the config; throws ORCH_CONFIG_INVALID listing every problem. */
 export async function loadConfig(path: string, root: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
-  let config: OrchConfig;
+  let loaded: Loaded<'config'>;
   try {
-    config = (await loadDocument('config', path)).doc;
+    loaded = await loadDocument('config', path);
   } catch (error) {
     if (isOrchError(error) && error.code === 'ORCH_NOT_FOUND') {
       throw new OrchError('ORCH_CONFIG_INVALID', `no config at ${path}`, { details: { file: path }, hint: 'run `orch init` to create one' });
@@ -38,7 +47,9 @@ export async function loadConfig(path: string, root: string, env: NodeJS.Process
     }
     throw error;
   }
+  const config = loaded.doc;
   const check = checkConfig(config, root, env);
+  check.warnings.unshift(...versionWarnings(loaded));
   if (check.errors.length > 0) {
     // Every problem at once, one a line: fixing them one run at a time is what a list saves.
     const lines = check.errors.map(problem => `  ${problem.path}: ${problem.message}`);
@@ -48,7 +59,7 @@ export async function loadConfig(path: string, root: string, env: NodeJS.Process
       hint: 'fix them in the config (`orch validate` checks it again)',
     });
   }
-  return { config, path, warnings: check.warnings };
+  return { config, path, warnings: check.warnings, ...(loaded.impliedVersion !== undefined && { impliedVersion: loaded.impliedVersion }) };
 }
 
 /** What the schema cannot say: a workflow to run, commands that exist. */

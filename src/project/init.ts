@@ -8,7 +8,7 @@ import { bundleSchema, documentSchemaNames, readSchemaDir } from '../schema/bund
 import { packageSchemaDir } from '../schema/package-dir.js';
 import { createFileExclusive, writeFileDurable } from '../store/durable-write.js';
 import { agentWorkflow, chooseAgent, detectChecks, type AgentChoice, type InitAgentName } from './init-agent.js';
-import { DEFAULT_RUN_LOG, statePaths, type StateDirLayout, type StatePaths } from '../store/paths.js';
+import { DEFAULT_RUN_LOG, LAYOUT_DIRS, assertNotOldLayout, statePaths, type StateDirLayout, type StatePaths } from '../store/paths.js';
 
 export interface InitOptions {
   layout?: StateDirLayout;
@@ -28,7 +28,8 @@ export interface InitReport {
 
 /** What orch writes and a repository should not track: added to .gitignore once. */
 export function gitignoreEntries(layout: StateDirLayout, runLog: string = DEFAULT_RUN_LOG): string[] {
-  return [`${layout}/state/`, `${layout}/inbox/`, `${layout}/runs/`, `${layout}/schemas/`, `${layout}/events.jsonl`, `/${runLog}`];
+  const { home, machine } = LAYOUT_DIRS[layout];
+  return [`${machine}/`, `${home}/inbox/`, `${home}/runs/`, `${home}/schemas/`, `${home}/events.jsonl`, `/${runLog}`];
 }
 
 /** A project name the config schema accepts (2 to 64 characters), from the folder's name. */
@@ -78,6 +79,8 @@ function toJson(value: unknown): string {
 
 export async function initProject(root: string, options: InitOptions = {}): Promise<InitReport> {
   const layout = options.layout ?? '.isollm';
+  // Creating the new tree over the old one would take its specs (orchestrator/state/tasks/) for records.
+  if (layout === 'orchestrator/state') assertNotOldLayout(root);
   const paths = statePaths(root, layout);
   const report: InitReport = { paths, created: [], kept: [] };
   const note = (created: boolean, path: string): void => {
@@ -134,10 +137,11 @@ export async function addGitignoreEntries(root: string, entries: string[]): Prom
  * existing one may hold comments (JSONC) that a rewrite would lose. Files also carry "$schema".
  */
 async function wireVsCode(root: string, layout: StateDirLayout): Promise<boolean> {
+  const { home } = LAYOUT_DIRS[layout];
   const settings = {
     'json.schemas': [
-      { fileMatch: [`/${layout}/tasks/*.json`], url: `./${layout}/schemas/task-spec.schema.json` },
-      { fileMatch: [`/${layout}/config.json`], url: `./${layout}/schemas/config.schema.json` },
+      { fileMatch: [`/${home}/tasks/*.json`], url: `./${home}/schemas/task-spec.schema.json` },
+      { fileMatch: [`/${home}/config.json`], url: `./${home}/schemas/config.schema.json` },
     ],
   };
   await fs.mkdir(join(root, '.vscode'), { recursive: true });

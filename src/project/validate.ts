@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isOrchError, type OrchError } from '../errors.js';
-import { checkConfig } from '../config/load-config.js';
+import { checkConfig, versionWarnings } from '../config/load-config.js';
 import { listJsonFiles, loadDocument, toOrchError } from '../store/load.js';
 import { loadSpecs } from '../store/specs.js';
 import type { FileKind, SchemaProblem } from '../schema/validators.js';
@@ -62,9 +62,10 @@ export function problemsOf(error: OrchError): Problem[] {
 async function checkFile(paths: StatePaths, file: string, kind: FileKind): Promise<FileReport> {
   const report: FileReport = { file, kind, problems: [] };
   try {
-    const { doc } = await loadDocument(kind, file);
+    const loaded = await loadDocument(kind, file);
     if (kind === 'config') {
-      const check = checkConfig(doc as OrchConfig, paths.root);
+      const check = checkConfig(loaded.doc as OrchConfig, paths.root);
+      check.warnings.unshift(...versionWarnings(loaded));
       report.problems.push(
         ...check.errors.map(p => ({ severity: 'error' as const, code: 'ORCH_CONFIG_INVALID', message: p.message, path: p.path })),
         ...check.warnings.map(p => ({ severity: 'warning' as const, code: 'ORCH_CONFIG_WARNING', message: p.message, path: p.path })),

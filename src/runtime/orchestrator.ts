@@ -1,9 +1,10 @@
 // One orchestrator run over a state dir: take the session, recover what a dead run left behind, open
 // the run log section, run the engine until idle (or, in watch mode, until stopped), close the
 // section with its summary, release the session.
+import { relative } from 'node:path';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import { loadConfig } from '../config/load-config.js';
+import { loadConfig, versionWarnings } from '../config/load-config.js';
 import { configStamp } from './config-reload.js';
 import type { OrchConfig, RunEvent, TaskRecord } from '../generated/types.js';
 import { openAttempt } from '../machine/record.js';
@@ -77,13 +78,14 @@ async function recoverOpenAttempts(engine: Engine, records: readonly TaskRecord[
   return interrupted;
 }
 
-/** The state paths and config of the project at `root`. */
-export async function openProject(root: string): Promise<{ paths: StatePaths; config: OrchConfig; configStamp: string }> {
+/** The state paths and config of the project at `root`, and what the run says of the config once at its start. */
+export async function openProject(root: string): Promise<{ paths: StatePaths; config: OrchConfig; configStamp: string; configNotices: string[] }> {
   const layout = layoutAt(root) ?? '.isollm';
   const configPath = statePaths(root, layout).config;
   const stamp = await configStamp(configPath); // taken before the read: a change after it is reloaded
-  const { config } = await loadConfig(configPath, root);
-  return { paths: statePaths(root, layout, config.run_log), config, configStamp: stamp };
+  const loaded = await loadConfig(configPath, root);
+  const configNotices = versionWarnings(loaded).map(w => `${relative(root, configPath)} ${w.path}: ${w.message}`);
+  return { paths: statePaths(root, layout, loaded.config.run_log), config: loaded.config, configStamp: stamp, configNotices };
 }
 
 /** Takes the session and starts the engine; `done` settles when the run ends. */
@@ -131,6 +133,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       await sweepTempFiles(tempFileDirs(paths), { clock });
       const records = await engine.loadRecords();
       const { previousRunDied } = await runReport.open(records);
+      for (const notice of project.configNotices) await report('warning', notice);
       const interrupted = await recoverOpenAttempts(engine, records);
       await heartbeat.beat();
       const summary = await engine.runUntilIdle(controller.signal, { stayAlive: options.stayAlive === true });

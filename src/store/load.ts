@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { OrchError, errnoCode, isOrchError } from '../errors.js';
 import { FILE_KINDS, schemaProblems, type FileKind, type KindShapes } from '../schema/validators.js';
-import { migrateDocument } from './migrate.js';
+import { impliedVersionOf, migrateDocument } from './migrate.js';
 import { parseJson } from './parse-json.js';
 import { readTextFile, type ReadOptions } from './read-file.js';
 
@@ -13,6 +13,8 @@ export interface Loaded<K extends FileKind> {
   doc: KindShapes[K];
   /** The exact bytes read (for hashing specs, and for restoring a record). */
   bytes: Buffer;
+  /** Set when the file had no "version" and was read as this one (IMPLIED_VERSION): worth a warning. */
+  impliedVersion?: number;
 }
 
 /** Validates an already parsed document; throws ORCH_SCHEMA_INVALID naming every problem. */
@@ -40,7 +42,11 @@ export function validateDocument<K extends FileKind>(kind: K, file: string, valu
 export async function loadDocument<K extends FileKind>(kind: K, path: string, options?: ReadOptions): Promise<Loaded<K>> {
   try {
     const { text, bytes } = await readTextFile(path, options);
-    return { path, doc: validateDocument(kind, path, parseJson(path, text)), bytes };
+    const value = parseJson(path, text);
+    const loaded: Loaded<K> = { path, doc: validateDocument(kind, path, value), bytes };
+    const implied = impliedVersionOf(kind, value);
+    if (implied !== undefined) loaded.impliedVersion = implied;
+    return loaded;
   } catch (error) {
     throw toOrchError(path, error); // EACCES, EISDIR on open, EIO…: still an OrchError naming the file
   }

@@ -24,8 +24,22 @@ export const MIGRATIONS: { [K in FileKind]: readonly Migration[] } = {
 };
 
 /**
- * Brings `doc` up to `current`. A missing version counts as `current` for human-owned kinds that do
- * not require one (specs, results); elsewhere the schema reports it as missing.
+ * Human-owned kinds whose files may leave `version` out, and the version such a file is taken as. A
+ * config is the human's: one written without "version" is read as version 1 (and migrated from there
+ * when a version 2 comes), with a warning from its loader, and is never rewritten.
+ */
+export const IMPLIED_VERSION: Partial<Record<FileKind, number>> = { config: 1 };
+
+/** The version `value` is taken as for want of its own "version" (IMPLIED_VERSION), if so. */
+export function impliedVersionOf(kind: FileKind, value: unknown): number | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || 'version' in value) return undefined;
+  return IMPLIED_VERSION[kind];
+}
+
+/**
+ * Brings `doc` up to `current`. A missing version is IMPLIED_VERSION's for the kinds it names; it
+ * counts as `current` for other human-owned kinds that do not require one (specs, results);
+ * elsewhere the schema reports it as missing.
  */
 export function migrateDocument(
   file: string,
@@ -34,6 +48,8 @@ export function migrateDocument(
   chain: readonly Migration[] = MIGRATIONS[kind],
   current: number = CURRENT_VERSION[kind],
 ): Record<string, unknown> {
+  const implied = impliedVersionOf(kind, doc);
+  if (implied !== undefined) return migrateDocument(file, kind, { ...doc, version: implied }, chain, current);
   const version = doc.version;
   if (version === undefined) return doc;
   if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {

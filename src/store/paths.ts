@@ -26,13 +26,26 @@ export function assertSafeId(id: string, where: string): string {
   return id;
 }
 
+/**
+ * Where each layout keeps its files. `home` holds the human's files and the tree around them (config,
+ * specs, inbox, runs, events.jsonl, schemas); `machine` holds the records, workers and session. The
+ * orchestrator layout is the `.isollm/` tree with `orchestrator/` in its place, so a record's paths
+ * (spec_file, artifacts_dir: relative to `home`) read the same in both.
+ */
+export const LAYOUT_DIRS = {
+  '.isollm': { home: '.isollm', machine: '.isollm/state' },
+  'orchestrator/state': { home: 'orchestrator', machine: 'orchestrator/state' },
+} as const satisfies Record<StateDirLayout, { home: string; machine: string }>;
+
 export interface StatePaths {
   root: string;
+  /** The layout's home (LAYOUT_DIRS): `.isollm/` or `orchestrator/`. Records' paths are relative to it. */
   stateDir: string;
   config: string;
   /** Task specs: human-owned. */
   tasks: string;
   inbox: string;
+  /** Records, workers and session: `.isollm/state/` or `orchestrator/state/`. */
   machine: string;
   session: string;
   /** `orch status`'s cache of what each file said (a cache: src/project/status-cache.ts). */
@@ -46,8 +59,8 @@ export interface StatePaths {
 }
 
 export function statePaths(root: string, layout: StateDirLayout = '.isollm', runLog: string = DEFAULT_RUN_LOG): StatePaths {
-  const stateDir = join(root, layout);
-  const machine = join(stateDir, 'state');
+  const stateDir = join(root, LAYOUT_DIRS[layout].home);
+  const machine = join(root, LAYOUT_DIRS[layout].machine);
   return {
     root,
     stateDir,
@@ -86,14 +99,50 @@ function isDir(path: string): boolean {
   }
 }
 
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export interface FoundRoot {
   root: string;
   layout: StateDirLayout;
 }
 
-/** The state dir of `root`, if it has one. */
+/**
+ * The layout of `root`, if it has one: `.isollm/`, else `orchestrator/state/`. Throws
+ * ORCH_OLD_LAYOUT for a project left in the old orchestrator layout (assertNotOldLayout).
+ */
 export function layoutAt(root: string): StateDirLayout | undefined {
-  return STATE_DIR_LAYOUTS.find(layout => isDir(join(root, layout)));
+  const layout = STATE_DIR_LAYOUTS.find(layout => isDir(join(root, layout)));
+  if (layout === 'orchestrator/state') assertNotOldLayout(root);
+  return layout;
+}
+
+/**
+ * Early versions put the whole `.isollm/` tree inside `orchestrator/state/` (its config, its specs in
+ * `tasks/`, its records in `state/tasks/`). Read as the current layout, those specs would be taken for
+ * records: such a project is refused, with the moves that bring it over (the records' own paths are
+ * relative to the home, so they need no change).
+ */
+export function assertNotOldLayout(root: string): void {
+  const machine = join(root, LAYOUT_DIRS['orchestrator/state'].machine);
+  const config = join(machine, 'config.json');
+  if (!isFile(config) && !isDir(join(machine, 'state'))) return;
+  const home = join(root, LAYOUT_DIRS['orchestrator/state'].home);
+  throw new OrchError(
+    'ORCH_OLD_LAYOUT',
+    `${machine}/ holds the old layout (config.json, specs in tasks/, records in state/): config and specs now live in orchestrator/, records, workers and session in orchestrator/state/`,
+    {
+      details: { file: isFile(config) ? config : join(machine, 'state'), root },
+      hint:
+        'stop orch, then move orchestrator/state/config.json and its neighbours up into orchestrator/, and orchestrator/state/state/* into orchestrator/state/ ' +
+        `(records need no change): cd ${home} && mv state old-state && mv old-state/state state && mv old-state/* . && rmdir old-state`,
+    },
+  );
 }
 
 /**

@@ -81,3 +81,29 @@ t.test('bad usage exits 2 and --help shows examples', async t => {
   t.equal(help.code, 0);
   t.match(help.stdout, /Examples:/);
 });
+
+t.test('a config without "version" is taken as version 1: validate and the run warn once, and the file is not rewritten', async t => {
+  const root = t.testdir();
+  t.equal((await runCli(['init', '--agent', 'none'], { cwd: root })).code, 0);
+  const configPath = join(root, '.isollm/config.json');
+  const text = JSON.stringify({ project: 'no-version', workflows: { default: { run: [process.execPath, '-e', 'process.exit(0)'] } } }, null, 2);
+  writeFileSync(configPath, text);
+  writeFileSync(join(root, '.isollm/tasks/T1.json'), JSON.stringify({ goal: 'runs under a config without version' }));
+  const warning = /no "version": taken as version 1/g;
+
+  const validate = await runCli(['validate'], { cwd: root });
+  t.equal(validate.code, 0, `a warning, not an error: ${validate.stdout}${validate.stderr}`);
+  t.equal(validate.stdout.match(warning)?.length, 1, `validate says so once: ${validate.stdout}`);
+  t.match(validate.stdout, /warning: .*config\.json \/version: no "version"/);
+  const json = JSON.parse((await runCli(['validate', '--json'], { cwd: root })).stdout);
+  t.match(json, { errors: 0, warnings: 1 });
+
+  const run = await runCli(['--once'], { cwd: root, timeoutMs: 60_000 });
+  t.equal(run.code, 0, `${run.stdout}${run.stderr}`);
+  t.equal(`${run.stdout}${run.stderr}`.match(warning)?.length, 1, `the run says so once: ${run.stdout}${run.stderr}`);
+  t.equal(readFileSync(join(root, 'ORCHESTRATOR_RUN_LOG.md'), 'utf8').match(warning)?.length, 1, 'the run log says so once');
+  t.equal(JSON.parse(readFileSync(join(root, '.isollm/state/tasks/T1.json'), 'utf8')).state, 'DONE');
+  const status = await runCli(['status'], { cwd: root });
+  t.equal(status.code, 0, status.stderr);
+  t.equal(readFileSync(configPath, 'utf8'), text, 'the config is the human\'s: never rewritten');
+});

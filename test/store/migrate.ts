@@ -69,3 +69,10 @@ t.test('for every current kind, MIGRATIONS leaves a version-1 document unchanged
     t.throws(() => migrateDocument('f.json', kind, { version: 2 }), { code: 'ORCH_VERSION_NEWER' }, `${kind}: version 2 is newer`);
   }
 });
+
+t.test('a config without "version" is read as version 1 and migrated from there; a spec without one is left as it is', async t => {
+  t.same(migrateDocument('config.json', 'config', { project: 'p' }, chain, 3), { version: 3, title: undefined, project: 'p', tags: [] }, 'version 1 is the start of the chain');
+  t.same(migrateDocument('config.json', 'config', { project: 'p' }), { version: 1, project: 'p' });
+  t.same(migrateDocument('t.json', 'spec', { goal: 'g' }), { goal: 'g' });
+  t.throws(() => migrateDocument('config.json', 'config', { version: 'one', project: 'p' }), { code: 'ORCH_VERSION_UNKNOWN' }, 'a version that is there but wrong is still refused');
+});
