@@ -4,7 +4,7 @@
 // runs: temp files of dead writers, locks of dead holders, process groups nobody owns.
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { ProcessIdentity } from '../generated/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { errnoCode } from '../errors.js';
@@ -14,8 +14,9 @@ import { stopProcessGroup, STOP_RESULT } from '../runner/kill-group.js';
 import { listGroupMembers, readProcessStat } from '../runner/process-group.js';
 import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
 import { TEMP_DIR_NAME, parseTempFileName } from '../store/durable-write.js';
-import { loadAll, loadDocument } from '../store/load.js';
-import { judgeLock, LOCK_STALE_MS, LOCK_STATES, reapLock } from '../store/lock.js';
+import { loadAll, loadDocument, loadIfExists } from '../store/load.js';
+import { updateLocked } from '../store/fenced-update.js';
+import { judgeLock, LOCK_STALE_MS, LOCK_STATES, reapLock, withLock } from '../store/lock.js';
 import type { StatePaths } from '../store/paths.js';
 import { LIVENESS, bootId, livenessOf } from '../store/process-identity.js';
 import { describeHolder, judgeHolder, readSession, HOLDER_STATES } from '../store/session.js';
@@ -103,10 +104,10 @@ export async function checkProject(paths: StatePaths, options: DoctorOptions = {
   const clock = options.clock ?? systemClock;
   const problems: DoctorProblem[] = [];
   const session = await readSession(paths).catch(() => undefined); // an unreadable one is an invalid_file
-  problems.push(...(await fileProblems(paths)));
-
   const verdict = session === undefined ? undefined : judgeHolder(session, clock);
   const held = verdict?.state === HOLDER_STATES.held;
+  problems.push(...(await fileProblems(paths, held ? undefined : { epoch: session?.epoch ?? 0, stateDir: paths.stateDir })));
+
   if (session !== undefined && verdict?.state === HOLDER_STATES.stale) {
     problems.push(problem('dead_session', paths.session, `names ${describeHolder(session)}, which is dead: ${verdict.reason}`, 'run `orch --resume` to take it over and carry its tasks on', false));
   }
@@ -130,18 +131,56 @@ function problem(kind: DoctorKind, path: string, message: string, action: string
   return { kind, severity: 'error', path, message, action, fixable, fixed: false, ...extra };
 }
 
-async function fileProblems(paths: StatePaths): Promise<DoctorProblem[]> {
+/**
+ * How a worker file that does not load is rewritten (`rebuildable`, given only while no live
+ * orchestrator holds the dir): worker files are a view of the slots that nothing reads back, so a torn
+ * or newer-version one is rebuilt from scratch as a stopped slot, fenced by the last session's epoch.
+ * With a live orchestrator, its run rebuilds the file at the slot's next change.
+ */
+interface WorkerRebuild {
+  epoch: number;
+  stateDir: string;
+}
+
+async function fileProblems(paths: StatePaths, rebuildable: WorkerRebuild | undefined): Promise<DoctorProblem[]> {
   const report = await validateProject(paths);
   return report.files.flatMap(file =>
     file.problems.map(p => {
       const where = p.line !== undefined ? `line ${p.line}, column ${p.column ?? 1}: ` : p.path !== undefined ? `${p.path}: ` : '';
       const text = p.line !== undefined ? p.message.replace(/^.*?:\d+:\d+: /, '') : p.message;
-      return problem(p.severity === 'error' ? 'invalid_file' : 'config_warning', file.file, `${where}${text}`, `fix the file (\`orch validate ${file.file}\` lists every problem)`, false, {
+      const worker = p.severity === 'error' && file.kind === 'worker';
+      const action = !worker
+        ? `fix the file (\`orch validate ${file.file}\` lists every problem)`
+        : rebuildable === undefined
+          ? 'the running orchestrator rewrites it at the slot\'s next change (worker files are a view)'
+          : '`orch doctor --fix` rewrites it (worker files are a view of the slots, rebuilt from scratch)';
+      return problem(p.severity === 'error' ? 'invalid_file' : 'config_warning', file.file, `${where}${text}`, action, worker && rebuildable !== undefined, {
         severity: p.severity,
-        details: { code: p.code, file_kind: file.kind, ...(p.path !== undefined && { pointer: p.path }), ...(p.line !== undefined && { line: p.line, column: p.column ?? 1 }) },
+        details: {
+          code: p.code,
+          file_kind: file.kind,
+          ...(p.path !== undefined && { pointer: p.path }),
+          ...(p.line !== undefined && { line: p.line, column: p.column ?? 1 }),
+          ...(worker && rebuildable !== undefined && { rebuild: rebuildable }),
+        },
       });
     }),
   );
+}
+
+/** Rewrites a worker file that still does not load as a stopped slot (see WorkerRebuild). */
+async function rebuildWorkerFile(path: string, rebuild: WorkerRebuild, clock: Clock): Promise<boolean> {
+  return withLock(path, async lock => {
+    const broken = await loadIfExists('worker', path).then(() => false, () => true);
+    if (!broken) return true; // rebuilt meanwhile (a run started): nothing left to do
+    await fs.rm(path, { force: true });
+    const at = new Date(clock.now()).toISOString();
+    await updateLocked('worker', path, lock, () => ({ name: basename(path, '.json'), status: 'stopped', updated_at: at, last_activity: at }), {
+      fence: { epoch: rebuild.epoch },
+      stateDir: rebuild.stateDir,
+    });
+    return true;
+  });
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {
@@ -249,8 +288,12 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
           crashPoint('doctor.after-repair');
         }
         break;
+      case 'invalid_file': {
+        const rebuild = p.details?.rebuild as WorkerRebuild | undefined;
+        if (p.fixable && rebuild !== undefined) p.fixed = await rebuildWorkerFile(p.path, rebuild, clock).catch(() => false);
+        break;
+      }
       case 'temp_file':
-      case 'invalid_file':
       case 'config_warning':
       case 'dead_session':
       case 'record_without_spec':

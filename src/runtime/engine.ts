@@ -15,7 +15,8 @@ import { isTerminal } from '../machine/states.js';
 import type { LogEntry, RunLog } from '../runlog/run-log.js';
 import { updateDocument, writeLocked, type Fence } from '../store/fenced-update.js';
 import { withLock } from '../store/lock.js';
-import { isReadFault, loadIfExists } from '../store/load.js';
+import { isReadFault, loadIfExists, toOrchError, type LoadFailure } from '../store/load.js';
+import { readBytesSync } from '../store/read-file.js';
 import { writeFileDurable } from '../store/durable-write.js';
 import { isWriteOf, judgeEdit, rejectedName } from './hand-edit.js';
 import { processInbox } from './inbox.js';
@@ -179,6 +180,9 @@ export class Engine {
   }
 
   private async reportWorkerWriteError(): Promise<void> {
+    for (const why of this.workers.takeRebuilt()) {
+      await this.reportOnce(`worker-rebuilt:${why}`, `A worker file did not load and was rebuilt: ${why}`, ['the worker files only show what each slot does; the task records are not affected']).catch(() => undefined);
+    }
     const error = this.workers.takeWriteError();
     if (error === undefined) return;
     const message = `A worker file could not be written: ${(error as Error).message ?? String(error)}`;
@@ -296,7 +300,7 @@ export class Engine {
     // since the last look is still seen); `--once` looks before it ends (runUntilIdle).
     const lookIn = this.tree.msToNextLook();
     if (lookIn !== undefined && this.stayAlive) this.wakeAtLatest(now + lookIn);
-    const stillSettling = await this.settleInvalid([...view.errors, ...this.tree.records.failures()], now);
+    const stillSettling = await this.settleInvalid([...view.errors, ...this.tree.records.failures()], now, path => dirname(path) !== paths.inbox);
     await this.judgeRecordFiles(changes.full ? undefined : changes.records);
     const cyclesChanged = this.cycles?.dependencyVersion !== view.dependencyVersion;
     const inCycle = new Set<string>();
@@ -315,6 +319,10 @@ export class Engine {
       if (record === undefined) {
         // A new task being launched has no record until its start is written (see schedule).
         if (this.running.has(id)) this.compareAgain.add(id);
+        // Its record is there but does not load (torn, a newer version, not a regular file): reported
+        // as a bad file, and the task waits until it loads. Creating or starting it would fail on that
+        // file on every pass (and `--once` would never end), or write over the person's bytes.
+        else if (this.tree.records.has(`${id}.json`)) this.compareAgain.add(id);
         else unborn.push(spec);
       } else if (record.spec_hash !== spec.hash) {
         const after = await this.apply(id, { type: 'spec_changed', spec: spec.spec, hash: spec.hash, mode: this.config.on_spec_change ?? 'next_phase' });
@@ -331,13 +339,17 @@ export class Engine {
       if (now - since >= SPEC_DELETE_GRACE_MS) await this.apply(record.id, { type: 'spec_deleted' });
       else this.wakeAtLatest(since + SPEC_DELETE_GRACE_MS);
     }
+    const inboxFailures: LoadFailure[] = [];
     await processInbox({
       inboxDir: paths.inbox,
       record: id => this.records.get(id),
       apply: (id, event) => this.apply(id, event),
       log: entry => this.log(entry),
-      reportInvalid: (path, error) => this.settleInvalid([{ path, error }], this.clock.now()).then(() => undefined),
+      reportInvalid: async (path, error) => {
+        inboxFailures.push({ path, error }); // settled below, with the inbox's other failures of this pass
+      },
     });
+    await this.settleInvalid(inboxFailures, this.clock.now(), path => dirname(path) === paths.inbox);
     return unborn;
   }
 
@@ -398,12 +410,23 @@ export class Engine {
    * A record the engine has not seen yet (at start) is taken as it is.
    */
   private async judgeRecordFiles(names: Set<string> | undefined): Promise<void> {
+    for (const id of this.missingRecords(names)) await this.restoreMissingRecord(id);
     for (const { record: onDisk } of this.tree.recordFiles(names)) {
       const ours = this.records.get(onDisk.id);
       // Unknown to us: taken as it is, unless it is the unconfirmed first write of a new task.
       if (ours === undefined && !this.unconfirmed.has(onDisk.id)) this.keep(onDisk);
       else if (ours !== onDisk && !isDeepStrictEqual(ours, onDisk)) await this.apply(onDisk.id);
     }
+  }
+
+  /**
+   * Tasks the engine knows whose record file is gone (`names`: the record files that changed since
+   * the last look; undefined: every task is checked). A task being created (no record yet) is not
+   * known to the engine until its first write lands.
+   */
+  private missingRecords(names: Set<string> | undefined): string[] {
+    const ids = names === undefined ? [...this.records.keys()] : [...names].filter(name => name.endsWith('.json')).map(name => name.slice(0, -'.json'.length));
+    return ids.filter(id => this.records.has(id) && !this.tree.records.has(`${id}.json`));
   }
 
   private async reloadConfig(): Promise<void> {
@@ -418,8 +441,10 @@ export class Engine {
   /**
    * Reports a file that failed to load only once its content has stopped changing for
    * SETTLE_MS: right after an event a file may be half-written. Returns the paths still settling.
+   * `failures` are every failure among the paths `covers` (a file of those no longer failing is
+   * forgotten): the tree's files and the inbox's are settled by two calls, each forgetting only its own.
    */
-  private async settleInvalid(failures: readonly { path: string; error: OrchError }[], now: number): Promise<Set<string>> {
+  private async settleInvalid(failures: readonly LoadFailure[], now: number, covers: (path: string) => boolean): Promise<Set<string>> {
     const settling = new Set<string>();
     const seen = new Set<string>();
     for (const { path, error } of failures) {
@@ -441,26 +466,49 @@ export class Engine {
         await this.reportInvalid(path, error);
       }
     }
-    for (const path of [...this.unsettled.keys()]) if (!seen.has(path)) this.unsettled.delete(path);
+    for (const path of [...this.unsettled.keys()]) if (!seen.has(path) && covers(path)) this.unsettled.delete(path);
     return settling;
   }
 
   /**
    * A record of ours that a hand edit made unreadable (bad JSON, schema error; not a read the system
-   * refused, see isReadFault): the edited bytes are
-   * kept aside and our last version is written back. False if `path` is not such a record.
+   * refused, see isReadFault), or that was replaced by something that is not a regular file (a
+   * symlink, a FIFO, a hard link): our last version is written back. The edited bytes of a regular
+   * file are kept aside; anything else is neither opened nor followed (a FIFO would block the read, a
+   * link would copy out a file from elsewhere), only removed. False if `path` is not such a record,
+   * or it cannot be replaced (a directory).
    */
   private async restoreBrokenRecord(path: string, error: OrchError): Promise<boolean> {
     if (dirname(path) !== this.options.paths.records) return false;
     const id = basename(path, '.json');
     const ours = this.records.get(id);
     if (ours === undefined) return false;
+    if ((await fs.lstat(path).catch(() => undefined))?.isDirectory() === true) return false;
     const name = rejectedName(id, this.clock.now());
-    await withLock(path, async lock => {
-      const bytes = await fs.readFile(path).catch(() => undefined);
-      if (bytes !== undefined) await writeFileDurable(join(this.options.paths.records, name), bytes);
-      lock.assertHeld();
-      this.noteWritten(await writeLocked('record', path, lock, { ...ours, rev: ours.rev + 1 }));
+    let kept = false;
+    await this.restoreOurs(id, ours, async () => {
+      const read = (() => {
+        try {
+          return readBytesSync(path);
+        } catch (readError) {
+          return toOrchError(path, readError);
+        }
+      })();
+      if (read instanceof Error) {
+        if (read.code === 'ORCH_FILE_TOO_LARGE') {
+          // A regular file, too big to read: kept aside as it is, by name.
+          await fs.rename(path, join(this.options.paths.records, name));
+          kept = true;
+        } else if (read.code !== 'ORCH_NOT_FOUND') {
+          // Refused by the safe reader (a link, a FIFO, a shared hard link): removed, never copied out.
+          await fs.unlink(path);
+        }
+        return true;
+      }
+      // With the edited file's own permissions: a copy must not show more than the file did.
+      await writeFileDurable(join(this.options.paths.records, name), read.bytes, { mode: read.stats.mode & 0o777 });
+      kept = true;
+      return true;
     });
     this.unsettled.delete(path);
     await this.log({
@@ -468,7 +516,43 @@ export class Engine {
       level: 'error',
       task_id: id,
       message: `Hand edit of the record of task ${id} refused: ${error.message}`,
-      details: [`the edited file is kept as ${name}; the record was restored`],
+      details: [kept ? `the edited file is kept as ${name}; the record was restored` : 'it was not read, followed nor kept; the record was restored from the orchestrator\'s copy'],
+    });
+    return true;
+  }
+
+  /**
+   * Writes the engine's copy of task `id` back to its record file (rev raised past it), under the
+   * record's lock, once `before` said to (it may clear the way: keep a broken file aside, remove a
+   * link). True if it was written.
+   */
+  private async restoreOurs(id: string, ours: TaskRecord, before: () => Promise<boolean>): Promise<boolean> {
+    const path = recordPath(this.options.paths, id);
+    return withLock(path, async lock => {
+      if (!(await before())) return false;
+      lock.assertHeld();
+      this.noteWritten(await writeLocked('record', path, lock, { ...ours, rev: ours.rev + 1 }));
+      return true;
+    });
+  }
+
+  /**
+   * The record of a task the engine knows is gone (deleted, or renamed away) while its spec is still
+   * there: a running command's end, a backoff, the history would all be lost with it. It is written
+   * back from the engine's copy, and the run log says so. False if the file is there after all.
+   */
+  private async restoreMissingRecord(id: string): Promise<boolean> {
+    const ours = this.records.get(id);
+    if (ours === undefined || this.unconfirmed.has(id)) return false;
+    const path = recordPath(this.options.paths, id);
+    // Back before the lock was taken (an editor's save by rename): judged as it is, not overwritten.
+    if (!(await this.restoreOurs(id, ours, async () => !(await exists(path))))) return false;
+    await this.log({
+      category: 'watcher',
+      level: 'error',
+      task_id: id,
+      message: `The record of task ${id} was deleted or moved away: restored from the orchestrator's copy (rev ${ours.rev + 1})`,
+      details: ['records are the orchestrator\'s: use `orch cancel` to stop a task, `orch clean` to remove finished ones'],
     });
     return true;
   }
@@ -563,6 +647,9 @@ export class Engine {
    * record on disk, `seed` (a new task's record) is the base, and the write creates the file.
    */
   private async applyNow(id: string, events: readonly TaskEvent[], onWritten?: () => void, seed?: TaskRecord): Promise<TaskRecord | undefined> {
+    // A record deleted since the last pass: written back first, or this event (an attempt's end)
+    // would find no file and be lost with it.
+    if (seed === undefined && this.records.has(id) && !(await exists(recordPath(this.options.paths, id)))) await this.restoreMissingRecord(id);
     let effects: Effect[] = [];
     let refused: { edited: TaskRecord; reason: string } | undefined;
     let decided: TaskEvent | undefined;

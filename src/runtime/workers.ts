@@ -8,12 +8,16 @@
 // written WORKER_WRITE_DELAY_MS after a change, the changes of that time in one write: a slot's two
 // fsyncs then no longer compete with the record writes of a launch for the disk, and a slot that goes
 // busy and idle again within that time (a quick command) costs one write instead of two.
+import { promises as fs } from 'node:fs';
 import type { AttemptReason, OrchConfig, WorkerRecord } from '../generated/types.js';
 import { isoTime, type Clock } from '../clock.js';
 import type { TaskEvent } from '../machine/events.js';
 import { errorText } from '../machine/failures.js';
 import { firstLine } from '../machine/messages.js';
-import { updateDocument, type Fence } from '../store/fenced-update.js';
+import { isOrchError, type OrchError, type OrchErrorCode } from '../errors.js';
+import { updateLocked, type Draft, type Fence } from '../store/fenced-update.js';
+import { withLock } from '../store/lock.js';
+import { loadIfExists } from '../store/load.js';
 import { workerPath, type StatePaths } from '../store/paths.js';
 
 type WorkerStatus = WorkerRecord['status'];
@@ -39,6 +43,15 @@ const ERROR_REASONS: { [R in AttemptReason]: boolean } = {
   rate_limited: true,
 };
 
+/** Load failures that say the file at `path` is wrong, not the system (a read fault) or the writer (fenced, a full disk). */
+const BROKEN_FILE_CODES: ReadonlySet<OrchErrorCode> = new Set(['ORCH_INVALID_JSON', 'ORCH_INVALID_UTF8', 'ORCH_SCHEMA_INVALID', 'ORCH_VERSION_NEWER', 'ORCH_VERSION_UNKNOWN', 'ORCH_NOT_REGULAR_FILE', 'ORCH_FILE_TOO_LARGE', 'ORCH_UNSAFE_ID']);
+
+/** The error, when it says the slot file at `path` itself is broken (and so may be rebuilt). */
+export function brokenFileError(error: unknown, path: string): OrchError | undefined {
+  if (!isOrchError(error) || !BROKEN_FILE_CODES.has(error.code)) return undefined;
+  return error.details.file === path ? error : undefined;
+}
+
 export class WorkerPool {
   private readonly paths: StatePaths;
   private readonly config: OrchConfig;
@@ -52,6 +65,7 @@ export class WorkerPool {
   private timer: NodeJS.Timeout | undefined;
   /** The first write that failed since the last report (a full disk): see takeWriteError. */
   private writeError: unknown;
+  private readonly rebuilt: string[] = [];
   readonly names: string[];
 
   constructor(paths: StatePaths, config: OrchConfig, fence: Fence, clock: Clock) {
@@ -114,6 +128,11 @@ export class WorkerPool {
     for (const name of this.names) await this.write(name, 'stopped', {}).catch((error: unknown) => void (this.writeError ??= error));
   }
 
+  /** The slot files rebuilt since the last call (then forgotten), each with why it did not load. */
+  takeRebuilt(): string[] {
+    return this.rebuilt.splice(0);
+  }
+
   /** A write of a slot file that failed since the last call (then forgotten), if any. */
   takeWriteError(): unknown {
     const error = this.writeError;
@@ -146,15 +165,26 @@ export class WorkerPool {
   private async write(name: string, status: WorkerStatus, fields: Partial<WorkerRecord>): Promise<void> {
     const at = isoTime(this.clock);
     const launcher = this.launcherOf(name);
-    await updateDocument(
-      'worker',
-      workerPath(this.paths, name),
-      current => {
-        const { task_id: _t, phase: _p, ...kept } = current ?? { name, status };
-        const next = { ...kept, name, status, updated_at: at, last_activity: at, ...fields };
-        return launcher.length > 0 ? { ...next, launcher } : next;
-      },
-      { fence: this.fence, stateDir: this.paths.stateDir },
-    );
+    const path = workerPath(this.paths, name);
+    const options = { fence: this.fence, stateDir: this.paths.stateDir };
+    const mutate = (current: WorkerRecord | undefined): Draft<WorkerRecord> => {
+      const { task_id: _t, phase: _p, ...kept } = current ?? { name, status };
+      const next = { ...kept, name, status, updated_at: at, last_activity: at, ...fields };
+      return launcher.length > 0 ? { ...next, launcher } : next;
+    };
+    await withLock(path, async lock => {
+      try {
+        await updateLocked('worker', path, lock, mutate, options);
+      } catch (error) {
+        // Only when the file itself fails to load (not our draft, not the disk refusing the write).
+        const broken = await loadIfExists('worker', path).then(() => undefined, (loadError: unknown) => brokenFileError(loadError, path));
+        if (broken === undefined) throw error;
+        // A view, never read back: a file that does not load (torn, a newer version, a link) is
+        // rebuilt from scratch rather than left wrong for the rest of the run.
+        await fs.rm(path, { force: true });
+        this.rebuilt.push(broken.message);
+        await updateLocked('worker', path, lock, mutate, options);
+      }
+    });
   }
 }

@@ -38,6 +38,15 @@ export async function readTextFile(path: string, options: ReadOptions = {}): Pro
 
 /** readTextFile, synchronously: throws the same OrchErrors. */
 export function readTextFileSync(path: string, options: ReadOptions = {}): FileContent {
+  const { bytes, stats } = readBytesSync(path, options);
+  return { text: decodeUtf8(path, bytes), bytes, stats };
+}
+
+/**
+ * The bytes of `path`, with the same refusals as readTextFileSync but no decoding: for keeping a
+ * broken file aside exactly as it was (a record a hand edit made unreadable).
+ */
+export function readBytesSync(path: string, options: ReadOptions = {}): { bytes: Buffer; stats: Stats } {
   const maxBytes = options.maxBytes ?? MAX_FILE_BYTES;
   // Only an early refusal, so that a device or FIFO sitting at the path is never opened at all (opening
   // a device can act on it). It never fails a regular file: a rename swaps one regular file for another.
@@ -53,8 +62,7 @@ export function readTextFileSync(path: string, options: ReadOptions = {}): FileC
         hint: 'state files are small JSON documents: check that this is the file you meant',
       });
     }
-    const bytes = readToEnd(path, fd, stat.size, maxBytes);
-    return { text: decodeUtf8(path, bytes), bytes, stats: stat };
+    return { bytes: readToEnd(path, fd, stat.size, maxBytes), stats: stat };
   } finally {
     closeSync(fd);
   }
