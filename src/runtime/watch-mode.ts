@@ -2,6 +2,9 @@
 // things start a new pass of the level-triggered engine at once: a watcher hint, the resync timer
 // (every resync_interval_s, the safety net for events the kernel dropped), and a watcher error
 // (logged, then the whole tree is looked at again). Nothing here decides anything about a task.
+// A folder whose native watch fails (ENOSPC under load) is polled until it can be watched again: the
+// run log says so once when it starts polling and once when it is watched again.
+import { relative } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { watchStateDir, type StateWatcher } from '../watcher/state-watcher.js';
 import { startOrchestrator, type Orchestrator, type RunOptions, type RunResult } from './orchestrator.js';
@@ -50,6 +53,22 @@ export async function watchAndWork(root: string, options: WatchOptions = {}): Pr
           message: `Watcher error, looking at every file again: ${describe(error)}`,
           details: ['events may have been missed; the full resync makes the state right'],
         })
+        .catch(() => undefined);
+    },
+    onFallback: change => {
+      const folder = `${relative(orchestrator.paths.root, change.folder) || '.'}/`;
+      if (change.polling) engine.resync(); // what the failed watch may have missed
+      runLog
+        .entry(
+          change.polling
+            ? {
+                category: 'watcher',
+                level: 'warning',
+                message: `Watcher error on ${folder}, polling it until it can be watched again: ${describe(change.error)}`,
+                details: ['files dropped meanwhile are seen within a poll; every file is looked at again now'],
+              }
+            : { category: 'watcher', level: 'info', message: `${folder} is watched natively again` },
+        )
         .catch(() => undefined);
     },
     ...(options.usePolling !== undefined && { usePolling: options.usePolling }),

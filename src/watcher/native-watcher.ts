@@ -12,9 +12,17 @@
 // and queues one IN_Q_OVERFLOW, which libuv, and so fs.watch, never reports. Nothing extra is done
 // here: the engine's periodic resync (PRODUCT.md §6, resync_interval_s) compares the whole tree, so
 // whatever was lost converges within one interval.
+//
+// A folder whose watch cannot be made or fails (ENOSPC: out of inotify watches under load; EMFILE; an
+// error on a live watch) is polled at once (folder-poller.ts), so a file dropped meanwhile is seen
+// within a poll, not at the next resync; each poll tries fs.watch again (every NATIVE_RETRY_MS), and
+// the folder goes back to its native watch as soon as one can be made. Each switch is told once
+// (onFallback), never each failed retry.
 import { promises as fs, watch, type FSWatcher } from 'node:fs';
-import type { WatchedPlaces } from './classify.js';
+import { join } from 'node:path';
+import { classifyPath, type WatchedPlaces } from './classify.js';
 import { FolderGuard } from './folder-guard.js';
+import { pollFolder, type FolderPoller } from './folder-poller.js';
 import type { HintQueue } from './hint-queue.js';
 import { folderHint, nativeEvent, nativeFolders } from './native-events.js';
 import { singleFlight } from './single-flight.js';
@@ -26,13 +34,35 @@ export interface FolderWatching {
   close(): Promise<void>;
 }
 
+/** How often a polled folder tries its native watch again. */
+export const NATIVE_RETRY_MS = 1000;
+
+/** A folder switched to polling (its watch failed with `error`) or back to its native watch. */
+export interface FallbackChange {
+  folder: string;
+  polling: boolean;
+  error?: unknown;
+}
+
+export interface NativeOptions {
+  /** Errors that are not a folder's watch (a failed start or recheck). */
+  onError: (error: unknown) => void;
+  /** Each switch of a folder to polling and back, once each. */
+  onFallback: (change: FallbackChange) => void;
+  /** The polled folders' shortest interval (FALLBACK_POLL_INTERVAL_MS when not given). */
+  pollIntervalMs?: number;
+}
+
 const isDirectory = (dir: string): Promise<boolean> => fs.stat(dir).then(s => s.isDirectory(), () => false);
 
-/** Watches the four folders with fs.watch; hints go to `queue`, errors to `onError`. */
-export function watchNatively(places: WatchedPlaces, queue: HintQueue, onError: (error: unknown) => void): FolderWatching {
+/** Watches the four folders with fs.watch, polling those it cannot; hints go to `queue`. */
+export function watchNatively(places: WatchedPlaces, queue: HintQueue, options: NativeOptions): FolderWatching {
+  const { onError } = options;
   const folders = nativeFolders(places);
   const guard = new FolderGuard(folders);
   const watches = new Map<string, FSWatcher>();
+  /** The folders polled because their watch failed, with when fs.watch was last tried. */
+  const polled = new Map<string, { poller: FolderPoller; triedAt: number }>();
   let closed = false;
 
   const recheckSoon = (): void => {
@@ -44,31 +74,72 @@ export function watchNatively(places: WatchedPlaces, queue: HintQueue, onError: 
     watches.delete(dir);
   };
 
-  /** Watches `dir` (its watch is active when this returns); a failure is reported and retried at the next recheck. */
+  /** Opens the native watch of `dir` (active when this returns); throws what fs.watch throws. */
+  const openWatch = (dir: string): void => {
+    const watcher: FSWatcher = watch(dir, { persistent: true }, (_event, name) => {
+      // A replaced folder's old watch may still report (a folder moved away): only the current one counts.
+      if (watches.get(dir) !== watcher) return;
+      const meaning = nativeEvent(places, dir, name);
+      if (meaning.invalidate !== undefined) guard.invalidate(meaning.invalidate);
+      if (meaning.recheck) recheckSoon();
+      if (meaning.hint !== undefined) queue.add(meaning.hint);
+    });
+    watcher.on('error', (error: unknown) => {
+      // The folder is no longer watched (Node closes the handle before emitting): poll it at once,
+      // and check whether it was replaced (then it is watched anew).
+      if (watches.get(dir) !== watcher) return;
+      unwatch(dir);
+      fallBack(dir, error);
+      guard.invalidate(dir);
+      recheckSoon();
+    });
+    watches.set(dir, watcher);
+    const wasPolled = polled.get(dir);
+    if (wasPolled === undefined) return;
+    wasPolled.poller.stop();
+    polled.delete(dir);
+    options.onFallback({ folder: dir, polling: false });
+    // What changed between the last poll and the watch is found by the pass this hint starts.
+    queue.add(folderHint(places, dir));
+  };
+
+  /** Polls `dir` until a native watch of it can be made; told once, however often it fails after. */
+  const fallBack = (dir: string, error: unknown): void => {
+    if (closed || polled.has(dir)) return;
+    const poller = pollFolder(dir, {
+      accepts: name => classifyPath(places, join(dir, name)) !== undefined,
+      onChange: name => {
+        const hint = classifyPath(places, join(dir, name));
+        if (hint !== undefined) queue.add(hint);
+      },
+      afterLook: () => retryWatch(dir),
+      ...(options.pollIntervalMs !== undefined && { intervalMs: options.pollIntervalMs }),
+    });
+    polled.set(dir, { poller, triedAt: Date.now() });
+    options.onFallback({ folder: dir, polling: true, error });
+    // Once the poll's baseline is taken, what came before it is found by the pass this hint starts.
+    void poller.ready.then(() => queue.add(folderHint(places, dir)));
+  };
+
+  const retryWatch = (dir: string): void => {
+    const entry = polled.get(dir);
+    if (closed || entry === undefined || Date.now() - entry.triedAt < NATIVE_RETRY_MS) return;
+    entry.triedAt = Date.now();
+    try {
+      openWatch(dir);
+    } catch {
+      // Still no watch to be had (or the folder is gone): keep polling, silently.
+    }
+  };
+
+  /** Watches `dir` natively, or polls it when that fails (ENOSPC, EMFILE, the folder gone). */
   const watchFolder = (dir: string): void => {
     unwatch(dir);
     if (closed) return;
     try {
-      const watcher: FSWatcher = watch(dir, { persistent: true }, (_event, name) => {
-        // A replaced folder's old watch may still report (a folder moved away): only the current one counts.
-        if (watches.get(dir) !== watcher) return;
-        const meaning = nativeEvent(places, dir, name);
-        if (meaning.invalidate !== undefined) guard.invalidate(meaning.invalidate);
-        if (meaning.recheck) recheckSoon();
-        if (meaning.hint !== undefined) queue.add(meaning.hint);
-      });
-      watcher.on('error', (error: unknown) => {
-        // Node has closed the handle before emitting: the folder is no longer watched. Watch it anew.
-        if (watches.get(dir) === watcher) watches.delete(dir);
-        onError(error);
-        guard.invalidate(dir);
-        recheckSoon();
-      });
-      watches.set(dir, watcher);
+      openWatch(dir);
     } catch (error) {
-      // ENOSPC (out of inotify watches), or the folder gone since it was checked: the caller's full
-      // pass covers what this folder would have said, and the next recheck (each resync) tries again.
-      onError(error);
+      fallBack(dir, error);
       guard.invalidate(dir);
     }
   };
@@ -93,6 +164,7 @@ export function watchNatively(places: WatchedPlaces, queue: HintQueue, onError: 
     await Promise.all([places.tasks, places.inbox, places.records].map(dir => fs.mkdir(dir, { recursive: true })));
     await guard.remember();
     for (const dir of folders) watchFolder(dir);
+    await Promise.all([...polled.values()].map(entry => entry.poller.ready));
   })().catch(onError);
 
   return {
@@ -101,6 +173,8 @@ export function watchNatively(places: WatchedPlaces, queue: HintQueue, onError: 
     async close() {
       closed = true;
       for (const dir of [...watches.keys()]) unwatch(dir);
+      for (const entry of polled.values()) entry.poller.stop();
+      polled.clear();
     },
   };
 }

@@ -6,23 +6,29 @@
 // - natively (inotify), one bare fs.watch per folder, each event's name a hint, no readdir or stat
 //   per event (native-watcher.ts);
 // - polling (usePolling, for network filesystems), chokidar's fs.watchFile (polling-watcher.ts).
+// A folder whose native watch fails (ENOSPC under load) is polled until it can be watched again.
 // Both share the allow-list (classify.ts), the coalescing (hint-queue.ts) and the watching anew of a
 // folder removed or replaced (folder-guard.ts).
 import type { StatePaths } from '../store/paths.js';
 import { watchedPlaces, type Hint } from './classify.js';
 import { HintQueue, type HintQueueStats } from './hint-queue.js';
-import { watchNatively } from './native-watcher.js';
+import { watchNatively, type FallbackChange } from './native-watcher.js';
 import { DEFAULT_POLL_INTERVAL_MS, pollFolders } from './polling-watcher.js';
 
-export { DEFAULT_POLL_INTERVAL_MS };
+export { DEFAULT_POLL_INTERVAL_MS, type FallbackChange };
 
 export interface StateWatcherOptions {
   onHint: (hint: Hint) => void;
   /** A watcher error: events may have been lost, so the caller should look at everything again. */
   onError: (error: unknown) => void;
+  /**
+   * Natively: a folder switched to polling because its watch failed (`error`), or back to its watch.
+   * Called once per switch. Not given: a switch to polling is passed to onError.
+   */
+  onFallback?: (change: FallbackChange) => void;
   /** fs.watchFile polling, for filesystems inotify cannot see into (NFS, other hosts' writes). */
   usePolling?: boolean;
-  /** Polling interval in ms (DEFAULT_POLL_INTERVAL_MS when not given); natively unused. */
+  /** Polling interval in ms (DEFAULT_POLL_INTERVAL_MS when not given); natively, a polled folder's shortest one. */
   pollIntervalMs?: number;
   /** Most distinct pending paths before they collapse into folder hints (MAX_PENDING_HINTS). */
   maxPending?: number;
@@ -58,7 +64,14 @@ export function watchStateDir(paths: StatePaths, options: StateWatcherOptions): 
   const watching =
     options.usePolling === true
       ? pollFolders(places, queue, { onError, ...(options.pollIntervalMs !== undefined && { pollIntervalMs: options.pollIntervalMs }) })
-      : watchNatively(places, queue, onError);
+      : watchNatively(places, queue, {
+          onError,
+          onFallback: change => {
+            if (options.onFallback !== undefined) options.onFallback(change);
+            else if (change.polling) options.onError(change.error);
+          },
+          ...(options.pollIntervalMs !== undefined && { pollIntervalMs: options.pollIntervalMs }),
+        });
   let closing: Promise<void> | undefined;
   return {
     ready: watching.ready,
