@@ -2,12 +2,15 @@
 // on a local filesystem concurrent appenders never interleave inside an entry, so several orch
 // processes (the orchestrator, a CLI approving a task) can log to one file and nothing is torn.
 // A write the disk cuts short (ENOSPC, a file size limit) is undone or closed: see appendOnce.
+// Appends are fenced like record writes (PRODUCT.md §2, §7): an orchestrator that was taken over while
+// stalled writes no line after it wakes, so the logs never tell an old view after the new one's.
 import { constants as fsc, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RunEvent } from '../generated/types.js';
 import { isoTime, systemClock, type Clock } from '../clock.js';
-import { errnoCode, OrchError } from '../errors.js';
+import { errnoCode, hasCode, OrchError } from '../errors.js';
+import { assertSessionEpoch, type Fence } from '../store/fenced-update.js';
 import { crashPoint } from '../testing/crash-points.js';
 import { formatEntry, formatRunHeader, formatRunSummary, lastRunStatus, type LogCategory, type LogLevel, type RunSummary } from './format.js';
 
@@ -41,10 +44,10 @@ const unclosed = new Set<string>();
  *
  * Throws ORCH_WRITE_FAILED (details: file, errno when the system gave one, written and length).
  */
-function appendOnce(path: string, text: string, opened?: FileHandle): Promise<Appended> {
+function appendOnce(path: string, text: string, opened?: FileHandle, beforeWrite?: () => Promise<void>): Promise<Appended> {
   // One append at a time per file in this process: a short write can then be taken back (the file
   // is exactly as we left it), where two entries in flight at once would leave it a closed torn line.
-  return inTurn(path, () => appendNow(path, text, opened));
+  return inTurn(path, () => appendNow(path, text, opened, beforeWrite));
 }
 
 /** Where an append landed: the file's size before it, and the bytes written. */
@@ -99,11 +102,15 @@ async function openForAppend(path: string): Promise<FileHandle> {
   }
 }
 
-/** `opened`: a handle of `path` the caller opened (and closes); else it is opened and closed here. */
-async function appendNow(path: string, text: string, opened?: FileHandle): Promise<Appended> {
+/**
+ * `opened`: a handle of `path` the caller opened (and closes); else it is opened and closed here.
+ * `beforeWrite`: the last check before the bytes go out (the fence); it throws to refuse the append.
+ */
+async function appendNow(path: string, text: string, opened?: FileHandle, beforeWrite?: () => Promise<void>): Promise<Appended> {
   const handle = opened ?? (await openForAppend(path));
   try {
     const before = (await handle.stat()).size;
+    await beforeWrite?.();
     const close = unclosed.has(path) && before > 0 && !(await endsWithNewline(handle, before));
     const bytes = Buffer.from(close ? `\n${text}` : text, 'utf8');
     let written: number;
@@ -183,6 +190,11 @@ export interface RunLogOptions {
   clock?: Clock;
   /** Called with every entry once it is written (the CLI echoes them to the terminal). */
   onEntry?: (event: RunEvent) => void;
+  /**
+   * The writing session's fence: every append is refused (ORCH_EPOCH_FENCED, nothing written or
+   * echoed) once session.json names a newer epoch. Without one (tests, tools) appends are unfenced.
+   */
+  fence?: Fence;
 }
 
 export class RunLog {
@@ -192,9 +204,13 @@ export class RunLog {
   private readonly clock: Clock;
   private readonly startedMs: number;
   private readonly onEntry: ((event: RunEvent) => void) | undefined;
+  private readonly fence: Fence | undefined;
+  /** The refusal once fenced: epochs only rise, so every later append is refused without a look. */
+  private fencedBy: OrchError | undefined;
 
   constructor(options: RunLogOptions) {
     this.onEntry = options.onEntry;
+    this.fence = options.fence;
     this.runLogPath = options.runLogPath;
     this.eventsPath = options.eventsPath;
     this.runId = options.runId;
@@ -220,7 +236,7 @@ export class RunLog {
     if (!previous.closed) {
       notes.unshift(`The previous run (${previous.started ?? 'unknown'}) ended abnormally: it has no summary. This run carries on from its state.`);
     }
-    await appendOnce(this.runLogPath, prefix + formatRunHeader({ startedAt: isoTime(this.clock), carriedOver, notes }));
+    await appendOnce(this.runLogPath, prefix + formatRunHeader({ startedAt: isoTime(this.clock), carriedOver, notes }), undefined, this.checkFence);
     if (!previous.closed) await this.entry({ category: 'error', level: 'warning', message: `Previous run ${previous.started ?? ''} ended abnormally; resuming` });
     return { previousRunDied: !previous.closed };
   }
@@ -237,13 +253,15 @@ export class RunLog {
     // The two logs tell the same story. events.jsonl is opened first, so running out of descriptors
     // writes neither; an entry whose events.jsonl line the disk then refuses is taken back from the
     // markdown, where nothing was appended after it.
+    await this.checkFence(); // refused before a file is opened
     const events = await openForAppend(this.eventsPath);
     try {
       crashPoint('log.before-append');
-      const markdown = await appendOnce(this.runLogPath, formatEntry(event));
+      const markdown = await appendOnce(this.runLogPath, formatEntry(event), undefined, this.checkFence);
       crashPoint('log.between-appends');
       try {
-        await appendOnce(this.eventsPath, `${JSON.stringify(event)}\n`, events);
+        // Checked again: a takeover while the markdown line went out takes that line back.
+        await appendOnce(this.eventsPath, `${JSON.stringify(event)}\n`, events, this.checkFence);
       } catch (error) {
         await takeBack(this.runLogPath, markdown).catch(() => false);
         throw error;
@@ -254,8 +272,24 @@ export class RunLog {
     }
   }
 
+  /**
+   * Throws ORCH_EPOCH_FENCED when another orchestrator took over. Checked just before each write()
+   * (and once before an entry starts); a process stopped between the check and its write()
+   * (microseconds) is not covered.
+   */
+  private readonly checkFence = async (): Promise<void> => {
+    if (this.fencedBy !== undefined) throw this.fencedBy;
+    if (this.fence === undefined) return;
+    try {
+      await assertSessionEpoch(this.fence, this.eventsPath);
+    } catch (error) {
+      if (hasCode(error, 'ORCH_EPOCH_FENCED')) this.fencedBy = error;
+      throw error;
+    }
+  };
+
   async endRun(summary: Omit<RunSummary, 'endedAt' | 'durationS'>): Promise<void> {
     const endedMs = this.clock.now();
-    await appendOnce(this.runLogPath, formatRunSummary({ ...summary, endedAt: new Date(endedMs).toISOString(), durationS: (endedMs - this.startedMs) / 1000 }));
+    await appendOnce(this.runLogPath, formatRunSummary({ ...summary, endedAt: new Date(endedMs).toISOString(), durationS: (endedMs - this.startedMs) / 1000 }), undefined, this.checkFence);
   }
 }

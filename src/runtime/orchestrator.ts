@@ -102,6 +102,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
     eventsPath: paths.events,
     runId: session.runId,
     clock,
+    fence: session.fence(), // a stalled run taken over appends nothing after it wakes
     ...(options.onLogEntry !== undefined && { onEntry: options.onLogEntry }),
   });
   // What the run must tell even when the disk refuses the run log: the entry is echoed all the same.

@@ -109,12 +109,7 @@ export async function updateLocked<K extends FencedKind>(kind: K, path: string, 
   if (currentEpoch !== undefined && currentEpoch > fence.epoch) {
     throw fenced(path, fence.epoch, currentEpoch, `${path} was written by session epoch ${currentEpoch}`);
   }
-  if (fence.sessionPath !== undefined) {
-    const session = await loadKnown('session', fence.sessionPath);
-    if (session !== undefined && session.epoch > fence.epoch) {
-      throw fenced(path, fence.epoch, session.epoch, `the session in ${fence.sessionPath} is at epoch ${session.epoch}`);
-    }
-  }
+  await assertSessionEpoch(fence, path);
   if (options.expectRev !== undefined && options.expectRev !== (current?.rev ?? 0)) {
     throw new OrchError('ORCH_REV_CONFLICT', `${path} is at rev ${current?.rev ?? 0}, not rev ${options.expectRev}: it changed since it was read`, {
       details: { file: path, expected: options.expectRev, found: current?.rev ?? 0 },
@@ -127,6 +122,19 @@ export async function updateLocked<K extends FencedKind>(kind: K, path: string, 
   if (FENCED_KINDS[kind].epoch) next.epoch = fence.epoch;
   if (options.stateDir !== undefined) next.$schema = schemaRef(kind, path, options.stateDir);
   return writeLocked(kind, path, lock, next);
+}
+
+/**
+ * Throws ORCH_EPOCH_FENCED (naming `target`) when the fence's session file names a newer epoch than
+ * the fence: another orchestrator took over. Cheap enough for every append: session.json is re-read
+ * only when its stat signature changed (each heartbeat replaces it, so at most once a heartbeat).
+ */
+export async function assertSessionEpoch(fence: Fence, target: string): Promise<void> {
+  if (fence.sessionPath === undefined) return;
+  const session = await loadKnown('session', fence.sessionPath);
+  if (session !== undefined && session.epoch > fence.epoch) {
+    throw fenced(target, fence.epoch, session.epoch, `the session in ${fence.sessionPath} is at epoch ${session.epoch}`);
+  }
 }
 
 /**
