@@ -1,7 +1,7 @@
 // Where a command's output goes: a file per stream, capped, and a small in-memory tail of both streams
 // for classifying the failure. Output is never held whole in memory: past the cap it is read and
 // dropped, so the child never blocks on a full pipe.
-import { createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fstatSync, mkdirSync, openSync, readSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { OrchError, errnoCode } from '../errors.js';
 
@@ -107,4 +107,25 @@ export function createOutputTail(maxBytes: number = OUTPUT_TAIL_BYTES): OutputTa
       return all.subarray(Math.max(0, all.length - maxBytes)).toString('utf8');
     },
   };
+}
+
+/**
+ * The last `maxBytes` of an output file (a finished attempt's transcript for the adapter, a running one's
+ * last action for the live lines). `cut`: it starts mid-file, so its first line is a fragment. A file not
+ * there yet reads as empty.
+ */
+export function readFileTail(path: string, maxBytes: number): { text: string; cut: boolean } {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, maxBytes);
+    const buffer = Buffer.alloc(length);
+    const read = readSync(fd, buffer, 0, length, size - length);
+    return { text: buffer.subarray(0, read).toString('utf8'), cut: size > maxBytes };
+  } catch {
+    return { text: '', cut: false };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

@@ -4,7 +4,6 @@
 // "command not found" says nothing about why the client failed). The result comes from the result file,
 // the client's structured output or the final message's JSON block; a phase that must decide and did not
 // has failed.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { classifyAgentError, usageErrorOf } from '../agents/classify-error.js';
 import { resolvePhaseResult, type AgentAdapter, type AgentError, type AgentReport } from '../agents/index.js';
 import type { AttemptReason, CommandResult, PhaseName } from '../generated/types.js';
@@ -12,6 +11,7 @@ import type { AttemptAgentFacts } from '../machine/events.js';
 import type { ResolvedRetryPolicy } from '../retry/defaults.js';
 import { classifyFailure } from '../runner/classify.js';
 import type { CommandOutcome } from '../runner/outcome.js';
+import { readFileTail } from '../runner/output-sink.js';
 import type { CommandResultRead } from '../runner/result-file.js';
 import type { AttemptFinishedEvent } from './attempt.js';
 
@@ -27,24 +27,9 @@ export interface AgentOutput {
 
 /** The client's transcript and the tail of its stderr, from the attempt's output files. */
 export function readAgentOutput(stdoutPath: string, stderrPath: string): AgentOutput {
-  return { stdout: readTail(stdoutPath, MAX_TRANSCRIPT_BYTES), stderrTail: readTail(stderrPath, STDERR_TAIL_BYTES) };
+  return { stdout: readFileTail(stdoutPath, MAX_TRANSCRIPT_BYTES).text, stderrTail: readFileTail(stderrPath, STDERR_TAIL_BYTES).text };
 }
 
-function readTail(path: string, maxBytes: number): string {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, maxBytes);
-    const buffer = Buffer.alloc(length);
-    const read = readSync(fd, buffer, 0, length, size - length);
-    return buffer.subarray(0, read).toString('utf8');
-  } catch {
-    return ''; // no output file (the command never started): nothing to read
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
 
 export interface AgentRunInput {
   readonly adapter: AgentAdapter;

@@ -1,11 +1,11 @@
 // `orch` in a terminal: below the log lines, one live line per running task (task, phase, step,
 // elapsed, the agent's last action, cost so far), redrawn every second and around every log line.
 // Only on a TTY: piped output gets the plain log lines and nothing else.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterFor } from '../../agents/index.js';
 import type { TaskRecord } from '../../generated/types.js';
 import { openAttempt } from '../../machine/record.js';
+import { readFileTail } from '../../runner/output-sink.js';
 import { dim } from './colour.js';
 
 /** How often the lines are redrawn. */
@@ -28,20 +28,6 @@ export function lastAction(provider: string | undefined, tail: string, cut = fal
   return undefined;
 }
 
-function readTail(path: string, bytes: number): { text: string; cut: boolean } {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, bytes);
-    const buffer = Buffer.alloc(length);
-    return { text: buffer.subarray(0, readSync(fd, buffer, 0, length, size - length)).toString('utf8'), cut: size > bytes };
-  } catch {
-    return { text: '', cut: false }; // not created yet: nothing to show
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
 
 function elapsed(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
@@ -53,7 +39,7 @@ export function liveLine(stateDir: string, record: TaskRecord, now: number): str
   const attempt = openAttempt(record);
   if (attempt === undefined) return undefined;
   const where = `${record.id} ${attempt.phase}${attempt.step_id === undefined ? '' : ` ${attempt.step_id}`}`;
-  const tail = readTail(join(stateDir, attempt.artifacts_dir, 'stdout.log'), LAST_ACTION_BYTES);
+  const tail = readFileTail(join(stateDir, attempt.artifacts_dir, 'stdout.log'), LAST_ACTION_BYTES);
   const action = lastAction(attempt.provider, tail.text, tail.cut);
   const cost = record.cost.usd > 0 ? ` · $${record.cost.usd.toFixed(2)}` : '';
   return `▶ ${where} · ${elapsed(now - Date.parse(attempt.started_at))}${cost}${action === undefined ? '' : ` · ${action}`}`;
