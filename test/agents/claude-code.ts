@@ -1,45 +1,18 @@
 // The Claude Code adapter on transcripts recorded from the real client (2.1.197) against the stand-in:
 // test/fixtures/transcripts/claude-code/record.ts made them, cases.json holds each run's exit code.
-import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { claudeCodeAdapter } from '../../src/agents/claude-code.js';
-import type { AgentReport, RenderedLine } from '../../src/agents/types.js';
 import { STAND_IN_USAGE } from '../fixtures/agent-api/stand-in.js';
 import { invocationFor, SUCCESS_MESSAGE } from '../fixtures/transcripts/claude-code/scenarios.js';
+import { recorded } from '../fixtures/transcripts/recorded.js';
 
-const TRANSCRIPTS = new URL('../fixtures/transcripts/claude-code/', import.meta.url);
-const CASES = JSON.parse(readFileSync(new URL('cases.json', TRANSCRIPTS), 'utf8')) as Record<string, { exitCode: number | null }>;
-
-interface Transcript {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly exitCode: number | null;
-}
-
-function transcript(name: string): Transcript {
-  const exitCode = CASES[name]?.exitCode;
-  if (exitCode === undefined) throw new Error(`no recorded case ${name}`);
-  return {
-    stdout: readFileSync(new URL(`${name}.stdout.jsonl`, TRANSCRIPTS), 'utf8'),
-    stderr: readFileSync(new URL(`${name}.stderr.txt`, TRANSCRIPTS), 'utf8'),
-    exitCode,
-  };
-}
-
-function parseRecorded(name: string): AgentReport {
-  const { stdout, stderr, exitCode } = transcript(name);
-  return claudeCodeAdapter.parse(stdout, stderr, exitCode);
-}
+const { transcript, parseRecorded, renderAll } = recorded('claude-code', claudeCodeAdapter);
 
 /** The session id the client announced in its init event. */
 function initSession(stdout: string): string {
   const init = JSON.parse(stdout.split('\n')[0] ?? '{}') as { session_id?: string };
   if (init.session_id === undefined) throw new Error('transcript has no init event');
   return init.session_id;
-}
-
-function renderAll(stdout: string): RenderedLine[] {
-  return stdout.split('\n').flatMap(line => claudeCodeAdapter.render(line));
 }
 
 t.test('the adapter names its client, version, streaming and credential variables', async t => {

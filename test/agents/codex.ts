@@ -1,45 +1,18 @@
 // The Codex adapter on transcripts recorded from the real client (0.171.0) against the stand-in:
 // test/fixtures/transcripts/codex/record.ts made them, cases.json holds each run's exit code.
-import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { codexAdapter } from '../../src/agents/codex.js';
-import type { AgentReport, RenderedLine } from '../../src/agents/types.js';
 import { STAND_IN_USAGE } from '../fixtures/agent-api/stand-in.js';
 import { invocationFor, SUCCESS_MESSAGE } from '../fixtures/transcripts/codex/scenarios.js';
+import { recorded } from '../fixtures/transcripts/recorded.js';
 
-const TRANSCRIPTS = new URL('../fixtures/transcripts/codex/', import.meta.url);
-const CASES = JSON.parse(readFileSync(new URL('cases.json', TRANSCRIPTS), 'utf8')) as Record<string, { exitCode: number | null }>;
-
-interface Transcript {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly exitCode: number | null;
-}
-
-function transcript(name: string): Transcript {
-  const exitCode = CASES[name]?.exitCode;
-  if (exitCode === undefined) throw new Error(`no recorded case ${name}`);
-  return {
-    stdout: readFileSync(new URL(`${name}.stdout.jsonl`, TRANSCRIPTS), 'utf8'),
-    stderr: readFileSync(new URL(`${name}.stderr.txt`, TRANSCRIPTS), 'utf8'),
-    exitCode,
-  };
-}
-
-function parseRecorded(name: string): AgentReport {
-  const { stdout, stderr, exitCode } = transcript(name);
-  return codexAdapter.parse(stdout, stderr, exitCode);
-}
+const { transcript, parseRecorded, renderAll } = recorded('codex', codexAdapter);
 
 /** The thread id of the transcript's thread.started event. */
 function threadOf(stdout: string): string {
   const started = JSON.parse(stdout.split('\n')[0] ?? '{}') as { thread_id?: string };
   if (started.thread_id === undefined) throw new Error('transcript has no thread.started event');
   return started.thread_id;
-}
-
-function renderAll(stdout: string): RenderedLine[] {
-  return stdout.split('\n').flatMap(line => codexAdapter.render(line));
 }
 
 /** The path the success transcript's patch wrote (its testdir when it was recorded). */

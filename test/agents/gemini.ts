@@ -1,36 +1,13 @@
 // The Gemini CLI adapter on transcripts recorded from the real client (0.61.0) against the stand-in:
 // test/fixtures/transcripts/gemini/record.ts made them, cases.json holds each run's exit code.
-import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { lastFencedJson } from '../../src/agents/fenced-result.js';
 import { geminiAdapter } from '../../src/agents/gemini.js';
-import type { AgentReport, RenderedLine } from '../../src/agents/types.js';
 import { STAND_IN_USAGE } from '../fixtures/agent-api/stand-in.js';
 import { invocationFor, MODEL, SUCCESS_MESSAGE } from '../fixtures/transcripts/gemini/scenarios.js';
+import { recorded } from '../fixtures/transcripts/recorded.js';
 
-const TRANSCRIPTS = new URL('../fixtures/transcripts/gemini/', import.meta.url);
-const CASES = JSON.parse(readFileSync(new URL('cases.json', TRANSCRIPTS), 'utf8')) as Record<string, { exitCode: number | null }>;
-
-interface Transcript {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly exitCode: number | null;
-}
-
-function transcript(name: string): Transcript {
-  const exitCode = CASES[name]?.exitCode;
-  if (exitCode === undefined) throw new Error(`no recorded case ${name}`);
-  return {
-    stdout: readFileSync(new URL(`${name}.stdout.jsonl`, TRANSCRIPTS), 'utf8'),
-    stderr: readFileSync(new URL(`${name}.stderr.txt`, TRANSCRIPTS), 'utf8'),
-    exitCode,
-  };
-}
-
-function parseRecorded(name: string): AgentReport {
-  const { stdout, stderr, exitCode } = transcript(name);
-  return geminiAdapter.parse(stdout, stderr, exitCode);
-}
+const { transcript, parseRecorded, renderAll } = recorded('gemini', geminiAdapter);
 
 /** The session id the client announced in its init event. */
 function initSession(stdout: string): string {
@@ -43,10 +20,6 @@ function initSession(stdout: string): string {
 function resultDurationMs(stdout: string): number {
   const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { stats?: { duration_ms?: number } };
   return result.stats?.duration_ms ?? Number.NaN;
-}
-
-function renderAll(stdout: string): RenderedLine[] {
-  return stdout.split('\n').flatMap(line => geminiAdapter.render(line));
 }
 
 t.test('the adapter names its client, version, streaming and credential variables', async t => {
