@@ -9,7 +9,7 @@
 // Whatever was opened through a link that came and went is refused, never read.
 import { constants as fsc, promises as fs, type BigIntStats, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { OrchError, errnoCode } from '../errors.js';
 import { describeKind } from './durable-write.js';
 
@@ -110,9 +110,32 @@ async function openChecked(path: string, names: readonly string[]): Promise<File
     const after = await walk(path, names);
     if (after.missing) return undefined;
     if (after.file.dev !== stat.dev || after.file.ino !== stat.ino) return 'replaced';
+    // The looks are separate lstats, so a folder swapped for a link and back between them (A-B-A) can
+    // pass both while the open went through the link. The kernel knows where the descriptor really
+    // leads: it must be the path under the root's real path.
+    const actual = await descriptorPath(handle.fd);
+    if (actual !== undefined && actual !== (await expectedPath(names[0] ?? path, path))) {
+      if (actual.endsWith(' (deleted)')) return 'replaced';
+      throw linkRefused(path, path);
+    }
     keep = true;
     return handle;
   } finally {
     if (!keep) await handle.close();
   }
+}
+
+/** Where an open descriptor leads, as the kernel says (Linux /proc); undefined where it cannot tell. */
+async function descriptorPath(fd: number): Promise<string | undefined> {
+  try {
+    return await fs.readlink(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `path` with the root's own links resolved (the root may be a link; nothing below it may). */
+async function expectedPath(firstName: string, path: string): Promise<string> {
+  const root = dirname(firstName);
+  return join(await fs.realpath(root), relative(root, path));
 }
