@@ -11,9 +11,6 @@ import { clip, isInside, isJson, jsonField, kindOfStatus, numberField, oneLine, 
  */
 export const CLAUDE_CODE_PERMISSION_MODE = 'acceptEdits';
 
-export { RENDER_MAX_CHARS } from './read-output.js';
-
-
 export const claudeCodeAdapter: AgentAdapter = {
   provider: 'claude_code',
   binary: 'claude',
@@ -42,10 +39,8 @@ export function claudeCodeArgv(invocation: AgentInvocation): string[] {
   return args;
 }
 
-
 // ---------------------------------------------------------------------------------------------------
 // parse
-
 
 interface ParseState {
   events: number;
@@ -89,7 +84,6 @@ export function parseClaudeCode(stdout: string, stderr: string, exitCode: number
   if (error !== undefined) report.error = error;
   return report;
 }
-
 
 function readInto(state: ParseState, event: Json): void {
   state.events++;
@@ -219,7 +213,6 @@ const NETWORK_WORDS = /unable to connect|connection (?:refused|reset|error)|econ
 
 /** Words of a subscription's usage limit, which carries no status in the output. */
 const LIMIT_WORDS = /usage limit|hit your .{0,40}limit|rate limit/i;
-
 
 function errorOfResult(result: Json, state: ParseState): AgentError {
   const status = numberField(result, 'api_error_status') ?? state.lastRetry?.status;
@@ -432,9 +425,4 @@ function renderResult(event: Json): RenderedLine[] {
 
 // ---------------------------------------------------------------------------------------------------
 // small readers: every field is checked, so no shape of input can throw
-
-
-
-
-
 

@@ -15,9 +15,6 @@ export const CODEX_SANDBOX = 'workspace-write';
 /** Where `-o` makes codex write the agent's last message, in the attempt's artifacts dir. */
 export const CODEX_LAST_MESSAGE_FILE = 'last-message.md';
 
-export { RENDER_MAX_CHARS } from './read-output.js';
-
-
 export const codexAdapter: AgentAdapter = {
   provider: 'codex',
   binary: 'codex',
@@ -45,10 +42,8 @@ export function codexArgv(invocation: AgentInvocation): string[] {
   return args;
 }
 
-
 // ---------------------------------------------------------------------------------------------------
 // parse
-
 
 interface ParseState {
   events: number;
@@ -84,7 +79,6 @@ export function parseCodex(stdout: string, stderr: string, exitCode: number | nu
   if (error !== undefined) report.error = error;
   return report;
 }
-
 
 const MODEL_WARNING = /^Model metadata for `([^`]+)` not found/;
 
@@ -175,7 +169,6 @@ function bodyMessage(raw: string): string | undefined {
   const error = body === undefined ? undefined : jsonField(body, 'error');
   return error === undefined ? undefined : stringField(error, 'message');
 }
-
 
 function kindOfText(text: string): AgentErrorKind {
   if (/rate limit|usage limit|quota exceeded|too many requests|spend cap|out of credits/i.test(text)) return 'rate_limit';
@@ -287,13 +280,8 @@ function renderItem(item: Json, completed: boolean): RenderedLine[] {
 // ---------------------------------------------------------------------------------------------------
 // small readers: every field is checked, so no shape of input can throw
 
-
-
-
-
 function lastLine(text: string): string | undefined {
   const lines = text.split('\n').map(line => line.trim()).filter(line => line !== '');
   return lines.at(-1);
 }
-
 

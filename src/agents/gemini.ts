@@ -19,9 +19,6 @@ export const GEMINI_APPROVAL_MODES = { implement: 'auto_edit', decide: 'default'
 /** orch's lowest-priority settings for the client, in the package's agents/ folder. */
 export const GEMINI_SYSTEM_DEFAULTS_FILE = 'gemini-system-defaults.json';
 
-export { RENDER_MAX_CHARS } from './read-output.js';
-
-
 export const geminiAdapter: AgentAdapter = {
   provider: 'gemini',
   binary: 'gemini',
@@ -61,10 +58,8 @@ export function geminiArgv(invocation: AgentInvocation): string[] {
   return args;
 }
 
-
 // ---------------------------------------------------------------------------------------------------
 // parse
-
 
 interface ParseState {
   events: number;
@@ -99,7 +94,6 @@ export function parseGemini(stdout: string, stderr: string, exitCode: number | n
   if (error !== undefined) report.error = error;
   return report;
 }
-
 
 function readInto(state: ParseState, event: Json): void {
   state.events++;
@@ -194,7 +188,6 @@ const NETWORK_WORDS = /fetch failed|econnrefused|econnreset|etimedout|enotfound|
 
 /** Words of a quota or rate limit, for a 429 whose status the message does not carry. */
 const LIMIT_WORDS = /resource_exhausted|quota|rate limit|too many requests|please wait and try again later/i;
-
 
 /**
  * A result of status error. Its message is the client's ("[API Error: {json body}]" for most statuses,
@@ -360,14 +353,9 @@ function renderResult(event: Json): RenderedLine[] {
 // ---------------------------------------------------------------------------------------------------
 // small readers: every field is checked, so no shape of input can throw
 
-
-
-
-
 const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 
 function stripAnsi(text: string): string {
   return text.replace(ANSI, '');
 }
-
 

@@ -74,14 +74,18 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
     ...extra,
   });
 
-  const adapter = phase.command === undefined ? adapterFor(phase.provider) : undefined;
+  // The agent client that runs the phase (undefined: a plain command, or the quality gate). It builds
+  // the argv when the config gives no command, and its output is read back in any case.
+  const known = run.phase === 'quality_gate' ? undefined : adapterFor(phase.provider);
+  const client = known?.provider === 'command' ? undefined : known;
+  const builds = client !== undefined && phase.command === undefined;
   let argv: string[];
   try {
     const vars = placeholderValues({
       record, phase: run.phase, step, attempt: run.attempt, feedback, model: phase.model, provider: phase.provider, resultFile: artifacts.result,
     });
     if (run.phase === 'quality_gate') argv = gateArgv(phase.checks, options.launcher, phase.shell);
-    else if (adapter !== undefined) argv = adapter.argv(invocationOf(run.phase, String(vars.prompt), phase.model, artifacts, paths.root, phase.args));
+    else if (builds) argv = client.argv(invocationOf(run.phase, String(vars.prompt), phase.model, artifacts, paths.root, phase.args));
     else argv = renderArgs(phase.command ?? [], vars);
   } catch (error) {
     // A bad placeholder is a config problem: record it as a failed attempt that no retry can fix.
@@ -90,7 +94,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   }
   // A client that prints nothing until it ends (no streaming output mode) would be killed by a stall
   // timeout in any honest run longer than it: such a phase gets none unless it writes its own command.
-  const stallTimeoutS = adapter !== undefined && !adapter.streams ? undefined : phase.retry.stall_timeout_s;
+  const stallTimeoutS = builds && !client.streams ? undefined : phase.retry.stall_timeout_s;
 
   let spawned = false;
   const outcome = await runCommand({
@@ -110,7 +114,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
         resultFile: artifacts.result,
         feedbackFile: feedback === undefined || feedback === '' ? undefined : artifacts.feedback,
       },
-      { ...unsetDefaults(adapter?.envDefaults, options.env), ...phase.env },
+      { ...unsetDefaults(client?.envDefaults, options.env), ...phase.env },
     ),
     ...(run.phase !== 'quality_gate' && options.launcher.length > 0 && { launcher: options.launcher }),
     stdoutPath: artifacts.stdout,
@@ -138,8 +142,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   const read = await readCommandResult(artifacts.result);
   // Every phase of a known client is read from the client's own output; a plain command's output is
   // its own business (and not read at all: it costs nothing on the hot path).
-  const client = run.phase === 'quality_gate' ? undefined : adapterFor(phase.provider);
-  if (client !== undefined && client.provider !== 'command') {
+  if (client !== undefined) {
     const output = readAgentOutput(artifacts.stdout, artifacts.stderr);
     const judged = judgeAgentRun({ adapter: client, outcome, output, read, phase: run.phase, resultFile: artifacts.result, retry: phase.retry, now: clock.now() });
     return finished({ ...outcome, reason: judged.reason }, judged.extra);
