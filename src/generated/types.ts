@@ -730,6 +730,10 @@ export interface Attempt {
   process?: ProcessIdentity;
   run_id?: string;
   /**
+   * The spec_hash of the spec this attempt's command was built from: a task is DONE only for a spec its last command saw.
+   */
+  spec_hash?: string;
+  /**
    * Relative to the state dir.
    */
   artifacts_dir: string;

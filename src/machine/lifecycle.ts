@@ -1,7 +1,7 @@
 // The orchestrator's own events besides attempt ends: start, attempt_started, deadline_passed, and the
 // watcher's spec_changed and spec_deleted (PRODUCT.md §3, §5, §6).
 import { OrchError } from '../errors.js';
-import type { TaskRecord } from '../generated/types.js';
+import type { TaskRecord, TaskSpec } from '../generated/types.js';
 import type { TaskEvent } from './events.js';
 import { advanceFrom, currentStep, enterPosition, fail, hop, iso, log, logStart, park, positionOf, startPhase, type Draft } from './flow.js';
 import { initialSteps, openAttempt } from './record.js';
@@ -118,12 +118,25 @@ export function specChanged(d: Draft, ev: Extract<TaskEvent, { type: 'spec_chang
   startPhase(d, pos);
 }
 
+/**
+ * A task that just went DONE although its last command ran an older spec (the spec changed during its
+ * last phase, or with only commandless phases left after it, under on_spec_change next_phase): no
+ * command ever ran the spec the record holds, so it runs again as a new generation, as an edit just
+ * after DONE would. A task is DONE only for the spec its last command saw.
+ */
+export function runPendingSpec(d: Draft): void {
+  const r = d.r;
+  const last = r.attempts.filter(a => (a.generation ?? 1) === r.generation).at(-1);
+  if (last?.spec_hash === undefined || last.spec_hash === r.spec_hash) return;
+  newGeneration(d, { spec: r.spec, hash: r.spec_hash }, ' during its last phase');
+}
+
 /** A finished task whose spec changed runs again: generation + 1, from NEW, history and attempts kept. */
-function newGeneration(d: Draft, ev: Extract<TaskEvent, { type: 'spec_changed' }>): void {
+function newGeneration(d: Draft, ev: { readonly spec: TaskSpec; readonly hash: string }, when = ''): void {
   const r: TaskRecord = d.r;
   const from = r.state;
   r.generation += 1;
-  hop(d, 'NEW', 'orch', `spec changed: generation ${r.generation}`, 'spec_changed');
+  hop(d, 'NEW', 'orch', `spec changed${when}: generation ${r.generation}`, 'spec_changed');
   r.spec = ev.spec;
   r.spec_hash = ev.hash;
   r.steps = [];
@@ -133,6 +146,6 @@ function newGeneration(d: Draft, ev: Extract<TaskEvent, { type: 'spec_changed' }
   for (const key of ['phase', 'step_index', 'awaiting', 'last_error', 'last_review', 'feedback', 'next_attempt_at', 'deadline_at'] as const) {
     delete r[key];
   }
-  log(d, 'watcher', 'info', `Spec of task ${r.id} changed: it was ${from}, it runs again as generation ${r.generation}`);
+  log(d, 'watcher', 'info', `Spec of task ${r.id} changed${when}: it was ${from}, it runs again as generation ${r.generation}`);
   start(d);
 }

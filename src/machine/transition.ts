@@ -6,7 +6,7 @@ import { approve, reject, replan, retry } from './decisions.js';
 import type { Effect, TaskEvent } from './events.js';
 import { finishAttempt } from './finish.js';
 import { iso, type Draft, type TransitionContext } from './flow.js';
-import { attemptStarted, cancel, deadlinePassed, specChanged, start } from './lifecycle.js';
+import { attemptStarted, cancel, deadlinePassed, runPendingSpec, specChanged, start } from './lifecycle.js';
 import { firstLine } from './messages.js';
 
 export type { TransitionContext } from './flow.js';
@@ -66,6 +66,7 @@ export function transition(record: TaskRecord, event: TaskEvent, ctx: Transition
       throw new Error(`unknown event ${JSON.stringify(never)}`);
     }
   }
+  if (d.r.state === 'DONE' && record.state !== 'DONE') runPendingSpec(d);
   if (JSON.stringify(d.r) === JSON.stringify(record)) return { record, effects: d.effects };
   d.r.updated_at = iso(ctx.now);
   return { record: d.r, effects: d.effects };

@@ -59,6 +59,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
     worker: options.worker,
     started_at: startedAt,
     run_id: options.runId,
+    spec_hash: record.spec_hash,
     artifacts_dir: artifacts.relativeDir,
     ...(step !== undefined && { step_id: step.id }),
     ...(phase.model !== undefined && { model: phase.model }),

@@ -107,6 +107,7 @@ export function driver(spec: TaskSpec, config: OrchConfig = configWith(FULL_WORK
         phase: run.phase,
         ...(run.step_id === undefined ? {} : { step_id: run.step_id }),
         started_at: new Date(d.now).toISOString(),
+        spec_hash: d.record.spec_hash,
         artifacts_dir: `runs/r1/${d.record.id}/${n}`,
         process: { pid: 4242, pgid: 4242, start_time: 123456, boot_id: 'boot-1', host: 'host1' },
       };

@@ -504,6 +504,34 @@ t.test('a spec changed on a running task restarts the phase or waits for the nex
   t.equal(later.record.spec_hash, HASH2);
 });
 
+t.test('next_phase: a spec changed during the last phase runs again as a new generation; one changed before it is taken up', async t => {
+  const last = driver({ goal: 'g' }, configWith({ run: ['x'] }));
+  last.send({ type: 'start' });
+  const n = last.begin();
+  last.send({ type: 'spec_changed', spec: { goal: 'g2' }, hash: HASH2, mode: 'next_phase' });
+  last.end(n);
+  t.same(last.states(), ['IMPLEMENTING', 'DONE', 'NEW', 'IMPLEMENTING'], 'DONE for the spec its command saw, then the new one runs');
+  t.equal(last.record.generation, 2);
+  t.match(last.record.history.at(-2), { to: 'NEW', reason: 'spec changed during its last phase: generation 2' });
+  t.same(last.runs(), ['implement:S1']);
+  t.equal(last.record.steps[0]?.goal, 'g2');
+  t.ok(messages(last, 'watcher').includes('Spec of task RAE-001 changed during its last phase: it was DONE, it runs again as generation 2'));
+  last.run();
+  t.equal(last.record.state, 'DONE', 'the new generation saw the spec it ends with');
+  t.equal(last.record.generation, 2);
+
+  const before = driver(spec);
+  toImplementing(before);
+  const first = before.begin();
+  before.send({ type: 'spec_changed', spec: { ...spec, goal: 'new goal' }, hash: HASH2, mode: 'next_phase' });
+  before.end(first, { result: APPROVED });
+  for (let i = 0; i < 4; i++) before.run({ result: APPROVED });
+  before.run({ result: CHECKS_OK });
+  t.equal(before.record.state, 'DONE', 'the phases after the edit saw it: DONE');
+  t.equal(before.record.generation, 1);
+  t.equal(before.record.attempts.at(-1)?.spec_hash, HASH2);
+});
+
 t.test('a stale attempt end (a newer attempt exists) only closes that attempt', async t => {
   const d = driver(spec);
   toImplementing(d);

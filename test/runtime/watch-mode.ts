@@ -42,6 +42,21 @@ t.test('an edited spec of a DONE task runs again as generation 2', async t => {
   t.match(r.history.map(h => h.to), ['IMPLEMENTING', 'DONE', 'NEW', 'IMPLEMENTING', 'DONE'].map(s => s));
 });
 
+t.test('on_spec_change next_phase: an edit while the last phase runs is not lost: it runs as generation 2', async t => {
+  const { root, log } = goalProject(t);
+  const go = join(root, 'go');
+  await startWatching(t, root, { env: { ...process.env, GOAL_LOG: log, GOAL_GO: go } });
+  dropSpec(root, 'A', { goal: 'first' });
+  await until('the first run to start', () => goalRuns(log, 'A').length === 1);
+  writeFileSync(specPath(root, 'A'), JSON.stringify({ goal: 'second' }));
+  await untilRecord(root, 'A', 'to take the edit in', r => r.spec.goal === 'second');
+  writeFileSync(go, '');
+  const r = await untilRecord(root, 'A', 'to be DONE as generation 2', r => r.generation === 2 && r.state === 'DONE');
+  t.same(goalRuns(log, 'A').map(run => run.goal), ['first', 'second'], 'a command ran the edited spec');
+  t.same(r.history.map(h => h.to), ['IMPLEMENTING', 'DONE', 'NEW', 'IMPLEMENTING', 'DONE']);
+  t.equal(r.attempts.at(-1)?.spec_hash, r.spec_hash, 'DONE for the spec its last command saw');
+});
+
 t.test('a deleted spec of a running task: CANCELLED, its process group gone, its record kept', async t => {
   const root = makeProject(testRoot(t), {
     workflow: { implement: { command: [process.execPath, STUB_AGENT] } },
