@@ -670,7 +670,9 @@ export class Engine {
         let base = start;
         if (current !== undefined && unconfirmed !== undefined && isWriteOf(current, unconfirmed.attempted)) {
           base = unconfirmed.before; // rolled back: the engine went on as if it had not landed
-        } else if (current !== undefined && ours !== undefined && ours.rev <= current.rev) {
+        } else if (current !== undefined && ours !== undefined) {
+          // Judged whatever its rev: a file at an older rev than ours is an edit made from a stale
+          // read (or an old copy put back), never a newer truth to take.
           const verdict = judgeEdit(ours, current);
           base = ours;
           if (verdict.kind === 'decision') {

@@ -118,7 +118,11 @@ export async function updateLocked<K extends FencedKind>(kind: K, path: string, 
   }
   const draft = await mutate(current === undefined ? undefined : structuredClone(current));
   if (draft === undefined) return undefined;
-  const next: Record<string, unknown> = { ...draft, version: CURRENT_VERSION[kind], rev: (current?.rev ?? 0) + 1 };
+  // Past the file's rev and the draft's own: when an older copy was put back over a newer one (a hand
+  // edit made from a stale read), the writer's newer document goes back with a rev no reader has seen.
+  // A new file starts at rev 1, whatever the draft it was made from says.
+  const rev = current === undefined ? 1 : Math.max(current.rev, draft.rev ?? 0) + 1;
+  const next: Record<string, unknown> = { ...draft, version: CURRENT_VERSION[kind], rev };
   if (FENCED_KINDS[kind].epoch) next.epoch = fence.epoch;
   if (options.stateDir !== undefined) next.$schema = schemaRef(kind, path, options.stateDir);
   return writeLocked(kind, path, lock, next);

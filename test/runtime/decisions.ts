@@ -91,6 +91,29 @@ t.test('a hand edit of state in AWAITING_HUMAN is a decision; any other hand edi
   await orch.done;
 });
 
+t.test('a hand edit made from a stale read (a rev older than the orchestrator\'s) is refused, kept aside and restored, never taken', async t => {
+  const env = script({ implement: ['sleep'] });
+  const root = makeProject(t.testdir(), { workflow: implementOnly, tasks: { U: { goal: 'sleeps', env } } });
+  const orch = await startOrchestrator(root, { stayAlive: true });
+  t.teardown(() => orch.stop());
+  await waitFor('U to be running', () => record(root, 'U').attempts.at(-1)?.process !== undefined);
+  const stale = record(root, 'U');
+  // The orchestrator writes U after the person read it: a spec edit, taken up at the next phase.
+  writeFileSync(join(root, '.isollm/tasks/U.json'), JSON.stringify({ goal: 'sleeps, edited', env }));
+  orch.engine.wake();
+  const newer = await waitFor('the spec edit to reach the record', () => record(root, 'U').spec.goal === 'sleeps, edited' && record(root, 'U'));
+  writeFileSync(recordFile(root, 'U'), JSON.stringify({ ...stale, cost: { ...stale.cost, usd: 999 } }, null, 2));
+  orch.engine.wake();
+  await waitFor('the stale edit to be kept aside', () => readdirSync(orch.paths.records).filter(n => n.startsWith('U.rejected-')).length === 1);
+  const back = await waitFor('U to be restored', () => record(root, 'U').cost.usd !== 999 && record(root, 'U'));
+  t.equal(back.spec.goal, 'sleeps, edited', 'the orchestrator\'s copy, not the stale one');
+  t.ok(back.rev > newer.rev, 'its rev raised past every rev a reader saw');
+  t.equal(back.state, 'IMPLEMENTING');
+  orch.stop();
+  await orch.done;
+  t.match(readFileSync(orch.paths.runLog, 'utf8'), /Hand edit of the record of task U refused/);
+});
+
 t.test('a deleted spec cancels its task and stops its command; a shutdown marks a running attempt interrupted', async t => {
   const pids = join(t.testdir(), 'pids');
   const root = makeProject(t.testdir(), {
