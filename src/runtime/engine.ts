@@ -575,7 +575,7 @@ export class Engine {
   /** `record` is what the engine just wrote: its own copy, and the tree's (its echo is not a hand edit). */
   private noteWritten(record: TaskRecord): void {
     this.keep(record);
-    this.tree.noteRecordWritten(record);
+    if (!this.tree.noteRecordWritten(record)) this.wake();
   }
 
   /**

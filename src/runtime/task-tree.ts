@@ -4,11 +4,12 @@
 // (2.6 passes per dropped spec: 680 ms at 1,000 stored tasks). So the tree is kept loaded, and a
 // pass looks again only at what is due: every file at start, after a watcher error, on a folder hint
 // and at each resync (and on every pass when no watcher runs); otherwise only the hinted files.
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { TaskRecord } from '../generated/types.js';
 import type { Clock } from '../clock.js';
 import { CachedFolder } from '../store/cached-folder.js';
+import { writtenSignature } from '../store/fenced-update.js';
 import { isDocumentName, loadDocument, type LoadFailure } from '../store/load.js';
 import type { StatePaths } from '../store/paths.js';
 import { loadSpecFile, type LoadedSpec } from '../store/specs.js';
@@ -145,8 +146,14 @@ export class TaskTree {
     return out;
   }
 
-  /** Caches the record just written by the engine: its echo from the watcher is not read again. */
-  noteRecordWritten(record: TaskRecord): void {
-    this.records.noteWritten(`${record.id}.json`, record);
+  /**
+   * Caches the record just written by the engine: its echo from the watcher is not read again. False
+   * when what stands there now may not be that write: the file is looked at again by the next pass.
+   */
+  noteRecordWritten(record: TaskRecord): boolean {
+    const name = `${record.id}.json`;
+    if (this.records.noteWritten(name, record, writtenSignature(join(this.recordsDir, name), record))) return true;
+    this.hinted.add(join(this.recordsDir, name));
+    return false;
   }
 }

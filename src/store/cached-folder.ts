@@ -114,14 +114,19 @@ export class CachedFolder<T> {
     return !(known !== undefined && known.signature === signature && this.sameResult(known.result, result));
   }
 
-  /** Caches `value` as the content of `name`, just written by us (its signature read now). */
-  noteWritten(name: string, value: T): void {
-    const stats = lstatSync(join(this.options.dir, name), { throwIfNoEntry: false });
-    if (stats === undefined) {
-      this.entries.delete(name);
-    } else {
-      this.entries.set(name, { signature: signatureOf(stats), trusted: true, result: { ok: true, value } });
-    }
+  /**
+   * Caches `value` as the content of `name`, just written by us with `signature` (writeFileDurable's
+   * stats at the rename), if the file still has it. A stat taken now alone could be of a file put
+   * there since our write (a person's edit, a FIFO), and the signature of the write alone could be of
+   * a file deleted since: either way the cache would hold our write for a file that is not it, and no
+   * later look would read it. Otherwise the entry is left alone and false returned: the file must be
+   * looked at again.
+   */
+  noteWritten(name: string, value: T, signature: string | undefined): boolean {
+    const now = lstatSync(join(this.options.dir, name), { throwIfNoEntry: false });
+    if (signature === undefined || now === undefined || signatureOf(now) !== signature) return false;
+    this.entries.set(name, { signature, trusted: true, result: { ok: true, value } });
+    return true;
   }
 
   get(name: string): CachedValue<T> | undefined {

@@ -2,7 +2,7 @@
 // unchecked write() and then rename, so on a full disk they publish a truncated file. Here every byte
 // is written and checked, fsynced, renamed into place and the directory fsynced; on any failure the
 // temp file is removed and the old file is left as it was.
-import fsCallback, { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import fsCallback, { closeSync, constants as fsc, fstatSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { OrchError, errnoCode } from '../errors.js';
@@ -63,8 +63,13 @@ const fsyncAsync = promisify(fsCallback.fsync);
  * Refuses to write through a symlink or onto anything but a regular file with one link (a hard link
  * would be shared with a file elsewhere).
  * Throws ORCH_WRITE_FAILED (details.errno: ENOSPC, EFBIG, EROFS…) or ORCH_NOT_REGULAR_FILE.
+ *
+ * Resolves to the stats of the file written, taken at its rename: what a cache of our own writes may
+ * trust. A stat taken after the directory's fsync may already be of another file put there meanwhile
+ * (a person's edit, a FIFO), and a cache would then take that file for ours. Undefined when another
+ * file stood there already at the rename's next instruction.
  */
-export async function writeFileDurable(target: string, data: string | Uint8Array, options: DurableWriteOptions = {}): Promise<void> {
+export async function writeFileDurable(target: string, data: string | Uint8Array, options: DurableWriteOptions = {}): Promise<Stats | undefined> {
   keepSigxfszHarmless();
   const dir = dirname(target);
   const temp = join(dir, TEMP_DIR_NAME, tempFileName(target));
@@ -72,15 +77,18 @@ export async function writeFileDurable(target: string, data: string | Uint8Array
   try {
     ensureTempDir(dir);
     crashPoint('write.before');
-    await writeAllAndSync(temp, bytes, options.mode ?? 0o644);
+    const ino = await writeAllAndSync(temp, bytes, options.mode ?? 0o644);
     // Checked right before the rename (and only then: a refused target costs a temp file written in
     // vain, never a byte outside): a symlink, FIFO or hard link planted at any time is not replaced.
     assertWritableTarget(target);
     renameSync(temp, target);
+    const renamed = lstatSync(target, { throwIfNoEntry: false });
+    const written = renamed?.ino === ino && renamed.isFile() ? renamed : undefined;
     crashPoint('write.after-rename');
     faultPoint('write.dir-fsync', target);
     await fsyncDir(dir);
     crashPoint('write.after-dir-fsync');
+    return written;
   } catch (error) {
     removeQuietly(temp);
     if (error instanceof OrchError) throw error;
@@ -189,9 +197,11 @@ export function describeKind(stat: { isFile(): boolean; isSymbolicLink(): boolea
   return 'a device or special file';
 }
 
-async function writeAllAndSync(path: string, bytes: Uint8Array, mode: number): Promise<void> {
+/** Writes and fsyncs a new file at `path`; resolves to its inode number. */
+async function writeAllAndSync(path: string, bytes: Uint8Array, mode: number): Promise<number> {
   // O_NOFOLLOW and O_EXCL: the temp name is never followed through a symlink nor shared.
   const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
+  let ino: number;
   try {
     let offset = 0;
     // write() may write less than asked (a disk filling up, a file size limit): loop, and let the
@@ -204,6 +214,7 @@ async function writeAllAndSync(path: string, bytes: Uint8Array, mode: number): P
     crashPoint('write.after-write');
     await fsyncAsync(fd);
     crashPoint('write.after-fsync');
+    ino = fstatSync(fd).ino;
   } catch (error) {
     try {
       closeSync(fd);
@@ -213,6 +224,7 @@ async function writeAllAndSync(path: string, bytes: Uint8Array, mode: number): P
     throw error;
   }
   closeSync(fd);
+  return ino;
 }
 
 /** fsync a directory so a rename or link in it survives a power loss. */

@@ -3,6 +3,7 @@
 import { lstatSync } from 'node:fs';
 import { OrchError } from '../errors.js';
 import { CURRENT_VERSION, schemaRef, type KindShapes } from '../schema/validators.js';
+import { signatureOf } from './cached-folder.js';
 import { writeFileDurable } from './durable-write.js';
 import { loadIfExists, validateDocument } from './load.js';
 import { withLock, type HeldLock, type LockOptions } from './lock.js';
@@ -29,14 +30,14 @@ export type FencedKind = keyof typeof FENCED_KINDS;
  */
 const known = new Map<string, { signature: string; doc: unknown }>();
 
-function signatureOf(path: string): string | undefined {
+function currentSignature(path: string): string | undefined {
   const stats = lstatSync(path, { throwIfNoEntry: false });
-  return stats === undefined ? undefined : `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+  return stats === undefined ? undefined : signatureOf(stats);
 }
 
 /** The document at `path` (undefined: no file), from `known` while its signature holds. */
 async function loadKnown<K extends FencedKind | 'session'>(kind: K, path: string): Promise<KindShapes[K] | undefined> {
-  const signature = signatureOf(path);
+  const signature = currentSignature(path);
   if (signature === undefined) return undefined;
   const cached = known.get(path);
   if (cached?.signature === signature) return cached.doc as KindShapes[K];
@@ -151,10 +152,17 @@ export async function writeLocked<K extends FencedKind>(kind: K, path: string, l
   lock.assertHeld();
   crashPoint('update.before-write');
   known.delete(path);
-  await writeFileDurable(path, text);
-  const signature = signatureOf(path);
-  if (signature !== undefined) known.set(path, { signature, doc: valid });
+  // The signature of the file we wrote, taken at its rename: a stat after the fsync could be of a file
+  // put there meanwhile, which would then pass for ours (a hand edit unseen, a FIFO never judged).
+  const written = await writeFileDurable(path, text);
+  if (written !== undefined) known.set(path, { signature: signatureOf(written), doc: valid });
   return valid;
+}
+
+/** The signature `doc` had when this process wrote it to `path`, while nothing has replaced it in our cache. */
+export function writtenSignature(path: string, doc: unknown): string | undefined {
+  const entry = known.get(path);
+  return entry !== undefined && entry.doc === doc ? entry.signature : undefined;
 }
 
 function fenced(path: string, ours: number, theirs: number, why: string): OrchError {

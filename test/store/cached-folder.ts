@@ -1,7 +1,8 @@
 import t from 'tap';
-import { renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CachedFolder, RACY_MS } from '../../src/store/cached-folder.js';
+import { CachedFolder, RACY_MS, signatureOf } from '../../src/store/cached-folder.js';
 import { parseJson } from '../../src/store/parse-json.js';
 import { readTextFile } from '../../src/store/read-file.js';
 
@@ -100,11 +101,29 @@ t.test('a file that fails to load is kept as a failure and read again when it ch
   t.same(cache.failures(), []);
 });
 
+t.test('noteWritten trusts the signature our write had, not the file that stands there now', async t => {
+  const dir = t.testdir();
+  const { cache } = cacheOver(dir);
+  const path = join(dir, 'mine.json');
+  writeFileSync(path, '{"n":7}');
+  const ours = signatureOf(lstatSync(path));
+  // Replaced by a FIFO after our write and before we noted it (a slow directory fsync under load).
+  rmSync(path);
+  execFileSync('mkfifo', [path]);
+  t.notOk(cache.noteWritten('mine.json', { n: 7 }, ours), 'not ours any more: not cached');
+  t.ok(await cache.refresh('mine.json'), 'the FIFO is a change');
+  t.match(cache.failures(), [{ path, error: { code: 'ORCH_NOT_REGULAR_FILE' } }]);
+  t.notOk(cache.noteWritten('mine.json', { n: 9 }, undefined), 'without the signature of our write nothing is cached');
+  t.match(cache.failures(), [{ path }], 'and what was known is left as it was');
+  rmSync(path);
+  t.notOk(cache.noteWritten('mine.json', { n: 7 }, ours), 'nor when the file is gone');
+});
+
 t.test('noteWritten caches our own write: its echo is not read again', async t => {
   const dir = t.testdir();
   const { cache, loads } = cacheOver(dir);
   writeFileSync(join(dir, 'mine.json'), '{"n":7}');
-  cache.noteWritten('mine.json', { n: 7 });
+  cache.noteWritten('mine.json', { n: 7 }, signatureOf(lstatSync(join(dir, 'mine.json'))));
   t.notOk(await cache.refresh('mine.json'), 'the echo is not a change');
   t.equal(loads.length, 0);
   writeFileSync(join(dir, 'other.tmp'), '{"n":8}');

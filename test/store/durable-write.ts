@@ -30,8 +30,10 @@ t.test('a durable write replaces the file with the new bytes and leaves no temp 
   const target = join(dir, 'rec.json');
   await writeFileDurable(target, '{"new":1}');
   t.equal(await fs.readFile(target, 'utf8'), '{"new":1}');
-  await writeFileDurable(target, Buffer.from('{"new":2}'));
+  const written = await writeFileDurable(target, Buffer.from('{"new":2}'));
   t.equal(await fs.readFile(target, 'utf8'), '{"new":2}');
+  const now = await fs.lstat(target);
+  t.match(written, { ino: now.ino, size: 9, ctimeMs: now.ctimeMs }, 'resolves to the stats of the file written, as renamed');
   await writeFileDurable(join(dir, 'fresh.json'), '{}');
   t.equal(await fs.readFile(join(dir, 'fresh.json'), 'utf8'), '{}');
   t.same(await tempLeftovers(dir), []);
