@@ -599,6 +599,10 @@ export interface TaskRecord {
   created_at: Timestamp;
   updated_at: Timestamp;
   /**
+   * sha256 of this record as orch wrote it, without its stamps and updated_at (src/store/record-seal.ts): how a start or `orch doctor` tells a hand edit made while no orchestrator ran.
+   */
+  seal?: string;
+  /**
    * The spec's path relative to the state dir.
    */
   spec_file: string;
@@ -818,7 +822,8 @@ export interface Awaiting {
     | 'interruptions'
     | 'deadline'
     | 'config'
-    | 'rate_limit';
+    | 'rate_limit'
+    | 'hand_edit';
   reason: string;
   resume_state?: TaskState;
   phase?: PhaseName;

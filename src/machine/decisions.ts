@@ -55,6 +55,7 @@ export function approve(d: Draft, ev: Decide<'approve'>): void {
       return;
     case 'exhausted':
     case 'config':
+    case 'hand_edit':
     case undefined:
       r.counters.same_error = 0;
       delete r.counters.error_signature;

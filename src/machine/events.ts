@@ -26,6 +26,7 @@ export const TASK_EVENT_TYPES = [
   'cancel',
   'spec_changed',
   'spec_deleted',
+  'hand_edit_found',
 ] as const;
 export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];
 
@@ -76,7 +77,12 @@ export type TaskEvent =
   /** orch (watcher): the spec file changed; `mode` is config.on_spec_change. */
   | { readonly type: 'spec_changed'; readonly spec: TaskSpec; readonly hash: string; readonly mode: 'restart' | 'next_phase' }
   /** orch (watcher): the spec file is gone. */
-  | { readonly type: 'spec_deleted' };
+  | { readonly type: 'spec_deleted' }
+  /**
+   * orch, at start: the record was edited by hand beyond its state while no orchestrator ran, and what
+   * orch wrote cannot be told (src/store/record-seal.ts); `reason` says so and where the edit is kept.
+   */
+  | { readonly type: 'hand_edit_found'; readonly reason: string };
 
 /** Facts of an attempt read from the agent client's own output (PRODUCT.md §13). */
 export type AttemptAgentFacts = Pick<Attempt, 'session_id' | 'error_kind' | 'http_status' | 'result_source'>;

@@ -6,6 +6,7 @@ import type { TaskEvent } from './events.js';
 import { advanceFrom, currentStep, enterPosition, fail, hop, iso, log, logStart, park, positionOf, startPhase, type Draft } from './flow.js';
 import { initialSteps, openAttempt } from './record.js';
 import { isStepPhase, isTerminal, phaseOfState, stateOfPhase } from './states.js';
+import { firstLine } from './messages.js';
 import { assertLegal } from './transitions.js';
 
 /**
@@ -68,6 +69,25 @@ export function deadlinePassed(d: Draft): void {
   } else {
     fail(d, reason);
   }
+}
+
+/**
+ * hand_edit_found: a record edited beyond its state while no orchestrator ran. What orch wrote cannot be
+ * told, so nothing runs on the edit until a person has looked (fail closed): a task in the middle of
+ * its work waits for one (approve: go on from the record as edited), one already waiting says why now.
+ * A NEW task has run nothing in this generation (its start rebuilds steps from the spec) and a finished
+ * one runs nothing more: both are left as they are; the runtime keeps the edit aside and says so.
+ */
+export function handEditFound(d: Draft, reason: string): void {
+  const r = d.r;
+  if (r.state === 'NEW' || isTerminal(r.state)) return;
+  if (r.state === 'AWAITING_HUMAN') {
+    r.awaiting = { ...r.awaiting, since: iso(d.ctx.now), kind: 'hand_edit', reason };
+    log(d, 'human_review', 'warning', `⏸️  Task ${r.id} awaiting human review (hand_edit): ${firstLine(reason)}`);
+    return;
+  }
+  // A plan rejected by hand is planned again on approval; any other state is gone on from as it is.
+  park(d, 'hand_edit', reason, r.state === 'PLAN_REJECTED' ? 'PLANNING' : r.state, r.phase);
 }
 
 /** cancel (a person) and spec_deleted (orch): CANCELLED, the running command stopped, the record kept. */

@@ -6,7 +6,7 @@ import { approve, reject, replan, retry } from './decisions.js';
 import type { Effect, TaskEvent } from './events.js';
 import { finishAttempt } from './finish.js';
 import { iso, type Draft, type TransitionContext } from './flow.js';
-import { attemptStarted, cancel, deadlinePassed, runPendingSpec, specChanged, start } from './lifecycle.js';
+import { attemptStarted, cancel, deadlinePassed, handEditFound, runPendingSpec, specChanged, start } from './lifecycle.js';
 import { firstLine } from './messages.js';
 
 export type { TransitionContext } from './flow.js';
@@ -60,6 +60,9 @@ export function transition(record: TaskRecord, event: TaskEvent, ctx: Transition
       break;
     case 'spec_deleted':
       cancel(d, 'orch', 'spec deleted', 'spec_deleted');
+      break;
+    case 'hand_edit_found':
+      handEditFound(d, event.reason);
       break;
     default: {
       const never: never = event;

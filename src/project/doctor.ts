@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
-import type { ProcessIdentity } from '../generated/types.js';
+import type { ProcessIdentity, TaskRecord } from '../generated/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { errnoCode } from '../errors.js';
 import { openAttempt } from '../machine/record.js';
@@ -19,6 +19,8 @@ import { updateLocked } from '../store/fenced-update.js';
 import { judgeLock, LOCK_STALE_MS, LOCK_STATES, reapLock, withLock } from '../store/lock.js';
 import type { StatePaths } from '../store/paths.js';
 import { LIVENESS, bootId, livenessOf } from '../store/process-identity.js';
+import { checkSeal } from '../store/record-seal.js';
+import { judgeEdit } from '../runtime/hand-edit.js';
 import { describeHolder, judgeHolder, readSession, HOLDER_STATES } from '../store/session.js';
 import { crashPoint } from '../testing/crash-points.js';
 import { TEMP_MAX_AGE_MS, sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
@@ -42,6 +44,8 @@ export const DOCTOR_KINDS = {
   open_attempt: 'open_attempt',
   /** A live process group of such an attempt: nothing will ever wait on it. */
   orphan_process: 'orphan_process',
+  /** A record edited by hand while no orchestrator ran (its seal does not hold): the next start judges it. */
+  hand_edit: 'hand_edit',
   /** An agent CLI the config drives: not found, another version than tested, a flag it no longer has, no credentials. */
   agent_cli: 'agent_cli',
 } as const;
@@ -241,7 +245,9 @@ async function recordProblems(paths: StatePaths, held: boolean): Promise<DoctorP
     if (!TASK_STATE_INFO[doc.state].terminal && (await fs.lstat(spec).catch(() => undefined)) === undefined) {
       problems.push(problem('record_without_spec', path, `task ${doc.id} is ${doc.state} but its spec ${spec} is gone`, `restore the spec, or run \`orch cancel ${doc.id}\` (a running orch cancels it too)`, false, { task: doc.id }));
     }
-    if (held) continue; // a live orchestrator owns its open attempts
+    if (held) continue; // a live orchestrator judges hand edits and owns its open attempts
+    const edit = handEditProblem(path, doc);
+    if (edit !== undefined) problems.push(edit);
     const attempt = openAttempt(doc);
     if (attempt === undefined) continue;
     const what = `attempt ${attempt.n} (${attempt.phase}${attempt.step_id === undefined ? '' : ` ${attempt.step_id}`}) of task ${doc.id}`;
@@ -252,6 +258,24 @@ async function recordProblems(paths: StatePaths, held: boolean): Promise<DoctorP
     }
   }
   return problems;
+}
+
+/**
+ * A record edited by hand while no orchestrator ran, judged as the next start will judge it
+ * (Engine.judgeOfflineEdits). A legal decision made by setting the state is not a fault: a warning.
+ */
+function handEditProblem(path: string, doc: TaskRecord): DoctorProblem | undefined {
+  const check = checkSeal(doc);
+  if (check.kind === 'state_edited') {
+    const verdict = judgeEdit(check.original, doc);
+    const what = `task ${doc.id}'s record was edited by hand while no orchestrator ran: its state, from ${check.original.state} to ${doc.state}`;
+    return verdict.kind === 'decision'
+      ? problem('hand_edit', path, `${what}, a person's decision (${verdict.event.type})`, `the next \`orch\` start applies it, as \`orch ${verdict.event.type} ${doc.id}\` would`, false, { task: doc.id, severity: 'warning' })
+      : problem('hand_edit', path, `${what}: ${verdict.kind === 'refused' ? verdict.reason : 'nothing changed'}`, `the next \`orch\` start refuses it: the edit is kept as ${doc.id}.rejected-<time>.json and the record restored to ${check.original.state}`, false, { task: doc.id });
+  }
+  if (check.kind !== 'edited') return undefined;
+  const next = doc.state === 'NEW' || TASK_STATE_INFO[doc.state].terminal ? 'takes the record as edited' : 'parks the task for a person before anything runs on it';
+  return problem('hand_edit', path, `task ${doc.id}'s record was edited by hand while no orchestrator ran, beyond its state; orch keeps no copy to restore it from`, `the next \`orch\` start keeps the edit aside as ${doc.id}.rejected-<time>.json and ${next}; to undo it, put your own copy of the record back first`, false, { task: doc.id });
 }
 
 /** Whether anything of the recorded group still runs: the leader itself, or (it gone) its descendants in the group. */
@@ -298,6 +322,7 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
       case 'dead_session':
       case 'record_without_spec':
       case 'open_attempt':
+      case 'hand_edit':
       case 'agent_cli':
         break;
       default: {

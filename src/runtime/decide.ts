@@ -14,6 +14,7 @@ import { DEFAULT_MAX_INTERRUPTIONS, resolveWorkflow } from '../machine/workflow.
 import type { Effect } from '../machine/events.js';
 import { createDocument, updateDocument } from '../store/fenced-update.js';
 import { loadIfExists } from '../store/load.js';
+import { checkSeal } from '../store/record-seal.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import { judgeHolder, readSession } from '../store/session.js';
 
@@ -47,6 +48,16 @@ export function checkDecision(record: TaskRecord, event: TaskEvent, workflowConf
     workflow: resolveWorkflow(workflowConfig, record.spec),
     random: Math.random,
     maxInterruptions: workflowConfig.max_interruptions ?? DEFAULT_MAX_INTERRUPTIONS,
+  });
+}
+
+/** Refuses a record edited by hand since orch last wrote it: the next orchestrator start judges it. */
+function assertAsWritten(record: TaskRecord): void {
+  const check = checkSeal(record);
+  if (check.kind !== 'state_edited' && check.kind !== 'edited') return;
+  throw new OrchError('ORCH_HAND_EDITED', `the record of task ${record.id} was edited by hand since orch last wrote it (${check.kind === 'state_edited' ? `its state, from ${check.original.state} to ${record.state}` : 'more than its state'}); nothing was applied`, {
+    details: { task: record.id },
+    hint: 'start orch: it judges the edit as a live orchestrator would (`orch doctor` says how)',
   });
 }
 
@@ -84,6 +95,7 @@ export async function decide(paths: StatePaths, options: DecideOptions): Promise
     recordPath(paths, options.taskId),
     current => {
       if (current === undefined) return undefined;
+      assertAsWritten(current); // a decision written over an unjudged hand edit would make it orch's own
       return checkDecision(current, event, config, clock).record;
     },
     { fence, expectRev: record.rev, stateDir: paths.stateDir },

@@ -19,6 +19,7 @@ import { isReadFault, loadIfExists, toOrchError, type LoadFailure } from '../sto
 import { readBytesSync } from '../store/read-file.js';
 import { writeFileDurable } from '../store/durable-write.js';
 import { isWriteOf, judgeEdit, rejectedName } from './hand-edit.js';
+import { checkSeal } from '../store/record-seal.js';
 import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
@@ -219,6 +220,54 @@ export class Engine {
       this.tree.lookAtEverything();
       this.wakeAtLatest(this.clock.now() + PASS_RETRY_MS);
     }
+  }
+
+  /**
+   * At start, before anything writes a record: the records edited by hand while no orchestrator ran
+   * (their seal does not hold, src/store/record-seal.ts) are judged as a live orchestrator would have.
+   * Only `state` changed: the record as orch wrote it is known, so the edit is a person's decision, or
+   * refused and that record restored. More than `state`: what orch wrote cannot be told; see
+   * takeUnrestorableEdit. Returns `records` as they are now.
+   */
+  async judgeOfflineEdits(records: readonly TaskRecord[]): Promise<TaskRecord[]> {
+    for (const record of records) {
+      const check = checkSeal(record);
+      if (check.kind === 'state_edited') {
+        this.keep(check.original);
+        await this.apply(record.id); // judged against the original, as a live engine judges against its copy
+      } else if (check.kind === 'edited') {
+        await this.takeUnrestorableEdit(record);
+      }
+    }
+    return records.map(record => this.records.get(record.id) ?? record);
+  }
+
+  /**
+   * A record edited beyond its state while no orchestrator ran: it cannot be restored, and it must
+   * not be run on unseen (fail closed). The edit as found is kept aside, and the machine parks the task
+   * for a person (hand_edit_found); a NEW or finished task is left as edited. Either way the record is
+   * written again, sealed, so the next start does not judge the same edit twice.
+   */
+  private async takeUnrestorableEdit(record: TaskRecord): Promise<void> {
+    const { id } = record;
+    const name = rejectedName(id, this.clock.now());
+    await writeFileDurable(join(this.options.paths.records, name), `${JSON.stringify(record, null, 2)}\n`);
+    this.keep(record);
+    const after = await this.apply(id, { type: 'hand_edit_found', reason: `its record was edited by hand beyond its state while no orchestrator ran; the edit as found is kept as ${name}` });
+    const parked = after !== undefined && after.rev !== record.rev;
+    if (!parked) await this.restoreOurs(id, record, async () => true);
+    await this.log({
+      category: 'watcher',
+      level: 'error',
+      task_id: id,
+      message: `The record of task ${id} was edited by hand while no orchestrator ran, beyond its state: orch keeps no copy to restore it from`,
+      details: [
+        `the edit as found is kept as ${name}`,
+        parked
+          ? `nothing runs on it until a person looks: \`orch approve ${id}\` goes on from the record as edited, \`orch cancel ${id}\` stops the task`
+          : `the task is ${record.state}: nothing runs on it, and the record is taken as edited`,
+      ],
+    });
   }
 
   /** Takes `record` as the engine's own last-written version (at start, before the first pass). */

@@ -5,26 +5,21 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { TaskRecord } from '../generated/types.js';
 import { eventForStateEdit, type TaskEvent } from '../machine/events.js';
+import { withoutStamps } from '../store/record-seal.js';
 
 export type EditVerdict =
   | { kind: 'unchanged' }
   | { kind: 'decision'; event: TaskEvent }
   | { kind: 'refused'; reason: string };
 
-/** Fields a person may change beside `state` without the edit being refused: the store's own stamps. */
-const IGNORED = ['rev', 'epoch', 'updated_at', '$schema', 'version'] as const;
-
-function withoutStamps(record: TaskRecord): Record<string, unknown> {
-  const copy: Record<string, unknown> = { ...record };
-  for (const key of IGNORED) delete copy[key];
-  return copy;
-}
+/** Besides the store's own stamps, a field a person may change with `state` without the edit being refused. */
+const ALSO_IGNORED = ['updated_at'] as const;
 
 /** What an edit of `ours` (the record as the orchestrator last wrote it) into `edited` means. */
 export function judgeEdit(ours: TaskRecord, edited: TaskRecord): EditVerdict {
   if (isDeepStrictEqual(ours, edited)) return { kind: 'unchanged' };
-  const a = withoutStamps(ours);
-  const b = withoutStamps(edited);
+  const a = withoutStamps(ours, ALSO_IGNORED);
+  const b = withoutStamps(edited, ALSO_IGNORED);
   if (isDeepStrictEqual(a, b)) return { kind: 'unchanged' };
   const { state: _sa, ...restA } = a;
   const { state: _sb, ...restB } = b;
@@ -47,8 +42,7 @@ export function judgeEdit(ours: TaskRecord, edited: TaskRecord): EditVerdict {
  * memory may hold keys set to undefined, which the file does not).
  */
 export function isWriteOf(onDisk: TaskRecord, attempted: TaskRecord): boolean {
-  const unstamped = ({ version: _v, rev: _r, epoch: _e, $schema: _s, ...rest }: TaskRecord): object => rest;
-  return isDeepStrictEqual(unstamped(onDisk), unstamped(JSON.parse(JSON.stringify(attempted)) as TaskRecord));
+  return isDeepStrictEqual(withoutStamps(onDisk), withoutStamps(JSON.parse(JSON.stringify(attempted)) as TaskRecord));
 }
 
 /** The name a refused edit is kept under, beside the record. */

@@ -135,7 +135,8 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       const records = await engine.loadRecords();
       const { previousRunDied } = await runReport.open(records);
       for (const notice of project.configNotices) await report('warning', notice);
-      const interrupted = await recoverOpenAttempts(engine, records);
+      // Before anything writes a record: a write would make an unjudged hand edit orch's own.
+      const interrupted = await recoverOpenAttempts(engine, await engine.judgeOfflineEdits(records));
       await heartbeat.beat();
       const summary = await engine.runUntilIdle(controller.signal, { stayAlive: options.stayAlive === true });
       await markStopping();

@@ -8,6 +8,8 @@ import { writeFileDurable } from './durable-write.js';
 import { loadIfExists, validateDocument } from './load.js';
 import { withLock, type HeldLock, type LockOptions } from './lock.js';
 import { crashPoint } from '../testing/crash-points.js';
+import type { TaskRecord } from '../generated/types.js';
+import { sealOf } from './record-seal.js';
 
 /**
  * The kinds written by read-modify-write, and whether their schema has an `epoch` (checked against
@@ -147,7 +149,9 @@ export async function assertSessionEpoch(fence: Fence, target: string): Promise<
  * lock is still held. The caller has stamped rev and epoch. An invalid document is never written.
  */
 export async function writeLocked<K extends FencedKind>(kind: K, path: string, lock: HeldLock, doc: Record<string, unknown>): Promise<KindShapes[K]> {
-  const valid = validateDocument(kind, path, doc);
+  const checked = validateDocument(kind, path, doc);
+  // A record carries the seal of what orch wrote, so an edit made while no orchestrator runs is found.
+  const valid = kind === 'record' ? ({ ...checked, seal: sealOf(checked as TaskRecord) } as KindShapes[K]) : checked;
   const text = `${JSON.stringify(valid, null, 2)}\n`;
   lock.assertHeld();
   crashPoint('update.before-write');

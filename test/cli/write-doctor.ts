@@ -9,6 +9,7 @@ import { runOnce } from '../../src/runtime/orchestrator.js';
 import { identityOf, livenessOf } from '../../src/store/process-identity.js';
 import { makeProject, script, STUB_AGENT } from '../fixtures/project.js';
 import { runCli } from '../fixtures/run-cli.js';
+import { asWrittenByOrch } from '../fixtures/sealed.js';
 
 const AGENT_SLEEP = fileURLToPath(new URL('../fixtures/agent-sleep.mjs', import.meta.url));
 const DEAD_PID = 999_999_999;
@@ -88,7 +89,7 @@ t.test('orch doctor finds a record without spec, an open attempt and its live pr
   const file = join(root, '.isollm/state/tasks/W1.json');
   const record = JSON.parse(readFileSync(file, 'utf8')) as TaskRecord;
   const attempt: Attempt = { n: record.attempts.length + 1, phase: 'implement', started_at: new Date().toISOString(), run_id: 'gone', artifacts_dir: 'runs/gone/W1', process: orphan };
-  writeFileSync(file, JSON.stringify({ ...record, attempts: [...record.attempts, attempt] }));
+  writeFileSync(file, JSON.stringify(asWrittenByOrch({ ...record, attempts: [...record.attempts, attempt] })));
 
   const out = await runCli(['doctor'], { cwd: root });
   t.equal(out.code, 1);

@@ -109,6 +109,8 @@ function eventFor(type: TaskEventType, record: TaskRecord): TaskEvent {
       return { type, actor: 'cli' };
     case 'spec_changed':
       return { type, spec: { ...spec, goal: 'g2' }, hash: HASH2, mode: 'restart' };
+    case 'hand_edit_found':
+      return { type, reason: 'edited while no orchestrator ran' };
     default: {
       const never: never = type;
       throw new Error(String(never));

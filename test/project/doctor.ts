@@ -15,6 +15,7 @@ import { systemClock } from '../../src/clock.js';
 import { makeProject, script, STUB_AGENT } from '../fixtures/project.js';
 import { runCli } from '../fixtures/run-cli.js';
 import { isAlive } from '../fixtures/wait-for.js';
+import { asWrittenByOrch } from '../fixtures/sealed.js';
 
 const AGENT_SLEEP = fileURLToPath(new URL('../fixtures/agent-sleep.mjs', import.meta.url));
 /** Above the kernel's pid_max: no process ever has it. */
@@ -65,7 +66,7 @@ async function startOrphan(t: Test): Promise<ProcessIdentity> {
 function plantOpenAttempt(root: string, id: string, process: ProcessIdentity): void {
   const record = readRecord(root, id);
   const attempt: Attempt = { n: record.attempts.length + 1, phase: 'implement', started_at: new Date().toISOString(), run_id: 'dead-run', artifacts_dir: 'runs/dead-run/x', process };
-  writeFileSync(recordFile(root, id), JSON.stringify({ ...record, attempts: [...record.attempts, attempt] }, null, 2));
+  writeFileSync(recordFile(root, id), JSON.stringify(asWrittenByOrch({ ...record, attempts: [...record.attempts, attempt] }), null, 2));
 }
 
 t.test('a state dir left by a clean run is healthy', async t => {

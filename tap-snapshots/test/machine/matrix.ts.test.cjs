@@ -18,6 +18,7 @@ NEW
   cancel            → CANCELLED(cli)
   spec_changed      recorded
   spec_deleted      → CANCELLED(orch)
+  hand_edit_found   no change
 PLANNING
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded
@@ -30,6 +31,7 @@ PLANNING
   cancel            → CANCELLED(cli) [stop]
   spec_changed      recorded [stop, run plan]
   spec_deleted      → CANCELLED(orch) [stop]
+  hand_edit_found   → AWAITING_HUMAN(orch)
 PLAN_REVIEW
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded
@@ -42,6 +44,7 @@ PLAN_REVIEW
   cancel            → CANCELLED(cli) [stop]
   spec_changed      recorded [stop, run plan_review]
   spec_deleted      → CANCELLED(orch) [stop]
+  hand_edit_found   → AWAITING_HUMAN(orch)
 PLAN_APPROVED
   start             → AWAITING_HUMAN(orch)
   attempt_started   recorded [stop]
@@ -54,6 +57,7 @@ PLAN_APPROVED
   cancel            → CANCELLED(cli)
   spec_changed      recorded
   spec_deleted      → CANCELLED(orch)
+  hand_edit_found   → AWAITING_HUMAN(orch)
 PLAN_REJECTED
   start             → PLANNING(orch) [run plan]
   attempt_started   recorded [stop]
@@ -66,6 +70,7 @@ PLAN_REJECTED
   cancel            → CANCELLED(cli)
   spec_changed      recorded
   spec_deleted      → CANCELLED(orch)
+  hand_edit_found   → AWAITING_HUMAN(orch)
 IMPLEMENTING
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded
@@ -78,6 +83,7 @@ IMPLEMENTING
   cancel            → CANCELLED(cli) [stop]
   spec_changed      recorded [stop, run implement]
   spec_deleted      → CANCELLED(orch) [stop]
+  hand_edit_found   → AWAITING_HUMAN(orch)
 CODE_REVIEW
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded
@@ -90,6 +96,7 @@ CODE_REVIEW
   cancel            → CANCELLED(cli) [stop]
   spec_changed      recorded [stop, run code_review]
   spec_deleted      → CANCELLED(orch) [stop]
+  hand_edit_found   → AWAITING_HUMAN(orch)
 QUALITY_GATE
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded
@@ -102,6 +109,7 @@ QUALITY_GATE
   cancel            → CANCELLED(cli) [stop]
   spec_changed      recorded [stop, run quality_gate]
   spec_deleted      → CANCELLED(orch) [stop]
+  hand_edit_found   → AWAITING_HUMAN(orch)
 AWAITING_HUMAN
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded [stop]
@@ -114,6 +122,7 @@ AWAITING_HUMAN
   cancel            → CANCELLED(cli)
   spec_changed      recorded
   spec_deleted      → CANCELLED(orch)
+  hand_edit_found   recorded
 DONE
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded [stop]
@@ -126,6 +135,7 @@ DONE
   cancel            ✗ ORCH_ILLEGAL_TRANSITION
   spec_changed      → NEW(orch) → PLANNING(orch) [run plan]
   spec_deleted      no change
+  hand_edit_found   no change
 FAILED
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded [stop]
@@ -138,6 +148,7 @@ FAILED
   cancel            ✗ ORCH_ILLEGAL_TRANSITION
   spec_changed      → NEW(orch) → PLANNING(orch) [run plan]
   spec_deleted      no change
+  hand_edit_found   no change
 CANCELLED
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded [stop]
@@ -150,4 +161,5 @@ CANCELLED
   cancel            ✗ ORCH_ILLEGAL_TRANSITION
   spec_changed      → NEW(orch) → PLANNING(orch) [run plan]
   spec_deleted      no change
+  hand_edit_found   no change
 `
