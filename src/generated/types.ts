@@ -157,6 +157,10 @@ export interface OrchConfig {
    */
   launchers?: string[][];
   /**
+   * Where task worktrees are made (isolation worktree): <worktree_root>/<repo-id>/<task-id>. Relative to the project root; it must lie outside the repository. Default: $XDG_STATE_HOME/orch/worktrees (~/.local/state/orch/worktrees).
+   */
+  worktree_root?: string;
+  /**
    * Where state lives, relative to the project root: .isollm (default) or orchestrator/state.
    */
   state_dir?: '.isollm' | 'orchestrator/state';
@@ -243,6 +247,10 @@ export interface Workflow {
    * Phases that wait for a human's approval before they start.
    */
   human_gate?: ('plan' | 'plan_review' | 'implement' | 'step_review' | 'code_review' | 'quality_gate')[];
+  /**
+   * Where a task's commands run: in a git worktree of its own on branch orch/<id> (worktree), or in the project root (none). Default: worktree when the project root is the top of a git work tree, else none.
+   */
+  isolation?: 'worktree' | 'none';
   /**
    * When attempts are spent: FAILED (fail) or AWAITING_HUMAN (human).
    */
@@ -602,6 +610,7 @@ export interface TaskRecord {
    * sha256 of this record as orch wrote it, without its stamps and updated_at (src/store/record-seal.ts): how a start or `orch doctor` tells a hand edit made while no orchestrator ran.
    */
   seal?: string;
+  worktree?: Worktree;
   /**
    * The spec's path relative to the state dir.
    */
@@ -663,6 +672,26 @@ export interface TaskRecord {
     };
   };
   history: Transition[];
+}
+/**
+ * The task's own git worktree (isolation worktree), recorded before it is made.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "Worktree".
+ */
+export interface Worktree {
+  /**
+   * Absolute path of the worktree, outside the repository.
+   */
+  path: string;
+  /**
+   * The task's branch: orch/<id>.
+   */
+  branch: string;
+  /**
+   * The commit the branch was made from.
+   */
+  base_sha: string;
 }
 /**
  * A task spec, .isollm/tasks/<id>.json (PRODUCT.md section 3). Human-owned: orch never rewrites it, so it can live in git.
@@ -773,6 +802,10 @@ export interface Attempt {
    */
   result_source?: 'result_file' | 'structured' | 'final_message';
   checks?: CheckResult[];
+  /**
+   * The commit orch made on the task branch of what this attempt changed.
+   */
+  checkpoint?: string;
 }
 /**
  * Who ran a command: enough to tell it apart from an unrelated process that reuses its pid.

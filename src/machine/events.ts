@@ -10,6 +10,7 @@ import type {
   TaskRecord,
   TaskSpec,
   TaskState,
+  Worktree,
 } from '../generated/types.js';
 import { phaseOfState, type HumanActor } from './states.js';
 
@@ -27,6 +28,7 @@ export const TASK_EVENT_TYPES = [
   'spec_changed',
   'spec_deleted',
   'hand_edit_found',
+  'worktree_planned',
 ] as const;
 export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];
 
@@ -66,6 +68,8 @@ export type TaskEvent =
       readonly config_problem?: boolean;
       /** What the agent client said about the attempt, recorded on it. */
       readonly agent?: AttemptAgentFacts;
+      /** The commit orch made on the task's branch of what the attempt changed (isolation worktree). */
+      readonly checkpoint?: string;
     }
   /** orch: the task's deadline_at has passed. */
   | { readonly type: 'deadline_passed' }
@@ -82,7 +86,9 @@ export type TaskEvent =
    * orch, at start: the record was edited by hand beyond its state while no orchestrator ran, and what
    * orch wrote cannot be told (src/store/record-seal.ts); `reason` says so and where the edit is kept.
    */
-  | { readonly type: 'hand_edit_found'; readonly reason: string };
+  | { readonly type: 'hand_edit_found'; readonly reason: string }
+  /** orch: the task's worktree (path, branch, base commit), recorded before it is made; kept for good. */
+  | { readonly type: 'worktree_planned'; readonly worktree: Worktree };
 
 /** Facts of an attempt read from the agent client's own output (PRODUCT.md §13). */
 export type AttemptAgentFacts = Pick<Attempt, 'session_id' | 'error_kind' | 'http_status' | 'result_source'>;

@@ -83,6 +83,11 @@ function closeAttempt(d: Draft, attempt: Attempt, ev: AttemptFinished): void {
     if (result.tokens.output !== undefined) attempt.output_tokens = result.tokens.output;
   }
   Object.assign(attempt, ev.agent);
+  if (ev.checkpoint !== undefined) {
+    attempt.checkpoint = ev.checkpoint;
+    const step = attempt.step_id === undefined ? '' : `, step ${attempt.step_id}`;
+    log(d, 'task', 'info', `Checkpoint ${ev.checkpoint.slice(0, 12)} on ${d.r.worktree?.branch ?? 'the task branch'} (task=${d.r.id}${step}, attempt ${attempt.n})`);
+  }
   if (result?.checks !== undefined) {
     attempt.checks = result.checks.map(c => ({
       name: c.name, passed: c.passed, ...(c.message === undefined ? {} : { message: c.message }), ...(c.runnable === undefined ? {} : { runnable: c.runnable }),

@@ -64,6 +64,9 @@ export function transition(record: TaskRecord, event: TaskEvent, ctx: Transition
     case 'hand_edit_found':
       handEditFound(d, event.reason);
       break;
+    case 'worktree_planned':
+      d.r.worktree ??= event.worktree; // the first plan stands: its path and base are the task's for good
+      break;
     default: {
       const never: never = event;
       throw new Error(`unknown event ${JSON.stringify(never)}`);

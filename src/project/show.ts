@@ -2,7 +2,7 @@
 // spec changed since the record took it). Library code: it collects, the CLI prints.
 import { join, relative, resolve, sep } from 'node:path';
 import { OrchError, isOrchError } from '../errors.js';
-import type { Attempt, Awaiting, CheckResult, ErrorNote, Review, Step, TaskRecord, TaskSpec, TaskState, Transition } from '../generated/types.js';
+import type { Attempt, Awaiting, CheckResult, ErrorNote, Review, Step, TaskRecord, TaskSpec, TaskState, Transition, Worktree } from '../generated/types.js';
 import { firstLine } from '../machine/messages.js';
 import { PHASE_INFO } from '../machine/states.js';
 import { loadIfExists } from '../store/load.js';
@@ -29,6 +29,8 @@ export interface AttemptView {
   cost_usd: number | null;
   tokens: number | null;
   checks: CheckResult[];
+  /** The commit orch made on the task's branch of what the attempt changed (isolation worktree). */
+  checkpoint: string | null;
   /** Absolute path of the attempt's stdout.log, stderr.log and result.json. */
   artifacts_dir: string;
 }
@@ -71,6 +73,8 @@ export interface TaskDetail {
   spec_file: string;
   spec_file_state: SpecFileState;
   spec: SpecSummary;
+  /** The task's own worktree, branch and base commit (isolation worktree). */
+  worktree: Worktree | null;
   state: TaskState | null;
   state_since: string | null;
   generation: number | null;
@@ -94,7 +98,7 @@ export interface TaskDetail {
 }
 
 export const TASK_DETAIL_FIELDS = [
-  'id', 'title', 'recorded', 'spec_file', 'spec_file_state', 'spec', 'state', 'state_since', 'generation', 'rev', 'created_at',
+  'id', 'title', 'recorded', 'spec_file', 'spec_file_state', 'spec', 'worktree', 'state', 'state_since', 'generation', 'rev', 'created_at',
   'updated_at', 'phase', 'step', 'phase_attempts', 'next_attempt_at', 'deadline_at', 'awaiting', 'last_error', 'last_review',
   'feedback', 'counters', 'cost', 'steps', 'attempts', 'history',
 ] as const satisfies readonly (keyof TaskDetail)[];
@@ -142,6 +146,7 @@ export function attemptView(paths: StatePaths, attempt: Attempt): AttemptView {
     cost_usd: attempt.cost_usd ?? null,
     tokens: attempt.tokens ?? null,
     checks: attempt.checks ?? [],
+    checkpoint: attempt.checkpoint ?? null,
     artifacts_dir: dir,
   };
 }
@@ -186,6 +191,7 @@ function fromRecord(paths: StatePaths, record: TaskRecord, specState: SpecFileSt
     spec_file: relative(paths.root, join(paths.stateDir, record.spec_file)),
     spec_file_state: specState,
     spec: specSummary(record.spec),
+    worktree: record.worktree ?? null,
     state: record.state,
     state_since: record.state_since,
     generation: record.generation,
@@ -240,6 +246,7 @@ export async function describeTask(paths: StatePaths, id: string): Promise<TaskD
     spec_file: relative(paths.root, spec.path),
     spec_file_state: 'same',
     spec: specSummary(spec.spec),
+    worktree: null,
     state: null, state_since: null, generation: null, rev: null, created_at: null, updated_at: null, phase: null, step: null,
     phase_attempts: 0, next_attempt_at: null, deadline_at: null, awaiting: null, last_error: null, last_review: null, feedback: null,
     counters: null, cost: { usd: 0, tokens: 0, by_role: [] }, steps: [], attempts: [], history: [],

@@ -87,6 +87,8 @@ export interface OrchCommandContext {
   artifactsDir: string;
   resultFile: string;
   feedbackFile?: string | undefined;
+  /** The task's own worktree and the commit its branch was made from (isolation worktree). */
+  worktree?: { path: string; base_sha: string } | undefined;
 }
 
 /** The ORCH_* variables a command receives (PRODUCT.md §4). */
@@ -100,6 +102,8 @@ export const ORCH_ENV_NAMES = [
   'ORCH_ARTIFACTS_DIR',
   'ORCH_RESULT_FILE',
   'ORCH_FEEDBACK_FILE',
+  'ORCH_WORKTREE',
+  'ORCH_BASE_SHA',
 ] as const;
 export type OrchEnvName = (typeof ORCH_ENV_NAMES)[number];
 
@@ -127,5 +131,9 @@ export function buildCommandEnv(base: NodeJS.ProcessEnv, orch: OrchCommandContex
   };
   if (orch.stepId !== undefined) set.ORCH_STEP_ID = orch.stepId;
   if (orch.feedbackFile !== undefined) set.ORCH_FEEDBACK_FILE = orch.feedbackFile;
+  if (orch.worktree !== undefined) {
+    set.ORCH_WORKTREE = orch.worktree.path;
+    set.ORCH_BASE_SHA = orch.worktree.base_sha;
+  }
   return Object.assign(env, set);
 }

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterFor, isDecisionPhase, resolvePhaseResult, type AgentInvocation } from '../agents/index.js';
-import type { Attempt, AttemptReason, CommandResult, PhaseName, ProcessIdentity, TaskRecord } from '../generated/types.js';
+import type { Attempt, AttemptReason, CommandResult, PhaseName, ProcessIdentity, TaskRecord, Worktree } from '../generated/types.js';
 import type { Clock } from '../clock.js';
 import { isOrchError } from '../errors.js';
 import type { PhaseRun, TaskEvent } from '../machine/transition.js';
@@ -35,6 +35,13 @@ export interface AttemptOptions {
   clock: Clock;
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
+  /** The task's own worktree (isolation worktree): the command runs there, told of it in its environment. */
+  worktree?: Worktree;
+  /**
+   * The task's worktree could not be set up: the attempt is recorded as failed with this error, a
+   * problem of the setup (the repository, the config), not of the agent: no retry can fix it.
+   */
+  setupError?: string;
   /** True once the orchestrator is shutting down: a command stopped for that was interrupted, not cancelled. */
   isShuttingDown: () => boolean;
   /** Writes the attempt (with its process identity) to the record; awaited before we wait on the command. */
@@ -75,9 +82,15 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
     ...extra,
   });
 
+  if (options.setupError !== undefined) {
+    await options.onStarted(attempt);
+    return finished({ reason: 'failed', exit_code: null, signal: null }, { error: options.setupError, config_problem: true });
+  }
+
   // The agent client that runs the phase (undefined: a plain command, or the quality gate). It builds
   // the argv when the config gives no command, and its output is read back in any case.
   const known = run.phase === 'quality_gate' ? undefined : adapterFor(phase.provider);
+  const cwd = options.worktree?.path ?? paths.root;
   const client = known?.provider === 'command' ? undefined : known;
   const builds = client !== undefined && phase.command === undefined;
   let argv: string[];
@@ -86,7 +99,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
       record, phase: run.phase, step, attempt: run.attempt, feedback, model: phase.model, provider: phase.provider, resultFile: artifacts.result,
     });
     if (run.phase === 'quality_gate') argv = gateArgv(phase.checks, options.launcher, phase.shell);
-    else if (builds) argv = client.argv(invocationOf(run.phase, String(vars.prompt), phase.model, artifacts, paths.root, phase.args));
+    else if (builds) argv = client.argv(invocationOf(run.phase, String(vars.prompt), phase.model, artifacts, cwd, phase.args));
     else argv = renderArgs(phase.command ?? [], vars);
   } catch (error) {
     // A bad placeholder is a config problem: record it as a failed attempt that no retry can fix.
@@ -101,7 +114,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   const outcome = await runCommand({
     argv,
     shell: run.phase === 'quality_gate' ? false : phase.shell,
-    cwd: paths.root,
+    cwd,
     env: buildCommandEnv(
       options.env,
       {
@@ -114,6 +127,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
         artifactsDir: artifacts.dir,
         resultFile: artifacts.result,
         feedbackFile: feedback === undefined || feedback === '' ? undefined : artifacts.feedback,
+        worktree: options.worktree,
       },
       { ...unsetDefaults(client?.envDefaults, options.env), ...phase.env },
     ),

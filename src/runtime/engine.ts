@@ -5,10 +5,10 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { OrchConfig, TaskRecord } from '../generated/types.js';
+import type { OrchConfig, TaskRecord, Worktree } from '../generated/types.js';
 import { systemClock, type Clock } from '../clock.js';
-import { isOrchError, type OrchError } from '../errors.js';
-import { DEFAULT_MAX_INTERRUPTIONS, resolveWorkflow, type ResolvedWorkflow } from '../machine/workflow.js';
+import { isOrchError, OrchError } from '../errors.js';
+import { DEFAULT_MAX_INTERRUPTIONS, DEFAULT_WORKFLOW, resolveWorkflow, type ResolvedWorkflow } from '../machine/workflow.js';
 import { createRecord, currentPhase, nextAttemptNumber, transition, type Effect, type PhaseRun, type TaskEvent } from '../machine/transition.js';
 import { findDependencyCycles, isRunnable, orderRunnable } from '../machine/schedule.js';
 import { isTerminal } from '../machine/states.js';
@@ -24,7 +24,8 @@ import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
-import { runAttempt } from './attempt.js';
+import { runAttempt, type AttemptFinishedEvent } from './attempt.js';
+import { checkpoint, ensureWorktree, isolationOf, planWorktree, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
 import { storedWaitLimit, Waits } from './waits.js';
@@ -959,8 +960,16 @@ export class Engine {
     let startWrite: Promise<unknown> | undefined;
     const done = (async () => {
       this.workers.busy(worker, record.id, run.phase);
+      let worktree: Worktree | undefined;
+      let setupError: string | undefined;
+      try {
+        ({ record, worktree, startFirst, seed } = await this.isolate(record, startFirst, seed));
+      } catch (error) {
+        if (!isOrchError(error)) throw error;
+        setupError = `the task's worktree could not be set up: ${error.message}${error.hint === undefined ? '' : ` (${error.hint})`}`;
+      }
       const n = nextAttemptNumber(record);
-      const event = await runAttempt({
+      const attemptEvent = await runAttempt({
         paths,
         runId: this.options.runId,
         record,
@@ -974,6 +983,8 @@ export class Engine {
         env: this.options.env ?? process.env,
         signal: controller.signal,
         isShuttingDown: () => this.stopping,
+        ...(worktree !== undefined && { worktree }),
+        ...(setupError !== undefined && { setupError }),
         // Throws when the attempt cannot be written: the command is then stopped before it does
         // anything (it waits for this write), never left running untracked.
         // Resolves once the record is written: the command need not wait for the log lines.
@@ -987,7 +998,7 @@ export class Engine {
             };
             startWrite = this.applyStrict(record.id, events, written, seed).then(written, reject);
           }),
-      }).catch(async (error: unknown): Promise<TaskEvent> => {
+      }).catch(async (error: unknown): Promise<AttemptFinishedEvent> => {
         // The runner failed once the attempt was in the record: it killed the command, and the attempt
         // must be closed, or the task stays "running" with no process for ever. Retryable: nothing is
         // known to be wrong with the command. Before that (the start write failed), the error is
@@ -997,6 +1008,7 @@ export class Engine {
         const why = error instanceof Error ? error.message : String(error);
         return { type: 'attempt_finished', n, reason: 'failed', retryable: true, exit_code: null, signal: null, error: `the orchestrator lost the command: ${why}` };
       });
+      const event = worktree !== undefined && started ? await this.checkpointAfter(record, run, n, worktree, attemptEvent) : attemptEvent;
       // A command stopped while its attempt was being written (a restart, a cancel) returns before
       // that write settles: whether the attempt is in the record is known only once it has.
       await startWrite?.catch(() => undefined);
@@ -1024,6 +1036,53 @@ export class Engine {
         this.wake();
       });
     this.running.set(record.id, { controller, done });
+  }
+
+  /**
+   * Isolation worktree (src/worktree/task-worktree.ts): the task's worktree is planned and recorded the
+   * first time, before it is made (with the task's start when it is NEW: that write then creates or
+   * starts the record), then made or adopted, and reset to its last checkpoint, so every attempt starts
+   * from a whole tree. Returns the record as it now is, and what is left for the attempt's own write.
+   */
+  private async isolate(
+    record: TaskRecord,
+    startFirst: boolean,
+    seed: TaskRecord | undefined,
+  ): Promise<{ record: TaskRecord; worktree: Worktree | undefined; startFirst: boolean; seed: TaskRecord | undefined }> {
+    const { root } = this.options.paths;
+    if (isolationOf(this.config, record.spec.workflow ?? DEFAULT_WORKFLOW, root) !== 'worktree') return { record, worktree: undefined, startFirst, seed };
+    let current = record;
+    if (current.worktree === undefined) {
+      const plan = await planWorktree(root, record.id, this.config, this.options.env ?? process.env);
+      const events: TaskEvent[] = startFirst ? [{ type: 'start' }, { type: 'worktree_planned', worktree: plan }] : [{ type: 'worktree_planned', worktree: plan }];
+      const written = await this.applyStrict(record.id, events, undefined, seed);
+      if (written?.worktree === undefined) throw new OrchError('ORCH_INTERNAL', `task ${record.id}: its worktree could not be recorded`);
+      current = written;
+    }
+    const worktree = current.worktree;
+    if (worktree === undefined) throw new OrchError('ORCH_INTERNAL', `task ${record.id}: no worktree recorded`);
+    const repo = await repositoryOf(root);
+    await ensureWorktree(repo, worktree);
+    await resetToCheckpoint(repo, worktree);
+    return { record: current, worktree, startFirst: startFirst && current === record, seed: current === record ? seed : undefined };
+  }
+
+  /**
+   * After an implement attempt that succeeded, what it changed is committed on the task's branch (a
+   * checkpoint), named on the attempt. A checkpoint that cannot be made fails the attempt (retryable):
+   * work that is not saved does not count as done.
+   */
+  private async checkpointAfter(record: TaskRecord, run: PhaseRun, n: number, worktree: Worktree, event: AttemptFinishedEvent): Promise<AttemptFinishedEvent> {
+    if (run.phase !== 'implement' || event.reason !== 'succeeded') return event;
+    const step = run.step_id === undefined ? '' : ` step ${run.step_id}`;
+    try {
+      const repo = await repositoryOf(this.options.paths.root);
+      const sha = await checkpoint(repo, worktree, `orch: task ${record.id}${step}, attempt ${n}`);
+      return sha === undefined ? event : { ...event, checkpoint: sha };
+    } catch (error) {
+      if (!isOrchError(error)) throw error;
+      return { ...event, reason: 'failed', retryable: true, error: `the checkpoint of the attempt's changes failed: ${error.message}` };
+    }
   }
 
   /** The earliest time a waiting task becomes runnable (backoff, rate-limit park, deadline). */

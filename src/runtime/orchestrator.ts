@@ -18,6 +18,7 @@ import { crashPoint } from '../testing/crash-points.js';
 import { startHeartbeat } from './heartbeat.js';
 import { exitOf, exitOfError, RunReport, TAKEN_OVER } from './run-report.js';
 import { Engine, type EngineSummary } from './engine.js';
+import { describeIsolation } from '../worktree/task-worktree.js';
 
 export interface RunOptions {
   clock?: Clock;
@@ -135,6 +136,9 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       const records = await engine.loadRecords();
       const { previousRunDied } = await runReport.open(records);
       for (const notice of project.configNotices) await report('warning', notice);
+      for (const line of await describeIsolation(config, paths.root, options.env ?? process.env)) {
+        await runLog.entry({ category: 'task', level: 'info', message: line }).catch(() => undefined);
+      }
       // Before anything writes a record: a write would make an unjudged hand edit orch's own.
       const interrupted = await recoverOpenAttempts(engine, await engine.judgeOfflineEdits(records));
       await heartbeat.beat();

@@ -111,6 +111,8 @@ function eventFor(type: TaskEventType, record: TaskRecord): TaskEvent {
       return { type, spec: { ...spec, goal: 'g2' }, hash: HASH2, mode: 'restart' };
     case 'hand_edit_found':
       return { type, reason: 'edited while no orchestrator ran' };
+    case 'worktree_planned':
+      return { type, worktree: { path: '/wt/T', branch: 'orch/T', base_sha: 'a'.repeat(40) } };
     default: {
       const never: never = type;
       throw new Error(String(never));

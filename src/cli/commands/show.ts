@@ -62,6 +62,11 @@ function printDetail(detail: TaskDetail, root: string, limit: number): void {
   ].filter(text => text !== '');
   if (limits.length > 0) println(`limits: ${limits.join(' · ')}`);
   if (!detail.recorded) return;
+  if (detail.worktree !== null) {
+    const w = detail.worktree;
+    const last = detail.attempts.filter(a => a.checkpoint !== null).at(-1)?.checkpoint ?? null;
+    println(`worktree: ${w.path} · branch ${w.branch} · base ${w.base_sha.slice(0, 12)}${last === null ? ' · no checkpoint yet' : ` · last checkpoint ${last.slice(0, 12)}`}`);
+  }
   if (detail.phase !== null && detail.state !== 'DONE' && detail.state !== 'FAILED' && detail.state !== 'CANCELLED') {
     println(`phase: ${detail.phase}${detail.step === null ? '' : `, step ${detail.step}`} (${detail.phase_attempts} attempt(s) spent on it)`);
   }

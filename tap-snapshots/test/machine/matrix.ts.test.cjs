@@ -19,6 +19,7 @@ NEW
   spec_changed      recorded
   spec_deleted      → CANCELLED(orch)
   hand_edit_found   no change
+  worktree_planned  recorded
 PLANNING
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded
@@ -32,6 +33,7 @@ PLANNING
   spec_changed      recorded [stop, run plan]
   spec_deleted      → CANCELLED(orch) [stop]
   hand_edit_found   → AWAITING_HUMAN(orch)
+  worktree_planned  recorded
 PLAN_REVIEW
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded
@@ -45,6 +47,7 @@ PLAN_REVIEW
   spec_changed      recorded [stop, run plan_review]
   spec_deleted      → CANCELLED(orch) [stop]
   hand_edit_found   → AWAITING_HUMAN(orch)
+  worktree_planned  recorded
 PLAN_APPROVED
   start             → AWAITING_HUMAN(orch)
   attempt_started   recorded [stop]
@@ -58,6 +61,7 @@ PLAN_APPROVED
   spec_changed      recorded
   spec_deleted      → CANCELLED(orch)
   hand_edit_found   → AWAITING_HUMAN(orch)
+  worktree_planned  recorded
 PLAN_REJECTED
   start             → PLANNING(orch) [run plan]
   attempt_started   recorded [stop]
@@ -71,6 +75,7 @@ PLAN_REJECTED
   spec_changed      recorded
   spec_deleted      → CANCELLED(orch)
   hand_edit_found   → AWAITING_HUMAN(orch)
+  worktree_planned  recorded
 IMPLEMENTING
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded
@@ -84,6 +89,7 @@ IMPLEMENTING
   spec_changed      recorded [stop, run implement]
   spec_deleted      → CANCELLED(orch) [stop]
   hand_edit_found   → AWAITING_HUMAN(orch)
+  worktree_planned  recorded
 CODE_REVIEW
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded
@@ -97,6 +103,7 @@ CODE_REVIEW
   spec_changed      recorded [stop, run code_review]
   spec_deleted      → CANCELLED(orch) [stop]
   hand_edit_found   → AWAITING_HUMAN(orch)
+  worktree_planned  recorded
 QUALITY_GATE
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded
@@ -110,6 +117,7 @@ QUALITY_GATE
   spec_changed      recorded [stop, run quality_gate]
   spec_deleted      → CANCELLED(orch) [stop]
   hand_edit_found   → AWAITING_HUMAN(orch)
+  worktree_planned  recorded
 AWAITING_HUMAN
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded [stop]
@@ -123,6 +131,7 @@ AWAITING_HUMAN
   spec_changed      recorded
   spec_deleted      → CANCELLED(orch)
   hand_edit_found   recorded
+  worktree_planned  recorded
 DONE
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded [stop]
@@ -136,6 +145,7 @@ DONE
   spec_changed      → NEW(orch) → PLANNING(orch) [run plan]
   spec_deleted      no change
   hand_edit_found   no change
+  worktree_planned  recorded
 FAILED
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded [stop]
@@ -149,6 +159,7 @@ FAILED
   spec_changed      → NEW(orch) → PLANNING(orch) [run plan]
   spec_deleted      no change
   hand_edit_found   no change
+  worktree_planned  recorded
 CANCELLED
   start             ✗ ORCH_ILLEGAL_TRANSITION
   attempt_started   recorded [stop]
@@ -162,4 +173,5 @@ CANCELLED
   spec_changed      → NEW(orch) → PLANNING(orch) [run plan]
   spec_deleted      no change
   hand_edit_found   no change
+  worktree_planned  recorded
 `

@@ -1,0 +1,72 @@
+// Every git call orch makes (PRODUCT.md §14): argv only, a timeout on each, one call at a time per
+// repository in this process (git's own locks would refuse a second writer with an error, not wait),
+// and a user's `index.lock` or `ref.lock` waited out, never deleted: it belongs to the person's git.
+import { execa } from 'execa';
+import { OrchError } from '../errors.js';
+
+/** How long one git call may take. */
+export const GIT_TIMEOUT_MS = 60_000;
+/** How long a lock held by someone else's git is waited for, and how often it is looked at again. */
+export const GIT_LOCK_WAIT_MS = { total: 30_000, step: 100 } as const;
+
+const queues = new Map<string, Promise<unknown>>();
+
+/** Runs `fn` after every earlier call queued for `repo` in this process has ended. */
+export function serialised<T>(repo: string, fn: () => Promise<T>): Promise<T> {
+  const previous = queues.get(repo) ?? Promise.resolve();
+  const mine = previous.then(fn, fn);
+  const settled = mine.catch(() => undefined);
+  queues.set(repo, settled);
+  void settled.then(() => {
+    if (queues.get(repo) === settled) queues.delete(repo);
+  });
+  return mine;
+}
+
+export interface GitOptions {
+  /** Where git runs (default `repo`): a task's worktree for its commits. */
+  cwd?: string;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  /** How long a lock held by another git is waited for (GIT_LOCK_WAIT_MS.total when not given). */
+  lockWaitMs?: number;
+}
+
+/** A lock another git holds (the person's own `git commit`, an editor's git integration). */
+const HELD_LOCK = /Unable to create '([^']+\.lock)': File exists|cannot lock ref .*: .*\.lock/;
+
+/**
+ * `git <args>` in `repo`'s queue; resolves to stdout without its last newline. A git error becomes an
+ * OrchError naming the command and git's own words; a lock held by another git is waited for (up to
+ * GIT_LOCK_WAIT_MS) and then reported as such.
+ */
+export function git(repo: string, args: readonly string[], options: GitOptions = {}): Promise<string> {
+  return serialised(repo, () => gitNow(repo, args, options));
+}
+
+/** `git <args>` now, outside the queue: only for a caller already inside it (see serialised). */
+export async function gitNow(repo: string, args: readonly string[], options: GitOptions = {}): Promise<string> {
+  const deadline = Date.now() + (options.lockWaitMs ?? GIT_LOCK_WAIT_MS.total);
+  for (;;) {
+    const result = await execa('git', [...args], {
+      cwd: options.cwd ?? repo,
+      reject: false,
+      timeout: options.timeoutMs ?? GIT_TIMEOUT_MS,
+      stripFinalNewline: true,
+      // No prompt for credentials or an editor may ever wait for a person who is not there.
+      env: { GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true', LC_ALL: 'C', ...options.env },
+    });
+    if (result.exitCode === 0 && !result.timedOut) return result.stdout;
+    const stderr = result.stderr.trim();
+    const lock = HELD_LOCK.exec(stderr);
+    if (lock !== null && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, GIT_LOCK_WAIT_MS.step));
+      continue;
+    }
+    const why = result.timedOut ? `timed out after ${options.timeoutMs ?? GIT_TIMEOUT_MS} ms` : stderr.split('\n').slice(-3).join(' ') || `exit ${result.exitCode}`;
+    throw new OrchError('ORCH_GIT_FAILED', `git ${args.join(' ')} failed in ${options.cwd ?? repo}: ${why}`, {
+      details: { repo, args: [...args], exit_code: result.exitCode ?? null, ...(lock !== null && { lock: lock[1] }) },
+      hint: lock !== null ? `another git holds ${lock[1]}: orch never deletes it; let that git finish (or remove the lock yourself if no git runs)` : undefined,
+    });
+  }
+}

@@ -1,0 +1,160 @@
+// A task's own git worktree (PRODUCT.md §14): branch orch/<id>, made from a base commit recorded in the
+// task's record before anything is made, at a path outside the repository (an indexer or a watcher
+// crawling nested worktrees filled peers' disks) and outside the state dir. Commands run there; after an
+// implement step orch commits what changed (a checkpoint), and an attempt always starts from the last
+// checkpoint. The person's checkout (working tree, index, HEAD) is never written: every call here runs
+// in the task's worktree, or is `git worktree` / `rev-parse` on the repository.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import type { OrchConfig, Worktree } from '../generated/types.js';
+import { OrchError } from '../errors.js';
+import { git, gitNow, serialised } from '../git/run-git.js';
+
+export type Isolation = 'worktree' | 'none';
+
+/** The isolation a workflow asks for; by default a worktree when `root` is the top of a git work tree. */
+export function isolationOf(config: OrchConfig, workflowName: string, root: string): Isolation {
+  // Only the top: a project in a subfolder of another repository (or a test dir inside this one) is
+  // not taken for that repository's; a monorepo package says `isolation: "worktree"` itself.
+  return config.workflows?.[workflowName]?.isolation ?? (existsSync(join(root, '.git')) ? 'worktree' : 'none');
+}
+
+/** The folder task worktrees go in: config `worktree_root`, else $XDG_STATE_HOME/orch/worktrees. */
+export function worktreeRoot(config: OrchConfig, root: string, env: NodeJS.ProcessEnv): string {
+  if (config.worktree_root !== undefined) return resolve(root, config.worktree_root);
+  const state = env.XDG_STATE_HOME !== undefined && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(env.HOME ?? homedir(), '.local', 'state');
+  return join(state, 'orch', 'worktrees');
+}
+
+/** A name for the repository that two repositories of the same name do not share. */
+function repoId(repo: string): string {
+  return `${basename(repo)}-${createHash('sha256').update(repo).digest('hex').slice(0, 10)}`;
+}
+
+function inside(parent: string, path: string): boolean {
+  const rel = relative(parent, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * Where task `taskId` of the repository at `root` works, and from which commit: the repository's
+ * current HEAD (committed work only: the person's uncommitted changes are not in it).
+ */
+export async function planWorktree(root: string, taskId: string, config: OrchConfig, env: NodeJS.ProcessEnv): Promise<Worktree> {
+  const repo = await repositoryOf(root);
+  const path = join(worktreeRoot(config, root, env), repoId(repo), taskId);
+  if (inside(repo, path)) {
+    throw new OrchError('ORCH_CONFIG_INVALID', `worktree_root puts task worktrees inside the repository (${path})`, {
+      details: { path: '/worktree_root' },
+      hint: 'set worktree_root to a folder outside the repository: tools that crawl it would crawl every worktree',
+    });
+  }
+  const base = await git(repo, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']).catch(() => undefined);
+  if (base === undefined) {
+    throw new OrchError('ORCH_GIT_FAILED', `the repository at ${repo} has no commit yet: a task's branch is made from one`, {
+      details: { repo },
+      hint: 'commit once (git commit --allow-empty -m init), or set "isolation": "none" in the workflow',
+    });
+  }
+  return { path, branch: `orch/${taskId}`, base_sha: base };
+}
+
+/** The top of the git work tree `root` is in. */
+export async function repositoryOf(root: string): Promise<string> {
+  return git(root, ['rev-parse', '--show-toplevel']);
+}
+
+/** Whether the person's checkout has changes not committed (they are not in a task's base). */
+export async function checkoutIsDirty(repo: string): Promise<boolean> {
+  return (await git(repo, ['status', '--porcelain', '--untracked-files=no'])) !== '';
+}
+
+/**
+ * Makes sure the worktree of `plan` exists, on its branch: adopted when it does (a run that crashed, a
+ * later attempt), made (`git worktree add --lock`) when it does not, after pruning what a crash left
+ * half made. A folder at the path that is not that worktree is refused, never removed.
+ */
+export async function ensureWorktree(repo: string, plan: Worktree): Promise<void> {
+  await serialised(repo, async () => {
+    const listed = parseWorktreeList(await gitNow(repo, ['worktree', 'list', '--porcelain']));
+    const found = listed.find(entry => entry.path === plan.path);
+    if (found !== undefined && existsSync(plan.path)) {
+      if (found.branch !== `refs/heads/${plan.branch}`) {
+        throw new OrchError('ORCH_GIT_FAILED', `the worktree at ${plan.path} is on ${found.branch ?? 'a detached HEAD'}, not ${plan.branch}`, {
+          details: { repo, path: plan.path },
+          hint: `check it out on ${plan.branch} again, or remove it (git worktree remove) so orch makes it anew`,
+        });
+      }
+      return;
+    }
+    await gitNow(repo, ['worktree', 'prune']); // a worktree registered but gone (a crash, a person's rm -r)
+    if (existsSync(plan.path) && readdirSync(plan.path).length > 0) {
+      throw new OrchError('ORCH_GIT_FAILED', `${plan.path} exists and is not the task's worktree`, {
+        details: { repo, path: plan.path },
+        hint: 'move it away: orch never removes a folder it did not make',
+      });
+    }
+    const branchExists = (await gitNow(repo, ['branch', '--list', plan.branch])) !== '';
+    await gitNow(repo, ['worktree', 'add', '--lock', ...(branchExists ? [plan.path, plan.branch] : ['-b', plan.branch, plan.path, plan.base_sha])]);
+  });
+}
+
+/** The task's worktree as its last checkpoint left it: what a failed attempt half-edited is undone. */
+export async function resetToCheckpoint(repo: string, plan: Worktree): Promise<void> {
+  await serialised(repo, async () => {
+    await gitNow(repo, ['reset', '--hard', '--quiet', 'HEAD'], { cwd: plan.path });
+    await gitNow(repo, ['clean', '-fd', '--quiet'], { cwd: plan.path });
+  });
+}
+
+/** Who checkpoints are by: orch makes them, whoever's agent did the work. */
+const CHECKPOINT_AUTHOR = { GIT_AUTHOR_NAME: 'orch', GIT_AUTHOR_EMAIL: 'orch@localhost', GIT_COMMITTER_NAME: 'orch', GIT_COMMITTER_EMAIL: 'orch@localhost' };
+
+/** Commits what changed in the worktree on the task's branch; the new commit, or undefined when nothing changed. */
+export async function checkpoint(repo: string, plan: Worktree, message: string): Promise<string | undefined> {
+  return serialised(repo, async () => {
+    if ((await gitNow(repo, ['status', '--porcelain'], { cwd: plan.path })) === '') return undefined;
+    await gitNow(repo, ['add', '--all'], { cwd: plan.path });
+    await gitNow(repo, ['commit', '--quiet', '--no-verify', '-m', message], { cwd: plan.path, env: CHECKPOINT_AUTHOR });
+    return gitNow(repo, ['rev-parse', 'HEAD'], { cwd: plan.path });
+  });
+}
+
+interface ListedWorktree {
+  path: string;
+  branch?: string;
+}
+
+/** `git worktree list --porcelain`: blocks of `worktree <path>`, `HEAD <sha>`, `branch <ref>` lines. */
+function parseWorktreeList(text: string): ListedWorktree[] {
+  return text
+    .split('\n\n')
+    .map(block => {
+      const lines = block.split('\n');
+      const path = lines.find(line => line.startsWith('worktree '))?.slice('worktree '.length);
+      const branch = lines.find(line => line.startsWith('branch '))?.slice('branch '.length);
+      return path === undefined ? undefined : { path, ...(branch !== undefined && { branch }) };
+    })
+    .filter((entry): entry is ListedWorktree => entry !== undefined);
+}
+
+/**
+ * What the run log says at the start of a run, once: each workflow's isolation and why, and, when tasks
+ * get worktrees, whether the person's checkout has uncommitted changes (they are not in the tasks' base).
+ */
+export async function describeIsolation(config: OrchConfig, root: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const names = Object.keys(config.workflows ?? {});
+  const lines = names.map(name => {
+    const isolation = isolationOf(config, name, root);
+    const why = config.workflows?.[name]?.isolation !== undefined ? 'as configured' : isolation === 'worktree' ? 'the project is a git repository' : 'the project root is not the top of a git repository';
+    const what = isolation === 'worktree' ? `each task in its own git worktree, on branch orch/<id>, under ${worktreeRoot(config, root, env)}` : 'commands run in the project root';
+    return `Isolation of workflow ${name}: ${isolation} (${why}): ${what}`;
+  });
+  if (names.some(name => isolationOf(config, name, root) === 'worktree')) {
+    const dirty = await repositoryOf(root).then(checkoutIsDirty, () => false);
+    if (dirty) lines.push('The checkout has uncommitted changes: they are not in the tasks\' base (a task\'s branch starts from the last commit), and orch never touches them');
+  }
+  return lines;
+}

@@ -1,0 +1,123 @@
+// One git worktree per task (PRODUCT.md §14, issue 14): real git, a real repository made in the test,
+// real runs of the orchestrator. Tasks that edit the same file at once each keep their edit on their
+// own branch, checkpointed; the person's checkout (files, index, HEAD, a dirty edit) is never written.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { TaskRecord } from '../../src/generated/types.js';
+import { runOnce } from '../../src/runtime/orchestrator.js';
+import { makeProject } from '../fixtures/project.js';
+import { runCli } from '../fixtures/run-cli.js';
+
+const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim();
+const record = (root: string, id: string): TaskRecord => JSON.parse(readFileSync(join(root, '.isollm/state/tasks', `${id}.json`), 'utf8'));
+
+/** Appends a line naming the task to shared.txt, and writes <id>.txt with the worktree and base it was told of. */
+const EDIT: [string, ...string[]] = [
+  process.execPath,
+  '-e',
+  "const fs = require('node:fs'); fs.appendFileSync('shared.txt', 'edit by ' + process.env.ORCH_TASK_ID + '\\n'); fs.writeFileSync(process.env.ORCH_TASK_ID + '.txt', JSON.stringify({ cwd: process.cwd(), worktree: process.env.ORCH_WORKTREE, base: process.env.ORCH_BASE_SHA }));",
+];
+
+/** A repository with one commit, the state dir ignored, and a project whose one phase runs EDIT. */
+function repoProject(dir: string, ids: string[]): { root: string; worktrees: string; base: string } {
+  const root = join(dir, 'repo');
+  const worktrees = join(dir, 'worktrees');
+  makeProject(root, {
+    workflow: { implement: { command: EDIT }, retry: { max_attempts: 1 } },
+    config: { workers: ids.length, worktree_root: worktrees },
+    tasks: Object.fromEntries(ids.map(id => [id, { goal: `edit as ${id}` }])),
+  });
+  writeFileSync(join(root, '.gitignore'), '.isollm/\nORCHESTRATOR_RUN_LOG.md\n');
+  writeFileSync(join(root, 'shared.txt'), 'line 1\n');
+  git(root, 'init', '--quiet', '--initial-branch=main');
+  git(root, 'add', '.gitignore', 'shared.txt');
+  git(root, 'commit', '--quiet', '-m', 'init');
+  return { root, worktrees, base: git(root, 'rev-parse', 'HEAD') };
+}
+
+/** Everything of the person's checkout that orch must never write: files (not the state dir), index, HEAD, status. */
+function checkoutState(root: string): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      const rel = relative(root, path);
+      if (rel === '.isollm' || rel === 'ORCHESTRATOR_RUN_LOG.md' || rel === '.git') continue;
+      if (statSync(path).isDirectory()) walk(path);
+      else hash.update(`${rel}\0`).update(readFileSync(path));
+    }
+  };
+  walk(root);
+  hash.update(readFileSync(join(root, '.git/index')));
+  hash.update(git(root, 'rev-parse', 'HEAD')).update(git(root, 'symbolic-ref', 'HEAD')).update(git(root, 'status', '--porcelain'));
+  return hash.digest('hex');
+}
+
+t.test('three tasks edit the same file at once: each edit is on its own branch, checkpointed, and the person\'s dirty checkout is untouched', async t => {
+  const ids = ['A', 'B', 'C'];
+  const { root, worktrees, base } = repoProject(t.testdir(), ids);
+  writeFileSync(join(root, 'shared.txt'), 'line 1\nthe person\'s own edit, not committed\n');
+  const before = checkoutState(root);
+
+  const result = await runOnce(root);
+  t.same(result.done.sort(), ids);
+  for (const id of ids) {
+    const r = record(root, id);
+    t.match(r.worktree, { branch: `orch/${id}`, base_sha: base }, `${id}: branch and base recorded`);
+    const path = r.worktree?.path ?? '';
+    t.ok(path.startsWith(`${worktrees}/`), `${id}: its worktree is outside the repository`);
+    const told = JSON.parse(git(root, 'show', `orch/${id}:${id}.txt`)) as { cwd: string; worktree: string; base: string };
+    t.same(told, { cwd: path, worktree: path, base }, `${id}: ran in its worktree, and was told so`);
+    t.equal(git(root, 'show', `orch/${id}:shared.txt`), `line 1\nedit by ${id}`, `${id}: its edit alone, from the committed base (not the person's dirty edit)`);
+    t.equal(r.attempts.at(-1)?.checkpoint, git(root, 'rev-parse', `orch/${id}`), `${id}: the checkpoint is the branch's tip`);
+    t.equal(git(root, 'rev-list', '--count', `${base}..orch/${id}`), '1');
+  }
+  t.equal(checkoutState(root), before, 'the person\'s files, index, HEAD and status are as they were');
+  const log = readFileSync(result.runLogPath, 'utf8');
+  t.match(log, /Isolation of workflow default: worktree \(the project is a git repository\)/);
+  t.match(log, /The checkout has uncommitted changes: they are not in the tasks' base/);
+  t.match(log, new RegExp(`Checkpoint ${record(root, 'A').attempts.at(-1)?.checkpoint?.slice(0, 12)} on orch/A \\(task=A, step S1, attempt 1\\)`));
+  t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'line 1\nthe person\'s own edit, not committed\n');
+  const shown = await runCli(['show', 'A'], { cwd: root });
+  t.match(shown.stdout, new RegExp(`worktree: ${record(root, 'A').worktree?.path} · branch orch/A · base ${base.slice(0, 12)} · last checkpoint [0-9a-f]{12}`));
+  t.match(JSON.parse((await runCli(['show', 'A', '--json', '--fields', 'worktree'], { cwd: root })).stdout), { worktree: { branch: 'orch/A', base_sha: base } });
+});
+
+t.test('a retried attempt starts from the last checkpoint: what a failed attempt half-edited is gone', async t => {
+  const dir = t.testdir();
+  const { root } = repoProject(dir, ['R']);
+  const marker = join(dir, 'failed-once');
+  // First attempt: writes a stray file, then fails. Second: finds no stray file, and edits.
+  const script = `const fs = require('node:fs');
+if (!fs.existsSync(${JSON.stringify(marker)})) { fs.writeFileSync(${JSON.stringify(marker)}, ''); fs.writeFileSync('stray.txt', 'half done'); process.exit(1); }
+fs.writeFileSync('seen.txt', String(fs.existsSync('stray.txt')));`;
+  writeFileSync(join(root, '.isollm/config.json'), JSON.stringify({
+    version: 1, project: 'test-project', workers: 1, worktree_root: join(dir, 'worktrees'),
+    workflows: { default: { implement: { command: [process.execPath, '-e', script] }, retry: { max_attempts: 2, base_delay_s: 0.01, jitter: 0 } } },
+  }));
+  const result = await runOnce(root);
+  t.same(result.done, ['R']);
+  t.equal(git(root, 'show', 'orch/R:seen.txt'), 'false', 'the second attempt did not see the first one\'s stray file');
+  t.throws(() => git(root, 'show', 'orch/R:stray.txt'), 'nor was it checkpointed');
+});
+
+t.test('a repository with no commit yet: the task waits for a person with a clear reason, nothing is made', async t => {
+  const dir = t.testdir();
+  const root = makeProject(join(dir, 'repo'), { workflow: { implement: { command: EDIT } }, config: { worktree_root: join(dir, 'worktrees') }, tasks: { E: { goal: 'x' } } });
+  git(root, 'init', '--quiet');
+  const result = await runOnce(root);
+  t.same(result.awaiting, ['E']);
+  t.match(record(root, 'E').awaiting, { kind: 'config', reason: /no commit yet.*commit once/ });
+  t.notOk(existsSync(join(dir, 'worktrees')));
+});
+
+t.test('not a git repository: commands run in the project root, as before', async t => {
+  const root = makeProject(join(t.testdir(), 'plain'), { workflow: { implement: { command: EDIT } }, tasks: { P: { goal: 'x' } } });
+  writeFileSync(join(root, 'shared.txt'), '');
+  t.same((await runOnce(root)).done, ['P']);
+  t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'edit by P\n');
+  t.equal(record(root, 'P').worktree, undefined);
+});
