@@ -165,6 +165,14 @@ export function buildProgram(): Command {
   }
 
   program
+    .command('merge <id>')
+    .description('take a DONE task\'s branch (orch/<id>) into your checkout, only when it is clean; a conflict aborts the merge and names the files')
+    .action(async (id: string, _opts, command: Command) => {
+      const { mergeCommand } = await import('./commands/merge.js');
+      await run(command, options => mergeCommand(id, options));
+    });
+
+  program
     .command('doctor')
     .description('check the state dir: invalid files, dead sessions, temp files, stale locks, records without specs, orphaned processes; exit 1 if any')
     .option('--fix', 'do the safe repairs: remove temp files of dead writers and stale locks, stop orphaned process groups')

@@ -25,7 +25,7 @@ import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
 import { runAttempt, type AttemptFinishedEvent } from './attempt.js';
-import { checkpoint, ensureWorktree, isolationOf, planWorktree, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
+import { checkpoint, ensureWorktree, isolationOf, planWorktree, removeWorktreeIfClean, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
 import { storedWaitLimit, Waits } from './waits.js';
@@ -1014,6 +1014,7 @@ export class Engine {
       await startWrite?.catch(() => undefined);
       if (started) this.workers.ended(worker, record.id, run.phase, event);
       if (started) await this.applyUntilLanded(record.id, event);
+      if (worktree !== undefined) await this.removeWorktreeOfDone(record.id, worktree);
     })()
       .catch(async (error: unknown) => {
         // Reporting may fail for the same reason the attempt did (a full disk): it must never become
@@ -1083,6 +1084,31 @@ export class Engine {
       if (!isOrchError(error)) throw error;
       return { ...event, reason: 'failed', retryable: true, error: `the checkpoint of the attempt's changes failed: ${error.message}` };
     }
+  }
+
+  /**
+   * A task DONE (its last command has ended) has all its work on its branch: its worktree is removed
+   * if nothing in it would be lost, and the run log says where the work is. A worktree with changes
+   * not checkpointed (a build's output the gate left, say) is kept and said so; FAILED and CANCELLED
+   * tasks keep theirs for a person to look at. A failure to remove is reported, never fatal.
+   */
+  private async removeWorktreeOfDone(id: string, worktree: Worktree): Promise<void> {
+    if (this.records.get(id)?.state !== 'DONE') return;
+    const repo = await repositoryOf(this.options.paths.root).catch(() => undefined);
+    if (repo === undefined) return;
+    const removed = await removeWorktreeIfClean(repo, worktree).catch(async (error: unknown) => {
+      await this.reportOnce(`${id}:worktree-remove`, `Task ${id}: its worktree ${worktree.path} could not be removed: ${(error as Error).message}`, ['`orch doctor` lists it; remove it with `git worktree remove` once you have looked'], id);
+      return undefined;
+    });
+    if (removed === undefined) return;
+    await this.log({
+      category: 'task',
+      level: 'info',
+      task_id: id,
+      message: removed
+        ? `Worktree of task ${id} removed: its work is on branch ${worktree.branch} (\`orch merge ${id}\` takes it into a clean checkout)`
+        : `Worktree of task ${id} kept at ${worktree.path}: it has changes not checkpointed (\`git -C ${worktree.path} status\`); its checkpointed work is on branch ${worktree.branch}`,
+    });
   }
 
   /** The earliest time a waiting task becomes runnable (backoff, rate-limit park, deadline). */

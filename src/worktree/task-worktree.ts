@@ -158,3 +158,18 @@ export async function describeIsolation(config: OrchConfig, root: string, env: N
   }
   return lines;
 }
+
+/**
+ * Removes the task's worktree when nothing in it would be lost: everything checkpointed (no change
+ * and no untracked file outside .gitignore). The branch stays: it holds the task's work. False, and
+ * nothing touched, when the worktree has changes or is gone already.
+ */
+export async function removeWorktreeIfClean(repo: string, plan: Worktree): Promise<boolean> {
+  return serialised(repo, async () => {
+    if (!existsSync(plan.path)) return false;
+    if ((await gitNow(repo, ['status', '--porcelain'], { cwd: plan.path })) !== '') return false;
+    await gitNow(repo, ['worktree', 'unlock', plan.path]).catch(() => undefined); // made locked: unlocked first
+    await gitNow(repo, ['worktree', 'remove', plan.path]);
+    return true;
+  });
+}

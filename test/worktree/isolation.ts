@@ -86,6 +86,39 @@ t.test('three tasks edit the same file at once: each edit is on its own branch, 
   t.match(JSON.parse((await runCli(['show', 'A', '--json', '--fields', 'worktree'], { cwd: root })).stdout), { worktree: { branch: 'orch/A', base_sha: base } });
 });
 
+t.test('DONE: the clean worktree is removed, the branch kept; orch merge takes it into a clean checkout only, and a conflict leaves the checkout as it was', async t => {
+  const { root, base } = repoProject(t.testdir(), ['A', 'B']);
+  const result = await runOnce(root);
+  t.same(result.done.sort(), ['A', 'B']);
+  for (const id of ['A', 'B']) {
+    t.notOk(existsSync(record(root, id).worktree?.path ?? ''), `${id}: its worktree is removed`);
+    t.equal(git(root, 'rev-list', '--count', `${base}..orch/${id}`), '1', `${id}: its branch keeps the work`);
+  }
+  t.match(readFileSync(result.runLogPath, 'utf8'), /Worktree of task A removed: its work is on branch orch\/A \(`orch merge A` takes it/);
+  t.notMatch(git(root, 'worktree', 'list'), /orch\//, 'git lists no worktree of a task');
+
+  writeFileSync(join(root, 'shared.txt'), 'line 1\nnot committed\n');
+  const refused = await runCli(['merge', 'A'], { cwd: root });
+  t.equal(refused.code, 2);
+  t.match(refused.stderr, /has changes not committed .*: orch\/A is merged only into a clean checkout/);
+  t.equal(git(root, 'rev-parse', 'HEAD'), base, 'nothing merged into a dirty checkout');
+  t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'line 1\nnot committed\n');
+  git(root, 'checkout', '--', 'shared.txt');
+
+  const merged = await runCli(['merge', 'A'], { cwd: root });
+  t.equal(merged.code, 0, merged.stderr);
+  t.match(merged.stdout, /merged orch\/A into main/);
+  t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'line 1\nedit by A\n');
+  const head = git(root, 'rev-parse', 'HEAD');
+
+  const conflict = await runCli(['merge', 'B', '--json'], { cwd: root });
+  t.equal(conflict.code, 1);
+  t.same(JSON.parse(conflict.stdout), { kind: 'conflict', branch: 'orch/B', into: 'main', files: ['shared.txt'] });
+  t.equal(git(root, 'rev-parse', 'HEAD'), head, 'the conflicting merge was aborted');
+  t.equal(git(root, 'status', '--porcelain', '--untracked-files=no'), '', 'and the checkout is clean again');
+  t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'line 1\nedit by A\n');
+});
+
 t.test('a retried attempt starts from the last checkpoint: what a failed attempt half-edited is gone', async t => {
   const dir = t.testdir();
   const { root } = repoProject(dir, ['R']);
