@@ -2,17 +2,19 @@
 // real runs of the orchestrator. Tasks that edit the same file at once each keep their edit on their
 // own branch, checkpointed; the person's checkout (files, index, HEAD, a dirty edit) is never written.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { TaskRecord } from '../../src/generated/types.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
 import { makeProject } from '../fixtures/project.js';
-import { runCli } from '../fixtures/run-cli.js';
+import { ORCH_BIN, runCli } from '../fixtures/run-cli.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim();
 const record = (root: string, id: string): TaskRecord => JSON.parse(readFileSync(join(root, '.isollm/state/tasks', `${id}.json`), 'utf8'));
+const recordOrUndefined = (root: string, id: string): TaskRecord | undefined => (existsSync(join(root, '.isollm/state/tasks', `${id}.json`)) ? record(root, id) : undefined);
 
 /** Appends a line naming the task to shared.txt, and writes <id>.txt with the worktree and base it was told of. */
 const EDIT: [string, ...string[]] = [
@@ -117,6 +119,43 @@ t.test('DONE: the clean worktree is removed, the branch kept; orch merge takes i
   t.equal(git(root, 'rev-parse', 'HEAD'), head, 'the conflicting merge was aborted');
   t.equal(git(root, 'status', '--porcelain', '--untracked-files=no'), '', 'and the checkout is clean again');
   t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'line 1\nedit by A\n');
+});
+
+t.test('kill -9 of orch while a task works in its worktree, then --resume: the worktree is adopted, the half edit undone, no worktree leaked, git fsck clean', async t => {
+  const dir = t.testdir();
+  const { root } = repoProject(dir, ['K']);
+  const go = join(dir, 'go');
+  // Each attempt appends a line naming it, then waits until \`go\` exists.
+  const script = `const fs = require('node:fs');
+fs.appendFileSync('shared.txt', 'attempt ' + process.env.ORCH_ATTEMPT + '\\n');
+const wait = setInterval(() => { if (fs.existsSync(${JSON.stringify(go)})) clearInterval(wait); }, 20);`;
+  writeFileSync(join(root, '.isollm/config.json'), JSON.stringify({
+    version: 1, project: 'test-project', workers: 1, worktree_root: join(dir, 'worktrees'),
+    workflows: { default: { implement: { command: [process.execPath, '-e', script] }, retry: { max_attempts: 3, base_delay_s: 0.01, jitter: 0 } } },
+  }));
+  const first = spawn(process.execPath, [ORCH_BIN, '--once'], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: 'ignore' });
+  t.teardown(() => first.kill('SIGKILL'));
+  const worktree = join(dir, 'worktrees');
+  await waitFor('the first attempt to have half edited its worktree', () => {
+    const r = recordOrUndefined(root, 'K');
+    const path = r?.worktree?.path;
+    return r?.attempts.at(-1)?.process !== undefined && path !== undefined && existsSync(join(path, 'shared.txt')) && readFileSync(join(path, 'shared.txt'), 'utf8').includes('attempt 1');
+  });
+  first.kill('SIGKILL');
+  await new Promise(resolve => first.once('exit', resolve));
+  writeFileSync(go, '');
+
+  const resumed = await runCli(['--resume', '--once'], { cwd: root, timeoutMs: 60_000 });
+  t.equal(resumed.code, 0, resumed.stderr);
+  const r = record(root, 'K');
+  t.equal(r.state, 'DONE');
+  t.same(r.attempts.map(a => a.reason), ['interrupted', 'succeeded']);
+  // An interruption spends no attempt: the second run is attempt 1 again. One line, not two: the
+  // interrupted run's half edit was undone before it.
+  t.equal(git(root, 'show', 'orch/K:shared.txt'), 'line 1\nattempt 1', 'the interrupted attempt\'s half edit is not in the branch');
+  t.notMatch(git(root, 'worktree', 'list'), /orch\//, 'no worktree left registered');
+  t.same(existsSync(join(worktree)) ? readdirSync(join(worktree, readdirSync(worktree)[0] ?? '')) : [], [], 'nor on disk');
+  git(root, 'fsck', '--no-progress');
 });
 
 t.test('a retried attempt starts from the last checkpoint: what a failed attempt half-edited is gone', async t => {
