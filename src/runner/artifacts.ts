@@ -8,6 +8,7 @@ export const ARTIFACT_FILES = {
   stderr: 'stderr.log',
   result: 'result.json',
   feedback: 'feedback.md',
+  diff: 'diff.patch',
 } as const;
 
 export interface AttemptArtifacts {
@@ -18,6 +19,8 @@ export interface AttemptArtifacts {
   stderr: string;
   result: string;
   feedback: string;
+  /** A reviewer's diff of the task's branch against its base (isolation worktree). */
+  diff: string;
 }
 
 export interface AttemptArtifactsOptions {
@@ -44,5 +47,6 @@ export function attemptArtifacts(stateDir: string, options: AttemptArtifactsOpti
     stderr: join(dir, ARTIFACT_FILES.stderr),
     result: join(dir, ARTIFACT_FILES.result),
     feedback: join(dir, ARTIFACT_FILES.feedback),
+    diff: join(dir, ARTIFACT_FILES.diff),
   };
 }

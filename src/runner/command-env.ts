@@ -11,7 +11,7 @@ const PLACEHOLDER_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$/;
 /** What a placeholder may name besides `{{task.<spec field>}}` (PRODUCT.md §4; values in src/runtime/prompt.ts). */
 export const PLACEHOLDER_NAMES = [
   'task', 'task.id', 'task.title', 'task.goal', 'step', 'step.id', 'step.title', 'step.goal',
-  'phase', 'attempt', 'feedback', 'model', 'provider', 'result_file', 'prompt',
+  'phase', 'attempt', 'feedback', 'model', 'provider', 'result_file', 'prompt', 'diff', 'diff_file',
 ] as const;
 
 /** The placeholders of `argv` that name nothing orch fills in (a typo: `{{task.gaol}}`). */

@@ -19,6 +19,7 @@ import { recordPath, type StatePaths } from '../store/paths.js';
 import { crashPoint } from '../testing/crash-points.js';
 import { gateArgv } from './gate-script.js';
 import { placeholderValues } from './prompt.js';
+import { diffAgainstBase } from '../worktree/task-worktree.js';
 
 export type AttemptFinishedEvent = Extract<TaskEvent, { type: 'attempt_finished' }>;
 
@@ -95,8 +96,9 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   const builds = client !== undefined && phase.command === undefined;
   let argv: string[];
   try {
+    const diff = await reviewersDiff(run.phase, options.worktree, artifacts.diff);
     const vars = placeholderValues({
-      record, phase: run.phase, step, attempt: run.attempt, feedback, model: phase.model, provider: phase.provider, resultFile: artifacts.result,
+      record, phase: run.phase, step, attempt: run.attempt, feedback, model: phase.model, provider: phase.provider, resultFile: artifacts.result, diff,
     });
     if (run.phase === 'quality_gate') argv = gateArgv(phase.checks, options.launcher, phase.shell);
     else if (builds) argv = client.argv(invocationOf(run.phase, String(vars.prompt), phase.model, artifacts, cwd, phase.args));
@@ -193,6 +195,17 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
       ...(verdict.rate_limited_until !== undefined && { rate_limited_until: verdict.rate_limited_until }),
     },
   );
+}
+
+/**
+ * The phases that judge the work (step review, code review, the quality gate) get the task's branch as
+ * a diff against its base, written beside the attempt's other files (isolation worktree only).
+ */
+async function reviewersDiff(phase: PhaseName, worktree: Worktree | undefined, file: string): Promise<{ file: string; text: string } | undefined> {
+  if (worktree === undefined || (phase !== 'step_review' && phase !== 'code_review' && phase !== 'quality_gate')) return undefined;
+  const text = await diffAgainstBase(worktree);
+  writeFileSync(file, text);
+  return { file, text };
 }
 
 function invocationOf(

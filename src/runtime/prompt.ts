@@ -28,9 +28,14 @@ export interface PromptInput {
   feedback: string | undefined;
   /** Absolute path of ORCH_RESULT_FILE. */
   resultFile: string;
+  /** A reviewer's diff of the task's branch against its base (isolation worktree): its file, and its text. */
+  diff?: { file: string; text: string } | undefined;
 }
 
-export function phasePrompt({ record, phase, step, attempt, feedback, resultFile }: PromptInput): string {
+/** The most of a diff `{{diff}}` carries: one argv string may not pass 128 KiB on Linux. */
+export const DIFF_PLACEHOLDER_MAX_CHARS = 64 * 1024;
+
+export function phasePrompt({ record, phase, step, attempt, feedback, resultFile, diff }: PromptInput): string {
   const spec = record.spec;
   const lines = [`Task ${record.id}: ${spec.title ?? ''}`.trim(), '', spec.goal ?? spec.title ?? '', ''];
   if (step !== undefined && (phase === 'implement' || phase === 'step_review')) {
@@ -38,6 +43,9 @@ export function phasePrompt({ record, phase, step, attempt, feedback, resultFile
   }
   if (phase === 'plan_review' || phase === 'code_review') {
     lines.push('Plan:', ...record.steps.map(s => `- ${s.id}: ${s.title ?? s.goal ?? ''}`), '');
+  }
+  if (diff !== undefined) {
+    lines.push(diff.text === '' ? 'The task\'s branch has no change against its base commit yet.' : `The change to review, as a diff of the task's branch against its base commit, is in the file ${diff.file}; the working directory holds the changed tree.`, '');
   }
   lines.push(PHASE_ASKS[phase]);
   if (isDecisionPhase(phase)) lines.push(`(Instead of the block, you may write the same JSON to the file ${resultFile}.)`);
@@ -66,6 +74,14 @@ export function placeholderValues(input: PromptInput & { model: string | undefin
     model: input.model ?? '',
     provider: input.provider ?? '',
     result_file: input.resultFile,
+    diff: clipDiff(input.diff?.text ?? '', input.diff?.file ?? ''),
+    diff_file: input.diff?.file ?? '',
     prompt: phasePrompt(input),
   };
+}
+
+/** `{{diff}}`: the diff, or its head and where the whole of it is. */
+function clipDiff(text: string, file: string): string {
+  if (text.length <= DIFF_PLACEHOLDER_MAX_CHARS) return text;
+  return `${text.slice(0, DIFF_PLACEHOLDER_MAX_CHARS)}\n… (clipped at ${DIFF_PLACEHOLDER_MAX_CHARS} characters: the whole diff is in ${file})\n`;
 }

@@ -173,3 +173,9 @@ export async function removeWorktreeIfClean(repo: string, plan: Worktree): Promi
     return true;
   });
 }
+
+/** The task's branch (its last checkpoint) as a diff against its base commit. */
+export async function diffAgainstBase(plan: Worktree): Promise<string> {
+  const text = await git(plan.path, ['diff', '--no-color', '--no-ext-diff', plan.base_sha, 'HEAD'], { cwd: plan.path });
+  return text === '' ? '' : `${text}\n`; // git's last newline back: the file is a patch `git apply` takes
+}

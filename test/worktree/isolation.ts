@@ -158,6 +158,24 @@ const wait = setInterval(() => { if (fs.existsSync(${JSON.stringify(go)})) clear
   git(root, 'fsck', '--no-progress');
 });
 
+t.test('the code reviewer gets the branch as a diff against the base: {{diff_file}}, {{diff}} and its prompt', async t => {
+  const dir = t.testdir();
+  const { root, base } = repoProject(dir, ['V']);
+  // The reviewer prints the diff file it was given and the {{diff}} text, then approves.
+  const review = [process.execPath, '-e', "const fs = require('node:fs'); process.stdout.write(JSON.stringify({ file: fs.readFileSync(process.argv[1], 'utf8'), text: process.argv[2] })); fs.writeFileSync(process.env.ORCH_RESULT_FILE, JSON.stringify({ outcome: 'approved' }));", '{{diff_file}}', '{{diff}}'];
+  writeFileSync(join(root, '.isollm/config.json'), JSON.stringify({
+    version: 1, project: 'test-project', workers: 1, worktree_root: join(dir, 'worktrees'),
+    workflows: { default: { implement: { command: EDIT }, code_review: { command: review }, retry: { max_attempts: 1 } } },
+  }));
+  t.same((await runOnce(root)).done, ['V']);
+  const reviewed = record(root, 'V').attempts.find(a => a.phase === 'code_review');
+  const seen = JSON.parse(readFileSync(join(root, '.isollm', reviewed?.artifacts_dir ?? '', 'stdout.log'), 'utf8')) as { file: string; text: string };
+  const expected = `${git(root, 'diff', base, 'orch/V')}\n`;
+  t.equal(seen.file, expected, 'the diff file is the branch against its base');
+  t.equal(seen.text, expected, '{{diff}} is the same text');
+  t.match(seen.text, /\+edit by V/);
+});
+
 t.test('a retried attempt starts from the last checkpoint: what a failed attempt half-edited is gone', async t => {
   const dir = t.testdir();
   const { root } = repoProject(dir, ['R']);
