@@ -26,6 +26,7 @@ import { crashPoint } from '../testing/crash-points.js';
 import { TEMP_MAX_AGE_MS, sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
 import { checkAgents } from './agent-check.js';
 import { validateProject } from './validate.js';
+import { checkWorktrees, removeFoundWorktree, type WorktreeFinding } from '../worktree/worktree-check.js';
 
 export const DOCTOR_KINDS = {
   /** A file that fails to load: JSON syntax, schema, version, unsafe id (from validateProject). */
@@ -46,6 +47,8 @@ export const DOCTOR_KINDS = {
   orphan_process: 'orphan_process',
   /** A record edited by hand while no orchestrator ran (its seal does not hold): the next start judges it. */
   hand_edit: 'hand_edit',
+  /** A task worktree no task needs (its record gone, or the task DONE), or a folder in orch's worktree folder git does not know. */
+  leaked_worktree: 'leaked_worktree',
   /** An agent CLI the config drives: not found, another version than tested, a flag it no longer has, no credentials. */
   agent_cli: 'agent_cli',
 } as const;
@@ -119,7 +122,17 @@ export async function checkProject(paths: StatePaths, options: DoctorOptions = {
   problems.push(...(await lockProblems(paths, clock.now(), options.lockStaleMs ?? LOCK_STALE_MS)));
   problems.push(...(await recordProblems(paths, held)));
   problems.push(...(await agentProblems(paths)));
+  problems.push(...(await worktreeProblems(paths)));
   return { problems, healthy: isHealthy(problems), ...(held && session !== undefined && { holder: describeHolder(session) }) };
+}
+
+/** Task worktrees no task needs, found as specs/isolation.md says (a config that loads; records that load). */
+async function worktreeProblems(paths: StatePaths): Promise<DoctorProblem[]> {
+  const config = await loadDocument('config', paths.config).catch(() => undefined);
+  if (config === undefined) return [];
+  const records = (await loadAll('record', paths.records)).items.map(item => item.doc);
+  const findings = await checkWorktrees(paths.root, config.doc, records, process.env).catch(() => []);
+  return findings.map(f => problem('leaked_worktree', f.path, f.message, f.action, f.removable, { severity: f.severity, task: f.task, details: { finding: f, root: paths.root } }));
 }
 
 /** The agent CLIs of a config that loads (a broken one is already an invalid_file). */
@@ -312,6 +325,12 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
           crashPoint('doctor.after-repair');
         }
         break;
+      case 'leaked_worktree': {
+        const finding = p.details?.finding as WorktreeFinding | undefined;
+        const root = p.details?.root as string | undefined;
+        if (p.fixable && finding !== undefined && root !== undefined) p.fixed = await removeFoundWorktree(root, finding).catch(() => false);
+        break;
+      }
       case 'invalid_file': {
         const rebuild = p.details?.rebuild as WorkerRebuild | undefined;
         if (p.fixable && rebuild !== undefined) p.fixed = await rebuildWorkerFile(p.path, rebuild, clock).catch(() => false);

@@ -33,6 +33,11 @@ function repoId(repo: string): string {
   return `${basename(repo)}-${createHash('sha256').update(repo).digest('hex').slice(0, 10)}`;
 }
 
+/** The folder that holds the task worktrees of the repository `repo` (of the project at `root`). */
+export function repoFolder(root: string, repo: string, config: OrchConfig, env: NodeJS.ProcessEnv): string {
+  return join(worktreeRoot(config, root, env), repoId(repo));
+}
+
 function inside(parent: string, path: string): boolean {
   const rel = relative(parent, path);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
@@ -44,7 +49,7 @@ function inside(parent: string, path: string): boolean {
  */
 export async function planWorktree(root: string, taskId: string, config: OrchConfig, env: NodeJS.ProcessEnv): Promise<Worktree> {
   const repo = await repositoryOf(root);
-  const path = join(worktreeRoot(config, root, env), repoId(repo), taskId);
+  const path = join(repoFolder(root, repo, config, env), taskId);
   if (inside(repo, path)) {
     throw new OrchError('ORCH_CONFIG_INVALID', `worktree_root puts task worktrees inside the repository (${path})`, {
       details: { path: '/worktree_root' },
@@ -122,13 +127,13 @@ export async function checkpoint(repo: string, plan: Worktree, message: string):
   });
 }
 
-interface ListedWorktree {
+export interface ListedWorktree {
   path: string;
   branch?: string;
 }
 
 /** `git worktree list --porcelain`: blocks of `worktree <path>`, `HEAD <sha>`, `branch <ref>` lines. */
-function parseWorktreeList(text: string): ListedWorktree[] {
+export function parseWorktreeList(text: string): ListedWorktree[] {
   return text
     .split('\n\n')
     .map(block => {

@@ -4,10 +4,12 @@
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import type { TaskRecord } from '../../src/generated/types.js';
+import { doctorProject } from '../../src/project/doctor.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
+import { statePaths } from '../../src/store/paths.js';
 import { makeProject } from '../fixtures/project.js';
 import { ORCH_BIN, runCli } from '../fixtures/run-cli.js';
 import { waitFor } from '../fixtures/wait-for.js';
@@ -174,6 +176,34 @@ t.test('the code reviewer gets the branch as a diff against the base: {{diff_fil
   t.equal(seen.file, expected, 'the diff file is the branch against its base');
   t.equal(seen.text, expected, '{{diff}} is the same text');
   t.match(seen.text, /\+edit by V/);
+});
+
+t.test('doctor finds worktrees no task needs and folders git does not know; --fix removes only what loses nothing', async t => {
+  const dir = t.testdir();
+  const { root } = repoProject(dir, ['A']);
+  t.same((await runOnce(root)).done, ['A']);
+  const folder = dirname(record(root, 'A').worktree?.path ?? '');
+  git(root, 'worktree', 'add', '--quiet', '-b', 'orch/GHOST', join(folder, 'GHOST'));
+  git(root, 'worktree', 'add', '--quiet', '-b', 'orch/DIRTY', join(folder, 'DIRTY'));
+  writeFileSync(join(folder, 'DIRTY', 'unsaved.txt'), 'work');
+  mkdirSync(join(folder, 'STRAY'));
+  writeFileSync(join(folder, 'STRAY', 'x'), '');
+  git(root, 'worktree', 'add', '--quiet', join(dir, 'mine'), '-b', 'my-own-branch'); // the person's: not orch's business
+
+  const report = await doctorProject(statePaths(root));
+  const found = report.problems.filter(p => p.kind === 'leaked_worktree');
+  t.match(found.sort((a, b) => a.path.localeCompare(b.path)), [
+    { path: join(folder, 'DIRTY'), task: 'DIRTY', severity: 'error', fixable: false, message: /no record any more, with changes not committed/ },
+    { path: join(folder, 'GHOST'), task: 'GHOST', severity: 'error', fixable: true, message: /the worktree of task GHOST, which has no record any more$/ },
+    { path: join(folder, 'STRAY'), task: 'STRAY', severity: 'error', fixable: false, message: /git does not know as a worktree/ },
+  ]);
+  const fixed = await doctorProject(statePaths(root), { fix: true });
+  t.match(fixed.problems.filter(p => p.kind === 'leaked_worktree' && p.fixed).map(p => p.task), ['GHOST']);
+  t.notOk(existsSync(join(folder, 'GHOST')));
+  t.ok(git(root, 'rev-parse', 'orch/GHOST'), 'its branch stays');
+  t.ok(existsSync(join(folder, 'DIRTY', 'unsaved.txt')), 'a worktree with changes is never removed');
+  t.ok(existsSync(join(folder, 'STRAY', 'x')), 'nor a folder git does not know');
+  t.ok(existsSync(join(dir, 'mine')));
 });
 
 t.test('a retried attempt starts from the last checkpoint: what a failed attempt half-edited is gone', async t => {
