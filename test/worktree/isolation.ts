@@ -31,7 +31,7 @@ function repoProject(dir: string, ids: string[]): { root: string; worktrees: str
   const worktrees = join(dir, 'worktrees');
   makeProject(root, {
     workflow: { implement: { command: EDIT }, retry: { max_attempts: 1 } },
-    config: { workers: ids.length, worktree_root: worktrees },
+    config: { workers: Math.min(ids.length, 4), worktree_root: worktrees },
     tasks: Object.fromEntries(ids.map(id => [id, { goal: `edit as ${id}` }])),
   });
   writeFileSync(join(root, '.gitignore'), '.isollm/\nORCHESTRATOR_RUN_LOG.md\n');
@@ -60,8 +60,8 @@ function checkoutState(root: string): string {
   return hash.digest('hex');
 }
 
-t.test('three tasks edit the same file at once: each edit is on its own branch, checkpointed, and the person\'s dirty checkout is untouched', async t => {
-  const ids = ['A', 'B', 'C'];
+t.test('eight tasks edit the same file at once: each edit is on its own branch, checkpointed, and the person\'s dirty checkout is untouched', async t => {
+  const ids = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];
   const { root, worktrees, base } = repoProject(t.testdir(), ids);
   writeFileSync(join(root, 'shared.txt'), 'line 1\nthe person\'s own edit, not committed\n');
   const before = checkoutState(root);
@@ -232,6 +232,21 @@ t.test('a repository with no commit yet: the task waits for a person with a clea
   t.same(result.awaiting, ['E']);
   t.match(record(root, 'E').awaiting, { kind: 'config', reason: /no commit yet.*commit once/ });
   t.notOk(existsSync(join(dir, 'worktrees')));
+});
+
+t.test('a detached HEAD: the task\'s branch is made from the commit checked out, and HEAD stays detached', async t => {
+  const { root } = repoProject(t.testdir(), ['X']);
+  writeFileSync(join(root, 'second.txt'), '2\n');
+  git(root, 'add', 'second.txt');
+  git(root, 'commit', '--quiet', '-m', 'second');
+  const second = git(root, 'rev-parse', 'HEAD');
+  git(root, 'checkout', '--quiet', '--detach', 'HEAD~1');
+  const detached = git(root, 'rev-parse', 'HEAD');
+  t.same((await runOnce(root)).done, ['X']);
+  t.equal(record(root, 'X').worktree?.base_sha, detached);
+  t.equal(git(root, 'rev-parse', 'HEAD'), detached);
+  t.throws(() => git(root, 'symbolic-ref', '--quiet', 'HEAD'), 'still detached');
+  t.equal(git(root, 'rev-parse', 'main'), second, 'main did not move');
 });
 
 t.test('not a git repository: commands run in the project root, as before', async t => {
