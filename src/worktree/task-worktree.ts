@@ -172,10 +172,17 @@ export async function describeIsolation(config: OrchConfig, root: string, env: N
 export async function removeWorktreeIfClean(repo: string, plan: Worktree): Promise<boolean> {
   return serialised(repo, async () => {
     if (!existsSync(plan.path)) return false;
-    if ((await gitNow(repo, ['status', '--porcelain'], { cwd: plan.path })) !== '') return false;
-    await gitNow(repo, ['worktree', 'unlock', plan.path]).catch(() => undefined); // made locked: unlocked first
-    await gitNow(repo, ['worktree', 'remove', plan.path]);
-    return true;
+    // Made locked: unlocked first. `git worktree remove` (never --force) is itself the check that
+    // nothing would be lost: it refuses a worktree with changes, which is then locked again.
+    await gitNow(repo, ['worktree', 'unlock', plan.path]).catch(() => undefined);
+    const refused = await gitNow(repo, ['worktree', 'remove', plan.path]).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    if (refused === undefined) return true;
+    await gitNow(repo, ['worktree', 'lock', plan.path]).catch(() => undefined);
+    if (refused instanceof Error && /contains modified or untracked files/.test(refused.message)) return false;
+    throw refused;
   });
 }
 

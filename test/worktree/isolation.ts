@@ -4,12 +4,13 @@
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { TaskRecord } from '../../src/generated/types.js';
 import { doctorProject } from '../../src/project/doctor.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
 import { statePaths } from '../../src/store/paths.js';
+import { ensureWorktree, removeWorktreeIfClean } from '../../src/worktree/task-worktree.js';
 import { makeProject } from '../fixtures/project.js';
 import { ORCH_BIN, runCli } from '../fixtures/run-cli.js';
 import { waitFor } from '../fixtures/wait-for.js';
@@ -204,6 +205,20 @@ t.test('doctor finds worktrees no task needs and folders git does not know; --fi
   t.ok(existsSync(join(folder, 'DIRTY', 'unsaved.txt')), 'a worktree with changes is never removed');
   t.ok(existsSync(join(folder, 'STRAY', 'x')), 'nor a folder git does not know');
   t.ok(existsSync(join(dir, 'mine')));
+});
+
+t.test('a worktree with changes is never removed: kept, and locked again', async t => {
+  const dir = t.testdir();
+  const { root, base } = repoProject(dir, []);
+  const plan = { path: join(dir, 'worktrees', 'W'), branch: 'orch/W', base_sha: base };
+  await ensureWorktree(root, plan);
+  writeFileSync(join(plan.path, 'unsaved.txt'), 'work');
+  t.equal(await removeWorktreeIfClean(root, plan), false);
+  t.ok(existsSync(join(plan.path, 'unsaved.txt')));
+  t.match(git(root, 'worktree', 'list', '--porcelain'), new RegExp(`worktree ${plan.path}\\n[^]*?locked`), 'locked again');
+  rmSync(join(plan.path, 'unsaved.txt'));
+  t.equal(await removeWorktreeIfClean(root, plan), true);
+  t.notOk(existsSync(plan.path));
 });
 
 t.test('a retried attempt starts from the last checkpoint: what a failed attempt half-edited is gone', async t => {

@@ -1,0 +1,85 @@
+// Worktree prepare and removal (issue 14): what orch does to give a task its worktree (ensureWorktree:
+// list, prune, branch check, `git worktree add --lock`; then the reset to the last checkpoint every
+// attempt gets) and to remove it (status check, unlock, remove), against a bare `git worktree add` and
+// a bare `git worktree remove` of the same repository of 2,000 files, measured in the same run,
+// interleaved one by one.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureWorktree, removeWorktreeIfClean, resetToCheckpoint } from '../src/worktree/task-worktree.js';
+import type { Benchmark } from './lib/context.js';
+import { ratio, summarize, type Row } from './lib/stats.js';
+
+const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' };
+
+/** A repository of `files` small files in 40 folders, one commit. */
+function makeRepo(dir: string, files: number): { repo: string; base: string } {
+  const repo = join(dir, 'repo');
+  for (let i = 0; i < files; i++) {
+    const folder = join(repo, `src${i % 40}`);
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, `file${i}.ts`), `export const value${i} = ${i};\n`.repeat(20));
+  }
+  execFileSync('git', ['init', '--quiet', '--initial-branch=main'], { cwd: repo });
+  execFileSync('git', ['add', '.'], { cwd: repo });
+  execFileSync('git', ['commit', '--quiet', '-m', 'init'], { cwd: repo, env: GIT_ENV });
+  return { repo, base: execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim() };
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+export const worktree: Benchmark = {
+  name: 'worktree',
+  about: 'a task worktree made (ensureWorktree + reset) and removed, vs bare git worktree add / remove, 2,000 files',
+  async run(ctx) {
+    const rounds = ctx.quick ? 5 : 25;
+    const { repo, base } = makeRepo(ctx.workDir, 2000);
+    const root = join(ctx.workDir, 'worktrees');
+    const samples = { add: [] as number[], bareAdd: [] as number[], remove: [] as number[], bareRemove: [] as number[] };
+    for (let i = 0; i < rounds + 1; i++) {
+      const plan = { path: join(root, `orch-${i}`), branch: `orch/t${i}`, base_sha: base };
+      const bare = join(root, `bare-${i}`);
+      // Alternate which goes first: the page cache warmed by one must not always favour the other.
+      const orchFirst = i % 2 === 0;
+      const addOrch = () => timed(async () => {
+        await ensureWorktree(repo, plan);
+        await resetToCheckpoint(repo, plan);
+      });
+      const addBare = () => timed(async () => execFileSync('git', ['worktree', 'add', '--quiet', '-b', `bare/${i}`, bare, base], { cwd: repo }));
+      const [a, b] = orchFirst ? [await addOrch(), await addBare()] : [await addBare(), await addOrch()].reverse() as [number, number];
+      const removeOrch = () => timed(() => removeWorktreeIfClean(repo, plan));
+      const removeBare = () => timed(async () => execFileSync('git', ['worktree', 'remove', bare], { cwd: repo }));
+      const [c, d] = orchFirst ? [await removeOrch(), await removeBare()] : [await removeBare(), await removeOrch()].reverse() as [number, number];
+      if (i === 0) continue; // warm-up
+      samples.add.push(a);
+      samples.bareAdd.push(b);
+      samples.remove.push(c);
+      samples.bareRemove.push(d);
+    }
+    const row = (label: string, subjectSamples: number[], baseSamples: number[], baseline: string): Row => {
+      const subject = summarize(subjectSamples);
+      const floor = summarize(baseSamples);
+      const r = ratio(subject.p50, floor.p50);
+      return {
+        bench: 'worktree',
+        case: label,
+        unit: 'ms',
+        subject,
+        baseline: floor,
+        ratio: `${r.toFixed(2)}× / ${ratio(subject.p99, floor.p99).toFixed(2)}×`,
+        target: '≤ 1.2× (p50)',
+        verdict: r <= 1.2 ? 'PASS' : 'FAIL',
+        note: `2,000 files; ${subject.n} rounds, orch and bare interleaved; baseline: ${baseline}`,
+      };
+    };
+    ctx.log(`worktree: bare add p50 ${summarize(samples.bareAdd).p50.toFixed(1)} ms, bare remove p50 ${summarize(samples.bareRemove).p50.toFixed(1)} ms`);
+    return [
+      row('prepare (ensureWorktree + reset to checkpoint)', samples.add, samples.bareAdd, 'git worktree add -b'),
+      row('removal (removeWorktreeIfClean)', samples.remove, samples.bareRemove, 'git worktree remove'),
+    ];
+  },
+};
