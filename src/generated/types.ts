@@ -20,6 +20,13 @@ export type Tokens =
       total?: number;
     };
 /**
+ * A path relative to the repository root, inside it: no leading /, no .. segment.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "RepoPath".
+ */
+export type RepoPath = string;
+/**
  * A command as an argv array: program first, then its arguments. {{task.goal}}-style placeholders are filled in.
  *
  * @minItems 1
@@ -156,6 +163,20 @@ export interface OrchConfig {
    * Per worker slot, a command prefix that runs the workflow elsewhere (ssh, docker exec, lxc exec). Slot i uses launchers[i]; slots past the end run locally.
    */
   launchers?: string[][];
+  /**
+   * How a task's worktree is set up once, when it is made (isolation worktree).
+   */
+  worktree?: {
+    /**
+     * Files or folders of the repository root copied into each new worktree (untracked ones such as .env). Never committed by a checkpoint.
+     */
+    copy?: RepoPath[];
+    /**
+     * Folders of the repository root linked (symlink) into each new worktree instead of copied (heavy ones such as node_modules). Never committed by a checkpoint.
+     */
+    link?: RepoPath[];
+    setup?: Argv;
+  };
   /**
    * Where task worktrees are made (isolation worktree): <worktree_root>/<repo-id>/<task-id>. Relative to the project root; it must lie outside the repository. Default: $XDG_STATE_HOME/orch/worktrees (~/.local/state/orch/worktrees).
    */

@@ -27,6 +27,7 @@ import { TEMP_MAX_AGE_MS, sweepTempFiles, tempFileDirs } from '../store/temp-swe
 import { checkAgents } from './agent-check.js';
 import { validateProject } from './validate.js';
 import { checkWorktrees, removeFoundWorktree, type WorktreeFinding } from '../worktree/worktree-check.js';
+import { setupOf, type WorktreeSetup } from '../worktree/worktree-setup.js';
 
 export const DOCTOR_KINDS = {
   /** A file that fails to load: JSON syntax, schema, version, unsafe id (from validateProject). */
@@ -132,7 +133,7 @@ async function worktreeProblems(paths: StatePaths): Promise<DoctorProblem[]> {
   if (config === undefined) return [];
   const records = (await loadAll('record', paths.records)).items.map(item => item.doc);
   const findings = await checkWorktrees(paths.root, config.doc, records, process.env).catch(() => []);
-  return findings.map(f => problem('leaked_worktree', f.path, f.message, f.action, f.removable, { severity: f.severity, task: f.task, details: { finding: f, root: paths.root } }));
+  return findings.map(f => problem('leaked_worktree', f.path, f.message, f.action, f.removable, { severity: f.severity, task: f.task, details: { finding: f, root: paths.root, setup: setupOf(config.doc) } }));
 }
 
 /** The agent CLIs of a config that loads (a broken one is already an invalid_file). */
@@ -328,7 +329,8 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
       case 'leaked_worktree': {
         const finding = p.details?.finding as WorktreeFinding | undefined;
         const root = p.details?.root as string | undefined;
-        if (p.fixable && finding !== undefined && root !== undefined) p.fixed = await removeFoundWorktree(root, finding).catch(() => false);
+        const setup = p.details?.setup as WorktreeSetup | undefined;
+        if (p.fixable && finding !== undefined && root !== undefined && setup !== undefined) p.fixed = await removeFoundWorktree(root, setup, finding).catch(() => false);
         break;
       }
       case 'invalid_file': {

@@ -26,6 +26,7 @@ import { recordPath, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
 import { runAttempt, type AttemptFinishedEvent } from './attempt.js';
 import { checkpoint, ensureWorktree, isolationOf, planWorktree, removeWorktreeIfClean, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
+import { prepareWorktree, setupOf } from '../worktree/worktree-setup.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
 import { storedWaitLimit, Waits } from './waits.js';
@@ -1063,8 +1064,10 @@ export class Engine {
     const worktree = current.worktree;
     if (worktree === undefined) throw new OrchError('ORCH_INTERNAL', `task ${record.id}: no worktree recorded`);
     const repo = await repositoryOf(root);
+    const setup = setupOf(this.config);
     await ensureWorktree(repo, worktree);
-    await resetToCheckpoint(repo, worktree);
+    await prepareWorktree(repo, worktree, setup);
+    await resetToCheckpoint(repo, worktree, setup);
     return { record: current, worktree, startFirst: startFirst && current === record, seed: current === record ? seed : undefined };
   }
 
@@ -1078,7 +1081,7 @@ export class Engine {
     const step = run.step_id === undefined ? '' : ` step ${run.step_id}`;
     try {
       const repo = await repositoryOf(this.options.paths.root);
-      const sha = await checkpoint(repo, worktree, `orch: task ${record.id}${step}, attempt ${n}`);
+      const sha = await checkpoint(repo, worktree, `orch: task ${record.id}${step}, attempt ${n}`, setupOf(this.config));
       return sha === undefined ? event : { ...event, checkpoint: sha };
     } catch (error) {
       if (!isOrchError(error)) throw error;
@@ -1096,7 +1099,7 @@ export class Engine {
     if (this.records.get(id)?.state !== 'DONE') return;
     const repo = await repositoryOf(this.options.paths.root).catch(() => undefined);
     if (repo === undefined) return;
-    const removed = await removeWorktreeIfClean(repo, worktree).catch(async (error: unknown) => {
+    const removed = await removeWorktreeIfClean(repo, worktree, setupOf(this.config)).catch(async (error: unknown) => {
       await this.reportOnce(`${id}:worktree-remove`, `Task ${id}: its worktree ${worktree.path} could not be removed: ${(error as Error).message}`, ['`orch doctor` lists it; remove it with `git worktree remove` once you have looked'], id);
       return undefined;
     });

@@ -5,12 +5,15 @@
 // checkpoint. The person's checkout (working tree, index, HEAD) is never written: every call here runs
 // in the task's worktree, or is `git worktree` / `rev-parse` on the repository.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { OrchConfig, Worktree } from '../generated/types.js';
 import { OrchError } from '../errors.js';
 import { git, gitNow, serialised } from '../git/run-git.js';
+import { adminDirOf, excludingOwnEntries, takeAwayOwnEntries, type WorktreeSetup } from './worktree-setup.js';
+
+const NO_SETUP: WorktreeSetup = { copy: [], link: [], command: undefined };
 
 export type Isolation = 'worktree' | 'none';
 
@@ -107,10 +110,10 @@ export async function ensureWorktree(repo: string, plan: Worktree): Promise<void
 }
 
 /** The task's worktree as its last checkpoint left it: what a failed attempt half-edited is undone. */
-export async function resetToCheckpoint(repo: string, plan: Worktree): Promise<void> {
+export async function resetToCheckpoint(repo: string, plan: Worktree, setup: WorktreeSetup = NO_SETUP): Promise<void> {
   await serialised(repo, async () => {
     await gitNow(repo, ['reset', '--hard', '--quiet', 'HEAD'], { cwd: plan.path });
-    await gitNow(repo, ['clean', '-fd', '--quiet'], { cwd: plan.path });
+    await gitNow(repo, ['clean', '-fd', '--quiet', '--', ...(await excludingOwnEntries(repo, plan.path, setup))], { cwd: plan.path });
   });
 }
 
@@ -121,10 +124,9 @@ export async function resetToCheckpoint(repo: string, plan: Worktree): Promise<v
  * (then git is asked).
  */
 function unlockByGitfile(worktree: string): boolean {
+  const admin = adminDirOf(worktree);
+  if (admin === undefined) return false;
   try {
-    const gitfile = readFileSync(join(worktree, '.git'), 'utf8');
-    const admin = /^gitdir: (.+)$/m.exec(gitfile)?.[1]?.trim();
-    if (admin === undefined || !isAbsolute(admin)) return false;
     rmSync(join(admin, 'locked'), { force: true });
     return true;
   } catch {
@@ -136,10 +138,11 @@ function unlockByGitfile(worktree: string): boolean {
 const CHECKPOINT_AUTHOR = { GIT_AUTHOR_NAME: 'orch', GIT_AUTHOR_EMAIL: 'orch@localhost', GIT_COMMITTER_NAME: 'orch', GIT_COMMITTER_EMAIL: 'orch@localhost' };
 
 /** Commits what changed in the worktree on the task's branch; the new commit, or undefined when nothing changed. */
-export async function checkpoint(repo: string, plan: Worktree, message: string): Promise<string | undefined> {
+export async function checkpoint(repo: string, plan: Worktree, message: string, setup: WorktreeSetup = NO_SETUP): Promise<string | undefined> {
   return serialised(repo, async () => {
-    if ((await gitNow(repo, ['status', '--porcelain'], { cwd: plan.path })) === '') return undefined;
-    await gitNow(repo, ['add', '--all'], { cwd: plan.path });
+    const mine = await excludingOwnEntries(repo, plan.path, setup); // the copies and links are orch's, never the task's work
+    if ((await gitNow(repo, ['status', '--porcelain', '--', ...mine], { cwd: plan.path })) === '') return undefined;
+    await gitNow(repo, ['add', '--all', '--', ...mine], { cwd: plan.path });
     await gitNow(repo, ['commit', '--quiet', '--no-verify', '-m', message], { cwd: plan.path, env: CHECKPOINT_AUTHOR });
     return gitNow(repo, ['rev-parse', 'HEAD'], { cwd: plan.path });
   });
@@ -187,9 +190,15 @@ export async function describeIsolation(config: OrchConfig, root: string, env: N
  * and no untracked file outside .gitignore). The branch stays: it holds the task's work. False, and
  * nothing touched, when the worktree has changes or is gone already.
  */
-export async function removeWorktreeIfClean(repo: string, plan: Worktree): Promise<boolean> {
+export async function removeWorktreeIfClean(repo: string, plan: Pick<Worktree, 'path'>, setup: WorktreeSetup = NO_SETUP): Promise<boolean> {
   return serialised(repo, async () => {
     if (!existsSync(plan.path)) return false;
+    if (setup.copy.length + setup.link.length > 0) {
+      // The copies and links go first (git would count them as untracked changes), only once the
+      // rest is known to be clean: a worktree with changes keeps everything.
+      if ((await gitNow(repo, ['status', '--porcelain', '--', ...(await excludingOwnEntries(repo, plan.path, setup))], { cwd: plan.path })) !== '') return false;
+      takeAwayOwnEntries(plan, setup);
+    }
     // Made locked: unlocked first. `git worktree remove` (never --force) is itself the check that
     // nothing would be lost: it refuses a worktree with changes, which is then locked again.
     if (!unlockByGitfile(plan.path)) await gitNow(repo, ['worktree', 'unlock', plan.path]).catch(() => undefined);

@@ -5,8 +5,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OrchConfig, TaskRecord } from '../generated/types.js';
-import { git } from '../git/run-git.js';
-import { isolationOf, parseWorktreeList, repoFolder, repositoryOf } from './task-worktree.js';
+import { git, gitNow, serialised } from '../git/run-git.js';
+import { isolationOf, parseWorktreeList, removeWorktreeIfClean, repoFolder, repositoryOf } from './task-worktree.js';
+import { excludingOwnEntries, setupOf, type WorktreeSetup } from './worktree-setup.js';
 
 export interface WorktreeFinding {
   path: string;
@@ -25,6 +26,7 @@ export async function checkWorktrees(root: string, config: OrchConfig, records: 
   const repo = await repositoryOf(root).catch(() => undefined);
   if (repo === undefined) return [];
   const byId = new Map(records.map(record => [record.id, record]));
+  const setup = setupOf(config);
   const listed = parseWorktreeList(await git(repo, ['worktree', 'list', '--porcelain']));
   const findings: WorktreeFinding[] = [];
   for (const entry of listed) {
@@ -32,7 +34,12 @@ export async function checkWorktrees(root: string, config: OrchConfig, records: 
     if (task === undefined) continue; // the person's own worktrees are theirs
     const record = byId.get(task);
     if (record !== undefined && record.state !== 'DONE') continue; // still needed (FAILED and CANCELLED keep theirs for a person)
-    const clean = existsSync(entry.path) && (await git(repo, ['status', '--porcelain'], { cwd: entry.path }).then(out => out === '', () => false));
+    const clean =
+      existsSync(entry.path) &&
+      (await serialised(repo, async () => gitNow(repo, ['status', '--porcelain', '--', ...(await excludingOwnEntries(repo, entry.path, setup))], { cwd: entry.path })).then(
+        out => out === '',
+        () => false,
+      ));
     const why = record === undefined ? `the worktree of task ${task}, which has no record any more` : `the worktree of task ${task}, which is DONE`;
     findings.push({
       path: entry.path,
@@ -60,12 +67,8 @@ export async function checkWorktrees(root: string, config: OrchConfig, records: 
   return findings;
 }
 
-/** Removes a worktree `checkWorktrees` found removable, if it still is; true when it is gone. */
-export async function removeFoundWorktree(root: string, finding: WorktreeFinding): Promise<boolean> {
+/** Removes a worktree `checkWorktrees` found removable, if it still is (as a DONE task's is removed); true when it is gone. */
+export async function removeFoundWorktree(root: string, setup: WorktreeSetup, finding: WorktreeFinding): Promise<boolean> {
   if (!finding.removable) return false;
-  const repo = await repositoryOf(root);
-  if ((await git(repo, ['status', '--porcelain'], { cwd: finding.path })) !== '') return false;
-  await git(repo, ['worktree', 'unlock', finding.path]).catch(() => undefined);
-  await git(repo, ['worktree', 'remove', finding.path]);
-  return !existsSync(finding.path);
+  return removeWorktreeIfClean(await repositoryOf(root), { path: finding.path }, setup);
 }

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { dirname, join, relative } from 'node:path';
 import type { TaskRecord } from '../../src/generated/types.js';
 import { doctorProject } from '../../src/project/doctor.js';
+import { decide } from '../../src/runtime/decide.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
 import { statePaths } from '../../src/store/paths.js';
 import { ensureWorktree, removeWorktreeIfClean } from '../../src/worktree/task-worktree.js';
@@ -219,6 +220,56 @@ t.test('a worktree with changes is never removed: kept, and locked again', async
   rmSync(join(plan.path, 'unsaved.txt'));
   t.equal(await removeWorktreeIfClean(root, plan), true);
   t.notOk(existsSync(plan.path));
+});
+
+t.test('worktree setup: .env copied, node_modules linked, the setup command run once; none of it committed, and the originals untouched when the worktree goes', async t => {
+  const dir = t.testdir();
+  const { root } = repoProject(dir, ['S']);
+  writeFileSync(join(root, '.gitignore'), '.isollm/\nORCHESTRATOR_RUN_LOG.md\n.env\nnode_modules/\n');
+  git(root, 'commit', '--quiet', '-am', 'ignore env and deps');
+  writeFileSync(join(root, '.env'), 'SECRET=1\n');
+  mkdirSync(join(root, 'node_modules/dep'), { recursive: true });
+  writeFileSync(join(root, 'node_modules/dep/index.js'), 'module.exports = 42;\n');
+  const setups = join(dir, 'setups.log');
+  const marker = join(dir, 'failed-once');
+  // Fails once (after looking), then passes: setup must not run again for the second attempt.
+  const work = `const fs = require('node:fs');
+fs.writeFileSync('seen.txt', fs.readFileSync('.env', 'utf8') + require('./node_modules/dep'));
+if (!fs.existsSync(${JSON.stringify(marker)})) { fs.writeFileSync(${JSON.stringify(marker)}, ''); process.exit(1); }`;
+  writeFileSync(join(root, '.isollm/config.json'), JSON.stringify({
+    version: 1, project: 'test-project', workers: 1, worktree_root: join(dir, 'worktrees'),
+    worktree: { copy: ['.env'], link: ['node_modules'], setup: [process.execPath, '-e', `require('node:fs').appendFileSync(${JSON.stringify(setups)}, process.cwd() + '\\n')`] },
+    workflows: { default: { implement: { command: [process.execPath, '-e', work] }, retry: { max_attempts: 2, base_delay_s: 0.01, jitter: 0 } } },
+  }));
+  const sRun = await runOnce(root);
+  t.same(sRun.done, ['S'], `attempts: ${JSON.stringify(record(root, 'S').attempts.map(a => [a.reason, a.error]))}`);
+  const path = record(root, 'S').worktree?.path ?? '';
+  t.equal(readFileSync(setups, 'utf8'), `${path}\n`, 'the setup command ran once, in the worktree');
+  t.equal(git(root, 'show', 'orch/S:seen.txt'), 'SECRET=1\n42', 'the agent saw the copy and the link');
+  t.equal(git(root, 'ls-tree', '--name-only', 'orch/S'), '.gitignore\nseen.txt\nshared.txt', 'neither .env nor node_modules was committed');
+  t.notOk(existsSync(path), 'the worktree is removed once DONE');
+  t.equal(readFileSync(join(root, 'node_modules/dep/index.js'), 'utf8'), 'module.exports = 42;\n', 'the linked folder itself is untouched');
+  t.equal(readFileSync(join(root, '.env'), 'utf8'), 'SECRET=1\n');
+});
+
+t.test('worktree setup that fails, or names a tracked file: the task waits for a person with the reason, no agent runs', async t => {
+  const dir = t.testdir();
+  const { root } = repoProject(dir, ['F', 'G']);
+  const ran = join(dir, 'ran');
+  const config = (worktree: object) => JSON.stringify({
+    version: 1, project: 'test-project', workers: 1, worktree_root: join(dir, 'worktrees'), worktree,
+    workflows: { default: { implement: { command: [process.execPath, '-e', `require('node:fs').writeFileSync(${JSON.stringify(ran)}, '')`] } } },
+  });
+  writeFileSync(join(root, '.isollm/config.json'), config({ setup: [process.execPath, '-e', 'console.log("npm ERR! missing lockfile"); process.exit(3)'] }));
+  const failed = await runOnce(root);
+  t.same(failed.awaiting.sort(), ['F', 'G']);
+  t.match(record(root, 'F').awaiting, { kind: 'config', reason: /worktree\.setup .* failed in .* \(exit 3\): npm ERR! missing lockfile/ });
+  t.notOk(existsSync(ran), 'no agent ran in a worktree that is not set up');
+
+  writeFileSync(join(root, '.isollm/config.json'), config({ copy: ['shared.txt'] }));
+  await decide(statePaths(root), { taskId: 'G', action: 'retry' });
+  t.same((await runOnce(root)).awaiting, ['F', 'G']);
+  t.match(record(root, 'G').awaiting, { kind: 'config', reason: /names shared\.txt, which git tracks/ });
 });
 
 t.test('a retried attempt starts from the last checkpoint: what a failed attempt half-edited is gone', async t => {
