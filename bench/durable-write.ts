@@ -12,7 +12,7 @@ import { statePaths } from '../src/store/paths.js';
 import { acquireSession } from '../src/store/session.js';
 import type { Benchmark } from './lib/context.js';
 import { doneRecord, makeProject, specText } from './lib/state-fixture.js';
-import { ratio, summarize, type Row } from './lib/stats.js';
+import { p50RatioRow, summarize, type Row } from './lib/stats.js';
 
 function shuffled<T>(items: readonly T[]): T[] {
   const out = [...items];
@@ -90,21 +90,17 @@ export const durableWrite: Benchmark = {
     const floor = summarize(samples['bare, sync calls']);
     const promises = summarize(samples['bare, fs.promises']);
     ctx.log(`durable-write: bare sync p50 ${floor.p50.toFixed(2)} ms, bare fs.promises p50 ${promises.p50.toFixed(2)} ms`);
-    const row = (name: Name, label: string): Row => {
-      const subject = summarize(samples[name]);
-      const r = ratio(subject.p50, floor.p50);
-      return {
-        bench: 'durable record write',
-        case: label,
-        unit: 'ms',
-        subject,
-        baseline: floor,
-        ratio: `${r.toFixed(2)}× / ${ratio(subject.p99, floor.p99).toFixed(2)}×`,
-        target: '≤ 1.2× (p50)',
-        verdict: r <= 1.2 ? 'PASS' : 'FAIL',
-        note: `${subject.n} writes each, interleaved write by write; bare fs.promises loop: p50 ${promises.p50.toFixed(2)} ms, p99 ${promises.p99.toFixed(2)} ms`,
-      };
-    };
+    const row = (name: Name, label: string): Row =>
+      p50RatioRow(
+        {
+          bench: 'durable record write',
+          case: label,
+          unit: 'ms',
+          note: `${samples[name].length} writes each, interleaved write by write; bare fs.promises loop: p50 ${promises.p50.toFixed(2)} ms, p99 ${promises.p99.toFixed(2)} ms`,
+        },
+        summarize(samples[name]),
+        floor,
+      );
     return [row('writeFileDurable', 'writeFileDurable (~2 KB record)'), row('updateDocument', 'fenced updateDocument (lock + read + validate + write)')];
   },
 };

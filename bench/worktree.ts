@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureWorktree, removeWorktreeIfClean, resetToCheckpoint } from '../src/worktree/task-worktree.js';
 import type { Benchmark } from './lib/context.js';
-import { ratio, summarize, type Row } from './lib/stats.js';
+import { p50RatioRow, summarize, type Row } from './lib/stats.js';
 
 const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' };
 
@@ -60,22 +60,12 @@ export const worktree: Benchmark = {
       samples.remove.push(c);
       samples.bareRemove.push(d);
     }
-    const row = (label: string, subjectSamples: number[], baseSamples: number[], baseline: string): Row => {
-      const subject = summarize(subjectSamples);
-      const floor = summarize(baseSamples);
-      const r = ratio(subject.p50, floor.p50);
-      return {
-        bench: 'worktree',
-        case: label,
-        unit: 'ms',
-        subject,
-        baseline: floor,
-        ratio: `${r.toFixed(2)}× / ${ratio(subject.p99, floor.p99).toFixed(2)}×`,
-        target: '≤ 1.2× (p50)',
-        verdict: r <= 1.2 ? 'PASS' : 'FAIL',
-        note: `2,000 files; ${subject.n} rounds, orch and bare interleaved; baseline: ${baseline}`,
-      };
-    };
+    const row = (label: string, subjectSamples: number[], baseSamples: number[], baseline: string): Row =>
+      p50RatioRow(
+        { bench: 'worktree', case: label, unit: 'ms', note: `2,000 files; ${subjectSamples.length} rounds, orch and bare interleaved; baseline: ${baseline}` },
+        summarize(subjectSamples),
+        summarize(baseSamples),
+      );
     ctx.log(`worktree: bare add p50 ${summarize(samples.bareAdd).p50.toFixed(1)} ms, bare remove p50 ${summarize(samples.bareRemove).p50.toFixed(1)} ms`);
     return [
       row('prepare (ensureWorktree + reset to checkpoint)', samples.add, samples.bareAdd, 'git worktree add -b'),

@@ -101,3 +101,16 @@ export function markdownTable(rows: readonly Row[]): string {
   }
   return lines.join('\n');
 }
+
+/** A row judged by its p50 against a baseline's p50, with the target `≤ max×` (p99s shown beside). */
+export function p50RatioRow(fields: { bench: string; case: string; unit: string; note: string }, subject: Summary, baseline: Summary, max = 1.2): Row {
+  const r = ratio(subject.p50, baseline.p50);
+  return {
+    ...fields,
+    subject,
+    baseline,
+    ratio: `${r.toFixed(2)}× / ${ratio(subject.p99, baseline.p99).toFixed(2)}×`,
+    target: `≤ ${max}× (p50)`,
+    verdict: r <= max ? 'PASS' : 'FAIL',
+  };
+}
