@@ -94,9 +94,14 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   const cwd = options.worktree?.path ?? paths.root;
   const client = known?.provider === 'command' ? undefined : known;
   const builds = client !== undefined && phase.command === undefined;
+  // A diff git could not make (a lock held past its wait): retryable, nothing is wrong with the task.
+  const diff = await reviewersDiff(run.phase, options.worktree, artifacts.diff).catch((error: unknown) => (isOrchError(error) ? error : Promise.reject(error)));
+  if (diff instanceof Error) {
+    await options.onStarted(attempt);
+    return finished({ reason: 'failed', exit_code: null, signal: null }, { retryable: true, error: `the diff for the reviewer could not be made: ${diff.message}` });
+  }
   let argv: string[];
   try {
-    const diff = await reviewersDiff(run.phase, options.worktree, artifacts.diff);
     const vars = placeholderValues({
       record, phase: run.phase, step, attempt: run.attempt, feedback, model: phase.model, provider: phase.provider, resultFile: artifacts.result, diff,
     });
