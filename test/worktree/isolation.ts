@@ -16,7 +16,9 @@ import { makeProject } from '../fixtures/project.js';
 import { ORCH_BIN, runCli } from '../fixtures/run-cli.js';
 import { waitFor } from '../fixtures/wait-for.js';
 
-const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim();
+/** The person's git identity: CI machines have none configured, and a merge commit needs one. */
+const PERSON = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: PERSON }).trim();
 const record = (root: string, id: string): TaskRecord => JSON.parse(readFileSync(join(root, '.isollm/state/tasks', `${id}.json`), 'utf8'));
 const recordOrUndefined = (root: string, id: string): TaskRecord | undefined => (existsSync(join(root, '.isollm/state/tasks', `${id}.json`)) ? record(root, id) : undefined);
 
@@ -104,20 +106,20 @@ t.test('DONE: the clean worktree is removed, the branch kept; orch merge takes i
   t.notMatch(git(root, 'worktree', 'list'), /orch\//, 'git lists no worktree of a task');
 
   writeFileSync(join(root, 'shared.txt'), 'line 1\nnot committed\n');
-  const refused = await runCli(['merge', 'A'], { cwd: root });
+  const refused = await runCli(['merge', 'A'], { cwd: root, env: PERSON });
   t.equal(refused.code, 2);
   t.match(refused.stderr, /has changes not committed .*: orch\/A is merged only into a clean checkout/);
   t.equal(git(root, 'rev-parse', 'HEAD'), base, 'nothing merged into a dirty checkout');
   t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'line 1\nnot committed\n');
   git(root, 'checkout', '--', 'shared.txt');
 
-  const merged = await runCli(['merge', 'A'], { cwd: root });
+  const merged = await runCli(['merge', 'A'], { cwd: root, env: PERSON });
   t.equal(merged.code, 0, merged.stderr);
   t.match(merged.stdout, /merged orch\/A into main/);
   t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'line 1\nedit by A\n');
   const head = git(root, 'rev-parse', 'HEAD');
 
-  const conflict = await runCli(['merge', 'B', '--json'], { cwd: root });
+  const conflict = await runCli(['merge', 'B', '--json'], { cwd: root, env: PERSON });
   t.equal(conflict.code, 1);
   t.same(JSON.parse(conflict.stdout), { kind: 'conflict', branch: 'orch/B', into: 'main', files: ['shared.txt'] });
   t.equal(git(root, 'rev-parse', 'HEAD'), head, 'the conflicting merge was aborted');
