@@ -2,6 +2,7 @@
 // OpenAI Responses stand-in on 127.0.0.1: what the adapter asks for works (the sandbox included), and what
 // it reads back is right.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { codexAdapter } from '../../src/agents/codex.js';
@@ -92,7 +93,10 @@ t.test('without a model, config.toml\'s applies; a result file outside cwd is wr
 });
 
 t.test('the sandbox refuses a write outside cwd and the added dir', async t => {
-  const outside = `${t.testdirName}-outside.txt`;
+  // Not beside the test dir: codex's workspace-write sandbox lets /tmp and $TMPDIR be written, so a
+  // checkout under /tmp would make "outside" writable. The home folder is outside in any checkout.
+  const outside = join(homedir(), `.orch-test-codex-outside-${process.pid}.txt`);
+  t.teardown(() => rmSync(outside, { force: true }));
   const { standIn, run } = await runLive(t, () => request => (request.toolResults === 0 ? { kind: 'write_file', path: outside, content: 'no\n' } : { kind: 'text', text: 'ok' }));
   t.equal(run.exitCode, 0, run.stderr);
   t.notOk(existsSync(outside), 'nothing was written outside');
