@@ -10,8 +10,10 @@ import { ORCH_BIN, runCli } from '../fixtures/run-cli.js';
 import { readFileSync } from 'node:fs';
 
 const TRANSCRIPT = fileURLToPath(new URL('../fixtures/transcripts/claude-code/success.stdout.jsonl', import.meta.url));
-// Each line 400 ms after the last: the live lines are redrawn every second.
-const SLOW_REPLAY = 'const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\\n"); let i = 0; const next = () => { if (i < lines.length) { process.stdout.write(lines[i++] + "\\n"); setTimeout(next, 400); } }; next();';
+// Each line 400 ms after the last, but the first tool call's result (line 3) stays the last action
+// for 2.5 s: the live lines are redrawn every second, and a window shorter than that (two lines, 800
+// ms) was missed now and then on a loaded machine.
+const SLOW_REPLAY = 'const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\\n"); let i = 0; const next = () => { if (i < lines.length) { process.stdout.write(lines[i++] + "\\n"); setTimeout(next, i === 3 ? 2500 : 400); } }; next();';
 
 const project = (dir: string): string =>
   makeProject(dir, {
