@@ -25,7 +25,7 @@ import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
 import { runAttempt, type AttemptFinishedEvent } from './attempt.js';
-import { checkpoint, ensureWorktree, isolationOf, planWorktree, removeWorktreeIfClean, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
+import { checkpoint, ensureWorktree, isolationOf, isTopOfRepository, planWorktree, removeWorktreeIfClean, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
 import { prepareWorktree, setupOf } from '../worktree/worktree-setup.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
@@ -93,6 +93,8 @@ export class Engine {
   private readonly clock: Clock;
   private readonly waits: Waits;
   private readonly running = new Map<string, Running>();
+  /** Whether the project root is the top of a git work tree (default isolation), looked at once a run. */
+  private atTopOfRepository: Promise<boolean> | undefined;
   private readonly workers: WorkerPool;
   /** Files reported invalid, with the message: reported again only when the problem changes. */
   private readonly reported = new Map<string, string>();
@@ -1052,7 +1054,15 @@ export class Engine {
     seed: TaskRecord | undefined,
   ): Promise<{ record: TaskRecord; worktree: Worktree | undefined; startFirst: boolean; seed: TaskRecord | undefined }> {
     const { root } = this.options.paths;
-    if (isolationOf(this.config, record.spec.workflow ?? DEFAULT_WORKFLOW, root) !== 'worktree') return { record, worktree: undefined, startFirst, seed };
+    // Looked at once a run: a `.git` that appears while tasks run (an agent's `git init`) must not move
+    // the next attempt of a task somewhere else.
+    this.atTopOfRepository ??= isTopOfRepository(root);
+    if (isolationOf(this.config, record.spec.workflow ?? DEFAULT_WORKFLOW, await this.atTopOfRepository) !== 'worktree') return { record, worktree: undefined, startFirst, seed };
+    // A task whose commands have run in the project root in this generation goes on there: its work so
+    // far is there. (An attempt whose worktree could not be set up ran no command: it does not count.)
+    if (record.worktree === undefined && record.attempts.some(a => (a.generation ?? 1) === record.generation && a.process !== undefined)) {
+      return { record, worktree: undefined, startFirst, seed };
+    }
     let current = record;
     if (current.worktree === undefined) {
       const plan = await planWorktree(root, record.id, this.config, this.options.env ?? process.env);

@@ -5,7 +5,7 @@
 // checkpoint. The person's checkout (working tree, index, HEAD) is never written: every call here runs
 // in the task's worktree, or is `git worktree` / `rev-parse` on the repository.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { OrchConfig, Worktree } from '../generated/types.js';
@@ -17,11 +17,23 @@ const NO_SETUP: WorktreeSetup = { copy: [], link: [], command: undefined };
 
 export type Isolation = 'worktree' | 'none';
 
-/** The isolation a workflow asks for; by default a worktree when `root` is the top of a git work tree. */
-export function isolationOf(config: OrchConfig, workflowName: string, root: string): Isolation {
-  // Only the top: a project in a subfolder of another repository (or a test dir inside this one) is
-  // not taken for that repository's; a monorepo package says `isolation: "worktree"` itself.
-  return config.workflows?.[workflowName]?.isolation ?? (existsSync(join(root, '.git')) ? 'worktree' : 'none');
+/**
+ * The isolation a workflow asks for; by default (`atTop`: see isTopOfRepository) a worktree when the
+ * project root is the top of a git work tree.
+ */
+export function isolationOf(config: OrchConfig, workflowName: string, atTop: boolean): Isolation {
+  return config.workflows?.[workflowName]?.isolation ?? (atTop ? 'worktree' : 'none');
+}
+
+/**
+ * Whether `root` is the top of a git work tree. Only the top: a project in a subfolder of another
+ * repository (or a test dir inside this one) is not taken for that repository's, and a `.git` that is
+ * no repository (an empty folder a tool made) is not one: git's own answer must be `root` itself.
+ */
+export async function isTopOfRepository(root: string): Promise<boolean> {
+  if (!existsSync(join(root, '.git'))) return false;
+  const top = await repositoryOf(root).catch(() => undefined);
+  return top !== undefined && top === realpathSync(root);
 }
 
 /** The folder task worktrees go in: config `worktree_root`, else $XDG_STATE_HOME/orch/worktrees. */
@@ -172,13 +184,14 @@ export function parseWorktreeList(text: string): ListedWorktree[] {
  */
 export async function describeIsolation(config: OrchConfig, root: string, env: NodeJS.ProcessEnv): Promise<string[]> {
   const names = Object.keys(config.workflows ?? {});
+  const atTop = await isTopOfRepository(root);
   const lines = names.map(name => {
-    const isolation = isolationOf(config, name, root);
+    const isolation = isolationOf(config, name, atTop);
     const why = config.workflows?.[name]?.isolation !== undefined ? 'as configured' : isolation === 'worktree' ? 'the project is a git repository' : 'the project root is not the top of a git repository';
     const what = isolation === 'worktree' ? `each task in its own git worktree, on branch orch/<id>, under ${worktreeRoot(config, root, env)}` : 'commands run in the project root';
     return `Isolation of workflow ${name}: ${isolation} (${why}): ${what}`;
   });
-  if (names.some(name => isolationOf(config, name, root) === 'worktree')) {
+  if (names.some(name => isolationOf(config, name, atTop) === 'worktree')) {
     const dirty = await repositoryOf(root).then(checkoutIsDirty, () => false);
     if (dirty) lines.push('The checkout has uncommitted changes: they are not in the tasks\' base (a task\'s branch starts from the last commit), and orch never touches them');
   }

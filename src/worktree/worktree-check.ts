@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OrchConfig, TaskRecord } from '../generated/types.js';
 import { git, gitNow, serialised } from '../git/run-git.js';
-import { isolationOf, parseWorktreeList, removeWorktreeIfClean, repoFolder, repositoryOf } from './task-worktree.js';
+import { isTopOfRepository, isolationOf, parseWorktreeList, removeWorktreeIfClean, repoFolder, repositoryOf } from './task-worktree.js';
 import { excludingOwnEntries, setupOf, type WorktreeSetup } from './worktree-setup.js';
 
 export interface WorktreeFinding {
@@ -21,7 +21,8 @@ export interface WorktreeFinding {
 
 /** The worktrees of `root`'s repository that orch made (branch orch/<id>) and no task needs, and stray folders. */
 export async function checkWorktrees(root: string, config: OrchConfig, records: readonly TaskRecord[], env: NodeJS.ProcessEnv): Promise<WorktreeFinding[]> {
-  const isolated = Object.keys(config.workflows ?? {}).some(name => isolationOf(config, name, root) === 'worktree');
+  const atTop = await isTopOfRepository(root);
+  const isolated = Object.keys(config.workflows ?? {}).some(name => isolationOf(config, name, atTop) === 'worktree');
   if (!isolated) return [];
   const repo = await repositoryOf(root).catch(() => undefined);
   if (repo === undefined) return [];

@@ -317,6 +317,28 @@ t.test('a detached HEAD: the task\'s branch is made from the commit checked out,
   t.equal(git(root, 'rev-parse', 'main'), second, 'main did not move');
 });
 
+t.test('a .git made while a task runs (an agent\'s git init), or one that is no repository, moves nothing: the task goes on in the project root', async t => {
+  const dir = t.testdir();
+  const marker = join(dir, 'inited');
+  const script = `const fs = require('node:fs');
+if (!fs.existsSync(${JSON.stringify(marker)})) { require('node:child_process').execFileSync('git', ['init', '--quiet']); fs.writeFileSync(${JSON.stringify(marker)}, ''); process.exit(1); }
+fs.writeFileSync('done.txt', process.cwd());`;
+  const root = makeProject(join(dir, 'plain'), {
+    workflow: { implement: { command: [process.execPath, '-e', script] }, retry: { max_attempts: 2, base_delay_s: 0.01, jitter: 0 } },
+    config: { worktree_root: join(dir, 'worktrees') },
+    tasks: { I: { goal: 'x' } },
+  });
+  t.same((await runOnce(root)).done, ['I']);
+  t.equal(readFileSync(join(root, 'done.txt'), 'utf8'), root, 'the second attempt ran where the first did');
+  t.equal(record(root, 'I').worktree, undefined);
+
+  const empty = makeProject(join(dir, 'empty-git'), { workflow: { implement: { command: EDIT } }, config: { worktree_root: join(dir, 'worktrees') }, tasks: { J: { goal: 'x' } } });
+  mkdirSync(join(empty, '.git'));
+  writeFileSync(join(empty, 'shared.txt'), '');
+  t.same((await runOnce(empty)).done, ['J']);
+  t.equal(readFileSync(join(empty, 'shared.txt'), 'utf8'), 'edit by J\n', 'an empty .git folder is no repository');
+});
+
 t.test('not a git repository: commands run in the project root, as before', async t => {
   const root = makeProject(join(t.testdir(), 'plain'), { workflow: { implement: { command: EDIT } }, tasks: { P: { goal: 'x' } } });
   writeFileSync(join(root, 'shared.txt'), '');
