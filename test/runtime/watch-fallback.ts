@@ -50,6 +50,22 @@ async function watchModeWithFailingWatch(t: Test) {
   return { mod, failing, calls, live };
 }
 
+/**
+ * Watch mode over `root` with a first task, WARM, found by the start's full passes and run to DONE:
+ * once it is, only a hint (or a poll) can find a new spec. Stopped at teardown.
+ */
+async function startWarm(t: Test, mod: Awaited<ReturnType<typeof watchModeWithFailingWatch>>['mod'], root: string, log: string) {
+  dropSpec(root, 'WARM', { goal: 'there at the start' });
+  const orch = await mod.watchAndWork(root, { env: { ...process.env, GOAL_LOG: log } });
+  t.teardown(async () => {
+    orch.stop('test over');
+    await orch.done;
+  });
+  await orch.watcherReady;
+  await untilRecord(root, 'WARM', 'to be DONE (the start\'s full passes are over)', r => r.state === 'DONE', BOUND_MS);
+  return orch;
+}
+
 const POLLING = /\*\*watcher\*\*: Watcher error on \.isollm\/tasks\/, polling it until it can be watched again: ENOSPC/;
 const NATIVE_AGAIN = /\*\*watcher\*\*: \.isollm\/tasks\/ is watched natively again/;
 
@@ -58,15 +74,7 @@ t.test('tasks/ cannot be watched at start (ENOSPC): a spec dropped then runs wit
   const { root, log } = goalProject(t); // resync_interval_s: 3600
   const tasks = `${root}/.isollm/tasks`;
   failing.add(tasks);
-  // Found by the start's full passes: once it is DONE they are over, and only a hint finds a new spec.
-  dropSpec(root, 'WARM', { goal: 'there at the start' });
-  const orch = await mod.watchAndWork(root, { env: { ...process.env, GOAL_LOG: log } });
-  t.teardown(async () => {
-    orch.stop('test over');
-    await orch.done;
-  });
-  await orch.watcherReady;
-  await untilRecord(root, 'WARM', 'to be DONE', r => r.state === 'DONE', BOUND_MS);
+  const orch = await startWarm(t, mod, root, log);
   const dropped = Date.now();
   dropSpec(root, 'POLLED', { goal: 'seen by the poll' });
   await untilRecord(root, 'POLLED', 'to be DONE, found by polling tasks/', r => r.state === 'DONE', BOUND_MS);
@@ -87,14 +95,7 @@ t.test('a live watch of tasks/ fails while no new one can be made: the folder is
   const { mod, failing, live } = await watchModeWithFailingWatch(t);
   const { root, log } = goalProject(t);
   const tasks = `${root}/.isollm/tasks`;
-  dropSpec(root, 'WARM', { goal: 'there at the start' });
-  const orch = await mod.watchAndWork(root, { env: { ...process.env, GOAL_LOG: log } });
-  t.teardown(async () => {
-    orch.stop('test over');
-    await orch.done;
-  });
-  await orch.watcherReady;
-  await untilRecord(root, 'WARM', 'to be DONE (the start\'s full passes are over)', r => r.state === 'DONE', BOUND_MS);
+  const orch = await startWarm(t, mod, root, log);
   const watcher = live.get(tasks);
   if (watcher === undefined) throw new Error('tasks/ is not watched');
   failing.add(tasks);
