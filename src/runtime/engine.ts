@@ -95,6 +95,8 @@ export class Engine {
   private readonly running = new Map<string, Running>();
   /** Whether the project root is the top of a git work tree (default isolation), looked at once a run. */
   private atTopOfRepository: Promise<boolean> | undefined;
+  /** The repository of task worktrees, asked of git once a run rather than before and after every attempt. */
+  private repositoryTop: Promise<string> | undefined;
   private readonly workers: WorkerPool;
   /** Files reported invalid, with the message: reported again only when the problem changes. */
   private readonly reported = new Map<string, string>();
@@ -1073,12 +1075,19 @@ export class Engine {
     }
     const worktree = current.worktree;
     if (worktree === undefined) throw new OrchError('ORCH_INTERNAL', `task ${record.id}: no worktree recorded`);
-    const repo = await repositoryOf(root);
+    const repo = await this.repository();
     const setup = setupOf(this.config);
     await ensureWorktree(repo, worktree);
     await prepareWorktree(repo, worktree, setup);
     await resetToCheckpoint(repo, worktree, setup);
     return { record: current, worktree, startFirst: startFirst && current === record, seed: current === record ? seed : undefined };
+  }
+
+  private repository(): Promise<string> {
+    this.repositoryTop ??= repositoryOf(this.options.paths.root);
+    // A failure (git gone for a moment) is not kept: the next attempt asks again.
+    this.repositoryTop.catch(() => (this.repositoryTop = undefined));
+    return this.repositoryTop;
   }
 
   /**
@@ -1090,7 +1099,7 @@ export class Engine {
     if (run.phase !== 'implement' || event.reason !== 'succeeded') return event;
     const step = run.step_id === undefined ? '' : ` step ${run.step_id}`;
     try {
-      const repo = await repositoryOf(this.options.paths.root);
+      const repo = await this.repository();
       const sha = await checkpoint(repo, worktree, `orch: task ${record.id}${step}, attempt ${n}`, setupOf(this.config));
       return sha === undefined ? event : { ...event, checkpoint: sha };
     } catch (error) {
@@ -1107,7 +1116,7 @@ export class Engine {
    */
   private async removeWorktreeOfDone(id: string, worktree: Worktree): Promise<void> {
     if (this.records.get(id)?.state !== 'DONE') return;
-    const repo = await repositoryOf(this.options.paths.root).catch(() => undefined);
+    const repo = await this.repository().catch(() => undefined);
     if (repo === undefined) return;
     const removed = await removeWorktreeIfClean(repo, worktree, setupOf(this.config)).catch(async (error: unknown) => {
       await this.reportOnce(`${id}:worktree-remove`, `Task ${id}: its worktree ${worktree.path} could not be removed: ${(error as Error).message}`, ['`orch doctor` lists it; remove it with `git worktree remove` once you have looked'], id);
