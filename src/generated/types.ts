@@ -273,6 +273,18 @@ export interface Workflow {
    */
   isolation?: 'worktree' | 'none';
   /**
+   * What becomes of a task's branch (isolation worktree): none (it waits; `orch merge ID` takes it into a clean checkout), branch (merged into merge_target after the quality gate passed on the branch), queue (merged into merge_target one task at a time, the quality gate run on the merged tree, the target moved only if it passes). Default: none.
+   */
+  merge?: 'none' | 'branch' | 'queue';
+  /**
+   * The branch merges go to (merge branch or queue); made from the task's base when missing. Never a branch checked out in a working tree orch does not own. Default: orch/integration.
+   */
+  merge_target?: string;
+  /**
+   * A merge that conflicts: back to the agent with the conflict committed on its branch (agent), or waiting for a person (human). Default: agent.
+   */
+  on_conflict?: 'agent' | 'human';
+  /**
    * When attempts are spent: FAILED (fail) or AWAITING_HUMAN (human).
    */
   on_exhausted?: 'fail' | 'human';
@@ -827,6 +839,7 @@ export interface Attempt {
    * The commit orch made on the task branch of what this attempt changed.
    */
   checkpoint?: string;
+  merge?: MergeLanded;
 }
 /**
  * Who ran a command: enough to tell it apart from an unrelated process that reuses its pid.
@@ -860,6 +873,26 @@ export interface CheckResult {
   runnable?: boolean;
 }
 /**
+ * The merge a quality gate attempt landed (merge branch or queue): the target branch moved from onto to commit.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "MergeLanded".
+ */
+export interface MergeLanded {
+  /**
+   * The branch merged into.
+   */
+  target: string;
+  /**
+   * The merge commit the target now points at (or the tip that already held the task's branch).
+   */
+  commit: string;
+  /**
+   * The target's tip the merge was made onto.
+   */
+  onto: string;
+}
+/**
  * Why the task waits for a human, and for what.
  *
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
@@ -877,7 +910,8 @@ export interface Awaiting {
     | 'deadline'
     | 'config'
     | 'rate_limit'
-    | 'hand_edit';
+    | 'hand_edit'
+    | 'merge_conflict';
   reason: string;
   resume_state?: TaskState;
   phase?: PhaseName;

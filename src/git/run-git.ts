@@ -30,6 +30,8 @@ export interface GitOptions {
   env?: Record<string, string>;
   /** How long a lock held by another git is waited for (GIT_LOCK_WAIT_MS.total when not given). */
   lockWaitMs?: number;
+  /** Exit codes besides 0 that are an answer, not a failure (`merge-tree` says 1 for a conflict). */
+  answers?: readonly number[];
 }
 
 /** A lock another git holds (the person's own `git commit`, an editor's git integration). */
@@ -46,6 +48,11 @@ export function git(repo: string, args: readonly string[], options: GitOptions =
 
 /** `git <args>` now, outside the queue: only for a caller already inside it (see serialised). */
 export async function gitNow(repo: string, args: readonly string[], options: GitOptions = {}): Promise<string> {
+  return (await gitAnswer(repo, args, options)).stdout;
+}
+
+/** As gitNow, with the exit code: one of 0 and `options.answers`; any other is thrown as a failure. */
+export async function gitAnswer(repo: string, args: readonly string[], options: GitOptions = {}): Promise<{ stdout: string; exitCode: number }> {
   const deadline = Date.now() + (options.lockWaitMs ?? GIT_LOCK_WAIT_MS.total);
   for (;;) {
     const result = await execa('git', [...args], {
@@ -56,7 +63,8 @@ export async function gitNow(repo: string, args: readonly string[], options: Git
       // No prompt for credentials or an editor may ever wait for a person who is not there.
       env: { GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true', LC_ALL: 'C', ...options.env },
     });
-    if (result.exitCode === 0 && !result.timedOut) return result.stdout;
+    const answered = result.exitCode === 0 || (result.exitCode !== undefined && options.answers?.includes(result.exitCode) === true);
+    if (answered && !result.timedOut) return { stdout: result.stdout, exitCode: result.exitCode ?? 0 };
     const stderr = result.stderr.trim();
     const lock = HELD_LOCK.exec(stderr);
     if (lock !== null && Date.now() < deadline) {

@@ -56,6 +56,7 @@ export function approve(d: Draft, ev: Decide<'approve'>): void {
     case 'exhausted':
     case 'config':
     case 'hand_edit':
+    case 'merge_conflict':
     case undefined:
       r.counters.same_error = 0;
       delete r.counters.error_signature;

@@ -5,6 +5,7 @@ import type {
   AttemptReason,
   CommandResult,
   InboxDecision,
+  MergeLanded,
   PhaseName,
   RunEvent,
   TaskRecord,
@@ -70,6 +71,8 @@ export type TaskEvent =
       readonly agent?: AttemptAgentFacts;
       /** The commit orch made on the task's branch of what the attempt changed (isolation worktree). */
       readonly checkpoint?: string;
+      /** The merge of the task's branch this quality gate attempt landed on the target (merge branch or queue). */
+      readonly merge?: MergeLanded;
     }
   /** orch: the task's deadline_at has passed. */
   | { readonly type: 'deadline_passed' }

@@ -88,6 +88,10 @@ function closeAttempt(d: Draft, attempt: Attempt, ev: AttemptFinished): void {
     const step = attempt.step_id === undefined ? '' : `, step ${attempt.step_id}`;
     log(d, 'task', 'info', `Checkpoint ${ev.checkpoint.slice(0, 12)} on ${d.r.worktree?.branch ?? 'the task branch'} (task=${d.r.id}${step}, attempt ${attempt.n})`);
   }
+  if (ev.merge !== undefined) {
+    attempt.merge = ev.merge;
+    log(d, 'task', 'success', `Merged task ${d.r.id} into ${ev.merge.target}: ${ev.merge.commit.slice(0, 12)} (onto ${ev.merge.onto.slice(0, 12)})`);
+  }
   if (result?.checks !== undefined) {
     attempt.checks = result.checks.map(c => ({
       name: c.name, passed: c.passed, ...(c.message === undefined ? {} : { message: c.message }), ...(c.runnable === undefined ? {} : { runnable: c.runnable }),

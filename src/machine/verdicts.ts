@@ -55,12 +55,28 @@ export function gateChecked(d: Draft, attempt: Attempt, pos: Position, result: C
     park(d, 'config', `Quality gate check could not run (${what}): fix the check in the config or the project, then approve`, d.r.state, 'quality_gate');
     return;
   }
+  if (d.ctx.workflow.on_conflict === 'human' && failedChecks.some(c => isMergeCheck(c.name))) {
+    const what = failedChecks.filter(c => isMergeCheck(c.name)).map(c => firstLine(c.message ?? c.name)).join('; ');
+    park(d, 'merge_conflict', `${what}: resolve the conflict markers in the task's worktree${d.r.worktree === undefined ? '' : ` (${d.r.worktree.path})`}, commit there, then approve`, d.r.state, 'quality_gate');
+    return;
+  }
   const tails = (result?.checks ?? [])
     .filter(c => !c.passed && c.output_tail !== undefined && c.output_tail !== '')
     .map(c => `--- ${c.name} output (last lines) ---\n${c.output_tail ?? ''}`);
   const head = lines.length > 0 ? `Quality gate failed:\n${lines.join('\n')}` : 'Quality gate failed';
   const why = [head, ...tails].join('\n\n').slice(0, GATE_FEEDBACK_CHARS);
   rework(d, d.r.steps.length - 1, why);
+}
+
+const MERGE_CHECK = 'merge into ';
+
+/** The name of the quality gate's check that stands for the merge into `target` (merge branch or queue). */
+export function mergeCheckName(target: string): string {
+  return `${MERGE_CHECK}${target}`;
+}
+
+function isMergeCheck(name: string): boolean {
+  return name.startsWith(MERGE_CHECK);
 }
 
 /** A reviewer or the quality gate sent the work back: implement step `index` again, within its attempts. */

@@ -13,6 +13,10 @@ export const DEFAULT_MAX_PLAN_REJECTIONS = 2;
 export const DEFAULT_NO_PROGRESS_LIMIT = 3;
 /** workflow.max_rate_limit_wait_s when left out: an hour parked by rate limits, then a person decides. */
 export const DEFAULT_MAX_RATE_LIMIT_WAIT_S = 3600;
+/** workflow.merge_target when left out: the merge queue's branch. */
+export const DEFAULT_MERGE_TARGET = 'orch/integration';
+/** What becomes of a task's branch when its gate passes (src/worktree/merge-queue.ts). */
+export type MergeMode = NonNullable<Workflow['merge']>;
 /** config.max_interruptions when it is left out (crash-loop cap). */
 export const DEFAULT_MAX_INTERRUPTIONS = 3;
 
@@ -62,6 +66,10 @@ export interface ResolvedWorkflow {
   readonly max_tokens: number | undefined;
   readonly no_progress_limit: number;
   readonly max_rate_limit_wait_s: number;
+  /** What becomes of the task's branch when its gate passes (isolation worktree; see merge-queue.ts). */
+  readonly merge: MergeMode;
+  readonly merge_target: string;
+  readonly on_conflict: 'agent' | 'human';
 }
 
 /** The workflow `spec` runs under `config`. Throws ORCH_CONFIG_INVALID when it names no workflow. */
@@ -98,6 +106,9 @@ export function resolveWorkflow(config: OrchConfig, spec: TaskSpec): ResolvedWor
     max_tokens: spec.max_tokens ?? workflow.max_tokens,
     no_progress_limit: workflow.no_progress_limit ?? DEFAULT_NO_PROGRESS_LIMIT,
     max_rate_limit_wait_s: workflow.max_rate_limit_wait_s ?? DEFAULT_MAX_RATE_LIMIT_WAIT_S,
+    merge: workflow.merge ?? 'none',
+    merge_target: workflow.merge_target ?? DEFAULT_MERGE_TARGET,
+    on_conflict: workflow.on_conflict ?? 'agent',
   };
 }
 
@@ -123,7 +134,8 @@ function resolvePhase(
     name,
     role: roleOfPhase(name),
     skipped,
-    runs: !skipped && (command !== undefined || agent !== 'command' || Object.keys(checks).length > 0),
+    // A merge into the target is the quality gate's work too, with no check of its own to run.
+    runs: !skipped && (command !== undefined || agent !== 'command' || Object.keys(checks).length > 0 || (name === 'quality_gate' && (workflow.merge ?? 'none') !== 'none')),
     command,
     agent,
     args: phase.args ?? [],

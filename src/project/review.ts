@@ -87,6 +87,8 @@ function approveEffect(awaiting: Awaiting | undefined, phase: string | null): st
       return `run ${at} again with fresh attempts (fix the config first)`;
     case 'hand_edit':
       return `go on with ${at} from the record as it was edited (read the edit first)`;
+    case 'merge_conflict':
+      return 'merge the task\'s branch again (commit your resolution in its worktree first)';
     case 'rate_limit':
       return `run ${at} again (the rate-limit wait starts over)`;
     case 'no_progress':

@@ -2,7 +2,7 @@
 // spec changed since the record took it). Library code: it collects, the CLI prints.
 import { join, relative, resolve, sep } from 'node:path';
 import { OrchError, isOrchError } from '../errors.js';
-import type { Attempt, Awaiting, CheckResult, ErrorNote, Review, Step, TaskRecord, TaskSpec, TaskState, Transition, Worktree } from '../generated/types.js';
+import type { Attempt, Awaiting, CheckResult, ErrorNote, MergeLanded, Review, Step, TaskRecord, TaskSpec, TaskState, Transition, Worktree } from '../generated/types.js';
 import { firstLine } from '../machine/messages.js';
 import { PHASE_INFO } from '../machine/states.js';
 import { loadIfExists } from '../store/load.js';
@@ -31,6 +31,8 @@ export interface AttemptView {
   checks: CheckResult[];
   /** The commit orch made on the task's branch of what the attempt changed (isolation worktree). */
   checkpoint: string | null;
+  /** The merge into the target this quality gate attempt landed (merge branch or queue). */
+  merge: MergeLanded | null;
   /** Absolute path of the attempt's stdout.log, stderr.log and result.json. */
   artifacts_dir: string;
 }
@@ -147,6 +149,7 @@ export function attemptView(paths: StatePaths, attempt: Attempt): AttemptView {
     tokens: attempt.tokens ?? null,
     checks: attempt.checks ?? [],
     checkpoint: attempt.checkpoint ?? null,
+    merge: attempt.merge ?? null,
     artifacts_dir: dir,
   };
 }

@@ -39,10 +39,17 @@ export interface AttemptOptions {
   /** The task's own worktree (isolation worktree): the command runs there, told of it in its environment. */
   worktree?: Worktree;
   /**
-   * The task's worktree could not be set up: the attempt is recorded as failed with this error, a
-   * problem of the setup (the repository, the config), not of the agent: no retry can fix it.
+   * The task's worktree (or its merge) could not be set up: the attempt is recorded as failed with this
+   * error and nothing runs. A problem of the setup (the repository, the config), not of the agent: no
+   * retry can fix it, unless `setupRetryable` says it was a passing one (a git lock held too long).
    */
   setupError?: string;
+  setupRetryable?: boolean;
+  /**
+   * The quality gate's verdict is known without running a command (a merge that conflicts, a branch
+   * merged already): the attempt is recorded with it, and nothing runs.
+   */
+  verdict?: CommandResult;
   /** True once the orchestrator is shutting down: a command stopped for that was interrupted, not cancelled. */
   isShuttingDown: () => boolean;
   /** Writes the attempt (with its process identity) to the record; awaited before we wait on the command. */
@@ -85,7 +92,13 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
 
   if (options.setupError !== undefined) {
     await options.onStarted(attempt);
-    return finished({ reason: 'failed', exit_code: null, signal: null }, { error: options.setupError, config_problem: true });
+    const how = options.setupRetryable === true ? { retryable: true } : { config_problem: true };
+    return finished({ reason: 'failed', exit_code: null, signal: null }, { error: options.setupError, ...how });
+  }
+  if (options.verdict !== undefined) {
+    await options.onStarted(attempt);
+    const passed = (options.verdict.checks ?? []).every(check => check.passed);
+    return finished({ reason: passed ? 'succeeded' : 'failed', exit_code: null, signal: null }, { result: options.verdict });
   }
 
   // The agent client that runs the phase (undefined: a plain command, or the quality gate). It builds

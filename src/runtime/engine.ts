@@ -24,8 +24,9 @@ import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
-import { runAttempt, type AttemptFinishedEvent } from './attempt.js';
-import { checkpoint, ensureWorktree, isolationOf, isTopOfRepository, planWorktree, removeWorktreeIfClean, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
+import { runAttempt, type AttemptFinishedEvent, type AttemptOptions } from './attempt.js';
+import { mergeThroughGate } from './merge-step.js';
+import { checkpoint, ensureWorktree, isolationOf, isTopOfRepository, planWorktree, removeWorktreeIfClean, repoFolder, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
 import { prepareWorktree, setupOf } from '../worktree/worktree-setup.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
@@ -974,7 +975,7 @@ export class Engine {
         setupError = `the task's worktree could not be set up: ${error.message}${error.hint === undefined ? '' : ` (${error.hint})`}`;
       }
       const n = nextAttemptNumber(record);
-      const attemptEvent = await runAttempt({
+      const attemptOptions: AttemptOptions = {
         paths,
         runId: this.options.runId,
         record,
@@ -1003,7 +1004,8 @@ export class Engine {
             };
             startWrite = this.applyStrict(record.id, events, written, seed).then(written, reject);
           }),
-      }).catch(async (error: unknown): Promise<AttemptFinishedEvent> => {
+      };
+      const attemptEvent = await this.runPhase(run, worktree, attemptOptions).catch(async (error: unknown): Promise<AttemptFinishedEvent> => {
         // The runner failed once the attempt was in the record: it killed the command, and the attempt
         // must be closed, or the task stays "running" with no process for ever. Retryable: nothing is
         // known to be wrong with the command. Before that (the start write failed), the error is
@@ -1083,6 +1085,15 @@ export class Engine {
     return { record: current, worktree, startFirst: startFirst && current === record, seed: current === record ? seed : undefined };
   }
 
+  /** The attempt; for the quality gate of a task whose branch is merged, through the merge queue. */
+  private async runPhase(run: PhaseRun, worktree: Worktree | undefined, attempt: AttemptOptions): Promise<AttemptFinishedEvent> {
+    const workflow = attempt.workflow;
+    if (run.phase !== 'quality_gate' || worktree === undefined || workflow.merge === 'none' || attempt.setupError !== undefined) return runAttempt(attempt);
+    const repo = await this.repository();
+    const folder = repoFolder(this.options.paths.root, repo, this.config, this.options.env ?? process.env);
+    return mergeThroughGate({ repo, folder, workflow, setup: setupOf(this.config), worktree, attempt });
+  }
+
   private repository(): Promise<string> {
     this.repositoryTop ??= repositoryOf(this.options.paths.root);
     // A failure (git gone for a moment) is not kept: the next attempt asks again.
@@ -1123,12 +1134,14 @@ export class Engine {
       return undefined;
     });
     if (removed === undefined) return;
+    const merged = this.records.get(id)?.attempts.filter(attempt => attempt.merge !== undefined).at(-1)?.merge;
+    const takeIt = merged === undefined ? `\`orch merge ${id}\` takes it into a clean checkout` : `merged into ${merged.target}`;
     await this.log({
       category: 'task',
       level: 'info',
       task_id: id,
       message: removed
-        ? `Worktree of task ${id} removed: its work is on branch ${worktree.branch} (\`orch merge ${id}\` takes it into a clean checkout)`
+        ? `Worktree of task ${id} removed: its work is on branch ${worktree.branch} (${takeIt})`
         : `Worktree of task ${id} kept at ${worktree.path}: it has changes not checkpointed (\`git -C ${worktree.path} status\`); its checkpointed work is on branch ${worktree.branch}`,
     });
   }

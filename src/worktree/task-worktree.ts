@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { OrchConfig, Worktree } from '../generated/types.js';
 import { OrchError } from '../errors.js';
+import { DEFAULT_MERGE_TARGET } from '../machine/workflow.js';
 import { git, gitNow, serialised } from '../git/run-git.js';
 import { adminDirOf, excludingOwnEntries, takeAwayOwnEntries, type WorktreeSetup } from './worktree-setup.js';
 
@@ -146,8 +147,8 @@ function unlockByGitfile(worktree: string): boolean {
   }
 }
 
-/** Who checkpoints are by: orch makes them, whoever's agent did the work. */
-const CHECKPOINT_AUTHOR = { GIT_AUTHOR_NAME: 'orch', GIT_AUTHOR_EMAIL: 'orch@localhost', GIT_COMMITTER_NAME: 'orch', GIT_COMMITTER_EMAIL: 'orch@localhost' };
+/** Who checkpoints (and merge commits) are by: orch makes them, whoever's agent did the work. */
+export const CHECKPOINT_AUTHOR = { GIT_AUTHOR_NAME: 'orch', GIT_AUTHOR_EMAIL: 'orch@localhost', GIT_COMMITTER_NAME: 'orch', GIT_COMMITTER_EMAIL: 'orch@localhost' };
 
 /** Commits what changed in the worktree on the task's branch; the new commit, or undefined when nothing changed. */
 export async function checkpoint(repo: string, plan: Worktree, message: string, setup: WorktreeSetup = NO_SETUP): Promise<string | undefined> {
@@ -189,7 +190,13 @@ export async function describeIsolation(config: OrchConfig, root: string, env: N
     const isolation = isolationOf(config, name, atTop);
     const why = config.workflows?.[name]?.isolation !== undefined ? 'as configured' : isolation === 'worktree' ? 'the project is a git repository' : 'the project root is not the top of a git repository';
     const what = isolation === 'worktree' ? `each task in its own git worktree, on branch orch/<id>, under ${worktreeRoot(config, root, env)}` : 'commands run in the project root';
-    return `Isolation of workflow ${name}: ${isolation} (${why}): ${what}`;
+    const merge = config.workflows?.[name]?.merge ?? 'none';
+    const target = config.workflows?.[name]?.merge_target ?? DEFAULT_MERGE_TARGET;
+    const merged =
+      isolation !== 'worktree' || merge === 'none'
+        ? ''
+        : `; merged into ${target} one task at a time, ${merge === 'queue' ? 'the quality gate run on the merged tree' : 'after the quality gate passed on the branch'}, the branch moved only by compare-and-swap`;
+    return `Isolation of workflow ${name}: ${isolation} (${why}): ${what}${merged}`;
   });
   if (names.some(name => isolationOf(config, name, atTop) === 'worktree')) {
     const dirty = await repositoryOf(root).then(checkoutIsDirty, () => false);

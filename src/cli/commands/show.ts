@@ -66,6 +66,8 @@ function printDetail(detail: TaskDetail, root: string, limit: number): void {
     const w = detail.worktree;
     const last = detail.attempts.filter(a => a.checkpoint !== null).at(-1)?.checkpoint ?? null;
     println(`worktree: ${w.path} · branch ${w.branch} · base ${w.base_sha.slice(0, 12)}${last === null ? ' · no checkpoint yet' : ` · last checkpoint ${last.slice(0, 12)}`}`);
+    const merged = detail.attempts.filter(a => a.merge !== null).at(-1)?.merge ?? null;
+    if (merged !== null) println(`merged: into ${merged.target} · ${merged.commit.slice(0, 12)} (onto ${merged.onto.slice(0, 12)})`);
   }
   if (detail.phase !== null && detail.state !== 'DONE' && detail.state !== 'FAILED' && detail.state !== 'CANCELLED') {
     println(`phase: ${detail.phase}${detail.step === null ? '' : `, step ${detail.step}`} (${detail.phase_attempts} attempt(s) spent on it)`);
