@@ -59,6 +59,8 @@ function sweepCases(): CrashCase[] {
   for (const point of Object.keys(CRASH_POINTS) as CrashPointName[]) {
     // orch doctor --fix is never reached by an orchestrator run: test/torture/crash-points-cli.ts.
     if (point.startsWith('doctor.')) continue;
+    // The workload is no git repository: the merge queue's point is test/worktree/merge-queue.ts's.
+    if (point.startsWith('merge.')) continue;
     // The workload spawns 14 commands: a later occurrence of a spawn point is never reached.
     const at = once.includes(point) ? [1] : point.startsWith('resume.') ? [1, 2] : point.startsWith('attempt.') ? [...new Set(occurrences.map(n => Math.min(n, 12)))] : occurrences;
     for (const n of at) {

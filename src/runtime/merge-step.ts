@@ -10,6 +10,7 @@ import type { ResolvedWorkflow } from '../machine/workflow.js';
 import { mergeCheckName } from '../machine/verdicts.js';
 import { commitConflict, gateWorktreeAt, inMergeQueue, landMerge, prepareMerge, type PreparedMerge } from '../worktree/merge-queue.js';
 import type { WorktreeSetup } from '../worktree/worktree-setup.js';
+import { crashPoint } from '../testing/crash-points.js';
 import { runAttempt, type AttemptFinishedEvent, type AttemptOptions } from './attempt.js';
 
 export interface MergeStepOptions {
@@ -74,7 +75,10 @@ export async function mergeThroughGate(options: MergeStepOptions): Promise<Attem
     const event = await runAttempt({ ...attempt, ...(gate !== undefined && { worktree: gate }) });
     if (!gatePassed(event)) return event;
     const landed = await landMerge(repo, prepared, message).catch((error: unknown) => (isOrchError(error) ? error : Promise.reject(error)));
-    if (landed === true) return { ...event, merge: { target, commit: prepared.commit, onto: prepared.tip } };
+    if (landed === true) {
+      crashPoint('merge.after-land');
+      return { ...event, merge: { target, commit: prepared.commit, onto: prepared.tip } };
+    }
     const why = landed === false ? `${target} moved while the gate ran (someone else updated it): the task is merged again onto its new tip` : `${target} could not be moved: ${landed.message}`;
     return { ...event, reason: 'failed', retryable: true, error: why };
   });

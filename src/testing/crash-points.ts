@@ -42,6 +42,8 @@ export const CRASH_POINTS = {
   'resume.before-interrupt': 'recoverOpenAttempts, after the stop, before the attempt is closed',
   /** orchestrator recovery: the attempt is closed interrupted. */
   'resume.after-interrupt': 'recoverOpenAttempts, after the attempt is closed',
+  /** merge queue: the target branch moved to the task's merge commit; the record does not say so yet. */
+  'merge.after-land': 'mergeThroughGate, after the compare-and-swap of the target, before the attempt ends',
   /** doctor --fix: about to repair one problem (remove a lock, stop a process group). */
   'doctor.before-repair': 'repairProblems, before each repair',
   /** doctor --fix: an orphan process group is stopped. */

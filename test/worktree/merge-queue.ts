@@ -237,3 +237,25 @@ t.test('merge "branch": the gate runs on the task\'s branch in its worktree, the
   t.match(shown.stdout, new RegExp(`merged: into integration/next · ${git(root, 'rev-parse', 'integration/next').slice(0, 12)} \\(onto [0-9a-f]{12}\\)`));
   t.notOk(existsSync(join(dir, 'worktrees', readdirSync(join(dir, 'worktrees'))[0] ?? '', '.merge-integration_next')), 'no scratch worktree for merge "branch"');
 });
+
+t.test('kill -9 of orch after the target moved, before the record said so: --resume finds the branch merged, moves nothing again, leaks nothing', async t => {
+  const dir = t.testdir();
+  const { root, base } = repoProject(dir, ['A'], {}, 1);
+  const crashed = await runCli(['--once'], { cwd: root, env: { ORCH_CRASH_AT: 'merge.after-land' }, timeoutMs: 60_000 });
+  t.equal(crashed.signal, 'SIGKILL', 'killed at the crash point');
+  const landed = git(root, 'rev-parse', TARGET);
+  t.not(landed, base, 'the target had moved');
+  t.equal(record(root, 'A').state, 'QUALITY_GATE', 'the record did not know it yet');
+
+  const resumed = await runCli(['--resume', '--once'], { cwd: root, timeoutMs: 60_000 });
+  t.equal(resumed.code, 0, resumed.stderr);
+  const r = record(root, 'A');
+  t.equal(r.state, 'DONE');
+  const gates = r.attempts.filter(a => a.phase === 'quality_gate');
+  t.same(gates.map(a => a.reason), ['interrupted', 'succeeded']);
+  t.same(gates[1]?.merge, { target: TARGET, commit: landed, onto: landed }, 'found merged already: recorded as the tip');
+  t.equal(git(root, 'rev-parse', TARGET), landed, 'the target did not move again');
+  t.equal(git(root, 'rev-list', '--count', '--first-parent', `${base}..${TARGET}`), '1', 'one merge of the task');
+  t.notMatch(git(root, 'worktree', 'list'), /orch\//, 'no task worktree left');
+  git(root, 'fsck', '--no-progress');
+});
