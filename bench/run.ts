@@ -26,9 +26,9 @@ import { runProfiles } from './profile.js';
 import { scale } from './scale.js';
 import { spawnHeap } from './spawn-heap.js';
 import { throughput } from './throughput.js';
-import { worktree } from './worktree.js';
+import { mergeQueue, worktree } from './worktree.js';
 
-const BENCHMARKS: readonly Benchmark[] = [dropToStart, throughput, durableWrite, coldStart, scale, spawnHeap, worktree];
+const BENCHMARKS: readonly Benchmark[] = [dropToStart, throughput, durableWrite, coldStart, scale, spawnHeap, worktree, mergeQueue];
 
 function newestMtime(dir: string): number {
   let newest = 0;

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureWorktree, removeWorktreeIfClean, resetToCheckpoint } from '../src/worktree/task-worktree.js';
+import { landMerge, prepareMerge } from '../src/worktree/merge-queue.js';
 import type { Benchmark } from './lib/context.js';
 import { p50RatioRow, summarize, type Row } from './lib/stats.js';
 
@@ -70,6 +71,60 @@ export const worktree: Benchmark = {
     return [
       row('prepare (ensureWorktree + reset to checkpoint)', samples.add, samples.bareAdd, 'git worktree add -b'),
       row('removal (removeWorktreeIfClean)', samples.remove, samples.bareRemove, 'git worktree remove'),
+    ];
+  },
+};
+
+/** A branch `name` off `base` with one commit adding `path` (plumbing: no worktree, a private index). */
+function makeBranch(repo: string, base: string, name: string, path: string, index: string): void {
+  const env = { ...GIT_ENV, GIT_INDEX_FILE: index };
+  const run = (...args: string[]): string => execFileSync('git', args, { cwd: repo, env, encoding: 'utf8' }).trim();
+  run('read-tree', base);
+  const blob = execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: repo, encoding: 'utf8', input: `content of ${path}\n` }).trim();
+  run('update-index', '--add', '--cacheinfo', `100644,${blob},${path}`);
+  const commit = run('commit-tree', run('write-tree'), '-p', base, '-m', name);
+  run('update-ref', `refs/heads/${name}`, commit);
+}
+
+export const mergeQueue: Benchmark = {
+  name: 'merge-queue',
+  about: 'one task merged by the queue (prepareMerge + landMerge, no gate) vs bare git merge-tree + commit-tree + update-ref, 2,000 files',
+  async run(ctx) {
+    const rounds = ctx.quick ? 5 : 25;
+    const { repo, base } = makeRepo(ctx.workDir, 2000);
+    const index = join(ctx.workDir, 'bench-index');
+    for (let i = 0; i <= rounds; i++) {
+      makeBranch(repo, base, `orch/t${i}`, `src${i % 40}/orch-new${i}.ts`, index);
+      makeBranch(repo, base, `bare/t${i}`, `src${i % 40}/bare-new${i}.ts`, index);
+    }
+    execFileSync('git', ['update-ref', 'refs/heads/bare/integration', base], { cwd: repo });
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: repo, env: GIT_ENV, encoding: 'utf8' }).trim();
+    const samples = { orch: [] as number[], bare: [] as number[] };
+    for (let i = 0; i <= rounds; i++) {
+      const plan = { path: join(ctx.workDir, 'unused'), branch: `orch/t${i}`, base_sha: base };
+      const viaOrch = () => timed(async () => {
+        const prepared = await prepareMerge(repo, plan, 'orch/integration', `merge t${i}`);
+        if (prepared.kind !== 'ready' || !(await landMerge(repo, prepared, `merge t${i}`))) throw new Error(`merge of t${i} did not land: ${prepared.kind}`);
+      });
+      const bare = () => timed(async () => {
+        const tip = git('rev-parse', 'refs/heads/bare/integration');
+        const tree = git('merge-tree', '--write-tree', tip, `refs/heads/bare/t${i}`);
+        const commit = git('commit-tree', tree, '-p', tip, '-p', `refs/heads/bare/t${i}`, '-m', `merge t${i}`);
+        git('update-ref', 'refs/heads/bare/integration', commit, tip);
+      });
+      const [a, b] = i % 2 === 0 ? [await viaOrch(), await bare()] : ([await bare(), await viaOrch()].reverse() as [number, number]);
+      if (i === 0) continue; // warm-up
+      samples.orch.push(a);
+      samples.bare.push(b);
+    }
+    ctx.log(`merge-queue: bare merge p50 ${summarize(samples.bare).p50.toFixed(1)} ms`);
+    return [
+      p50RatioRow(
+        { bench: 'merge-queue', case: 'merge per task (prepare + compare-and-swap, no gate)', unit: 'ms', note: `2,000 files; ${samples.orch.length} rounds, orch and bare interleaved; baseline: git merge-tree + commit-tree + update-ref` },
+        summarize(samples.orch),
+        summarize(samples.bare),
+        1.5,
+      ),
     ];
   },
 };

