@@ -602,6 +602,10 @@ export interface CachedRecord {
   state: TaskState;
   activity: Activity;
   retry_at?: Timestamp;
+  /**
+   * The spec's declared paths, for a started task that is not finished: a NEW task whose paths overlap them waits.
+   */
+  paths?: string[];
 }
 /**
  * A valid spec: its task id when that is not its file name's (the rest is read for the rows shown).
@@ -746,6 +750,12 @@ export interface TaskSpec {
    * Higher runs first.
    */
   priority?: number;
+  /**
+   * Globs of the files the task expects to touch, relative to the repository root (`*` within a folder, `**` across folders, `?` one character). A NEW task does not start while a started task's declared paths, or the files its checkpoints changed, overlap these: it waits, and `orch status` says for which.
+   *
+   * @maxItems 200
+   */
+  paths?: string[];
   depends_on?: TaskId[];
   workflow?: string;
   risk?: 'low' | 'medium' | 'high';

@@ -13,7 +13,7 @@ import { readTextFileSync } from '../store/read-file.js';
 import { duplicateIdFailures, specIdOf } from '../store/spec-id.js';
 import { invalidFile, listDocuments, listFolder, misnamedRecord, type InvalidFile } from './read-state.js';
 import type { StatusCacheFile } from './status-cache.js';
-import { summarizeRecord, taskRow, waitingForDependencies, type RecordSummary, type TaskRow } from './status-row.js';
+import { summarizeRecord, taskRow, waitingToStart, type BusyTask, type RecordSummary, type TaskRow } from './status-row.js';
 
 // Per file of 10,000 or 100,000: a plain concatenation, not path.join, whose normalizing costs a
 // microsecond each (the folder is absolute and normalized, a listed name has no slash).
@@ -117,13 +117,13 @@ export type RowRead = { row: TaskRow } | { invalid?: InvalidFile };
  * The row of a task shown, from its file read now (a shown row is never older than the files): a
  * record, or the spec of a task the orchestrator has not taken up yet.
  */
-export async function readRow(paths: StatePaths, listed: { record: RecordEntry } | { spec: string }, now: number, done: ReadonlySet<string>): Promise<RowRead> {
+export async function readRow(paths: StatePaths, listed: { record: RecordEntry } | { spec: string }, now: number, done: ReadonlySet<string>, busy: readonly BusyTask[]): Promise<RowRead> {
   const [kind, path] = 'record' in listed ? (['record', listed.record.path] as const) : (['spec', listed.spec] as const);
   try {
-    if (kind === 'spec') return { row: unrecordedRow(path, (await loadDocument('spec', path)).doc, done) };
+    if (kind === 'spec') return { row: unrecordedRow(path, (await loadDocument('spec', path)).doc, done, busy) };
     const doc = readRecord(path, 'record' in listed ? listed.record.validAt : undefined);
     const misnamed = misnamedRecord(paths, path, doc.id);
-    return misnamed === undefined ? { row: taskRow(doc, now, done) } : { invalid: misnamed };
+    return misnamed === undefined ? { row: taskRow(doc, now, done, busy) } : { invalid: misnamed };
   } catch (error) {
     const failure = failureOf(path, error);
     return failure.error.code === 'ORCH_NOT_FOUND' ? {} : { invalid: invalidFile(paths.root, kind, failure) };
@@ -142,11 +142,11 @@ function readRecord(path: string, validAt: string | undefined): TaskRecord {
   return unchanged ? (value as TaskRecord) : validateDocument('record', path, value);
 }
 
-function unrecordedRow(path: string, spec: TaskSpec, done: ReadonlySet<string>): TaskRow {
+function unrecordedRow(path: string, spec: TaskSpec, done: ReadonlySet<string>, busy: readonly BusyTask[]): TaskRow {
   return {
     id: assertSafeId(specIdOf(path, spec), path), title: spec.title ?? firstLine(spec.goal ?? ''), state: 'NEW', activity: 'queued',
     phase: null, step: null, attempts: 0, phase_attempts: 0, worker: null, since: null, waiting_until: null,
-    waiting_for: waitingForDependencies(spec.depends_on, done) ?? 'the orchestrator to take it up',
+    waiting_for: waitingToStart(spec, done, busy) ?? 'the orchestrator to take it up',
     last_error: null, cost_usd: 0, tokens: 0, recorded: false,
   };
 }

@@ -1,7 +1,8 @@
 // One row of `orch status` per task record: what it is doing, where, since when, and what it waits
 // for; and the summary of a record that status keeps for every task (status-cache.json) to count,
 // sort and page them, reading whole records only for the rows it shows.
-import type { Activity, CachedRecord, TaskRecord, TaskState } from '../generated/types.js';
+import type { Activity, CachedRecord, TaskRecord, TaskSpec, TaskState } from '../generated/types.js';
+import { firstOverlap, type Footprint } from '../machine/footprint.js';
 import { firstLine } from '../machine/messages.js';
 import { openAttempt } from '../machine/record.js';
 import { TASK_STATE_INFO } from '../machine/states.js';
@@ -71,11 +72,27 @@ export type RecordSummary = Omit<CachedRecord, 'sig'>;
 
 export function summarizeRecord(record: TaskRecord): RecordSummary {
   const activity = activityOf(record);
+  const started = record.state !== 'NEW' && !TASK_STATE_INFO[record.state].terminal;
   return {
     state: record.state,
     activity,
     ...(activity === 'active' && record.next_attempt_at !== undefined && { retry_at: record.next_attempt_at }),
+    ...(started && record.spec.paths !== undefined && record.spec.paths.length > 0 && { paths: record.spec.paths }),
   };
+}
+
+/** A started, unfinished task's declared paths: a NEW task whose paths meet them waits. */
+export interface BusyTask {
+  id: string;
+  footprint: Footprint;
+}
+
+/** Why a NEW task has not started: a dependency not DONE, or a started task whose paths meet its own. */
+export function waitingToStart(spec: TaskSpec, done: ReadonlySet<string>, busy: readonly BusyTask[]): string | null {
+  const dependencies = waitingForDependencies(spec.depends_on, done);
+  if (dependencies !== null) return dependencies;
+  const overlap = firstOverlap({ globs: spec.paths ?? [], files: [] }, busy);
+  return overlap === undefined ? null : `task ${overlap.id}: their paths overlap (${overlap.where})`;
 }
 
 /** What the task is doing at `now`: an active task whose next attempt is still ahead is in backoff. */
@@ -89,7 +106,7 @@ export function waitingForDependencies(dependsOn: readonly string[] | undefined,
 }
 
 /** One status row of a record. `done` holds the ids of DONE tasks (for "waiting for dependencies"). */
-export function taskRow(record: TaskRecord, now: number, done: ReadonlySet<string> = new Set()): TaskRow {
+export function taskRow(record: TaskRecord, now: number, done: ReadonlySet<string> = new Set(), busy: readonly BusyTask[] = []): TaskRow {
   const summary = summarizeRecord(record);
   const activity = activityAt(summary, now);
   const terminal = TASK_STATE_INFO[record.state].terminal;
@@ -100,7 +117,7 @@ export function taskRow(record: TaskRecord, now: number, done: ReadonlySet<strin
   if (record.state === 'AWAITING_HUMAN') {
     waitingFor = record.awaiting === undefined ? 'human' : `human (${record.awaiting.kind}): ${firstLine(record.awaiting.reason)}`;
   } else if (record.state === 'NEW') {
-    waitingFor = waitingForDependencies(record.spec.depends_on, done);
+    waitingFor = waitingToStart(record.spec, done, busy);
   }
   return {
     id: record.id,

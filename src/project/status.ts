@@ -8,7 +8,7 @@ import type { StatePaths } from '../store/paths.js';
 import { invalidFile, type InvalidFile } from './read-state.js';
 import { StatusCacheFile } from './status-cache.js';
 import { checkFile, checkFolder, readRecordEntries, readRow, readSpecEntries, type RecordEntry } from './status-files.js';
-import { activityAt, compareByActivity, type TaskRow } from './status-row.js';
+import { activityAt, compareByActivity, type BusyTask, type TaskRow } from './status-row.js';
 import { emptyCounts } from './summary.js';
 
 export const SESSION_STATES = ['running', 'stale', 'stopped', 'none', 'unreadable'] as const;
@@ -100,11 +100,13 @@ export async function collectStatus(paths: StatePaths, options: StatusOptions = 
 
   const counts = emptyCounts();
   const done = new Set<string>();
+  const busy: BusyTask[] = [];
   const listed: Listed[] = [];
   for (const record of records.entries) {
     const { id, summary } = record;
     counts[summary.state] += 1;
     if (summary.state === 'DONE') done.add(id);
+    if (summary.paths !== undefined) busy.push({ id, footprint: { globs: summary.paths, files: [] } });
     listed.push({ id, activity: activityAt(summary, now), record });
   }
   const recorded = new Set(listed.map(task => task.id));
@@ -119,7 +121,7 @@ export async function collectStatus(paths: StatePaths, options: StatusOptions = 
   const tasks: TaskRow[] = [];
   const vanished: InvalidFile[] = [];
   for (const task of listed.slice(offset, options.limit === undefined ? undefined : offset + options.limit)) {
-    const read = await readRow(paths, task, now, done);
+    const read = await readRow(paths, task, now, done, busy);
     if ('row' in read) tasks.push(read.row);
     else if (read.invalid !== undefined) vanished.push(read.invalid);
   }

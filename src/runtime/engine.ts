@@ -12,6 +12,7 @@ import { DEFAULT_MAX_INTERRUPTIONS, DEFAULT_WORKFLOW, resolveWorkflow, type Reso
 import { createRecord, currentPhase, nextAttemptNumber, transition, type Effect, type PhaseRun, type TaskEvent } from '../machine/transition.js';
 import { findDependencyCycles, isRunnable, orderRunnable } from '../machine/schedule.js';
 import { isTerminal } from '../machine/states.js';
+import { firstOverlap, type Footprint } from '../machine/footprint.js';
 import type { LogEntry, RunLog } from '../runlog/run-log.js';
 import { updateDocument, writeLocked, type Fence } from '../store/fenced-update.js';
 import { withLock } from '../store/lock.js';
@@ -26,7 +27,7 @@ import { recordPath, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
 import { runAttempt, type AttemptFinishedEvent, type AttemptOptions } from './attempt.js';
 import { mergeThroughGate } from './merge-step.js';
-import { checkpoint, ensureWorktree, isolationOf, isTopOfRepository, planWorktree, removeWorktreeIfClean, repoFolder, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
+import { changedFilesOf, checkpoint, ensureWorktree, isolationOf, isTopOfRepository, planWorktree, removeWorktreeIfClean, repoFolder, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
 import { prepareWorktree, setupOf } from '../worktree/worktree-setup.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
@@ -101,6 +102,8 @@ export class Engine {
   private readonly workers: WorkerPool;
   /** Files reported invalid, with the message: reported again only when the problem changes. */
   private readonly reported = new Map<string, string>();
+  /** Per task, the files its checkpoints changed against its base (isolation worktree): part of its footprint. */
+  private readonly changedFiles = new Map<string, string[]>();
   private readonly configWatch: ConfigWatch;
   /** The apply in progress per task: applies to one task are serialized (see apply). */
   private readonly applying = new Map<string, Promise<TaskRecord | undefined>>();
@@ -917,6 +920,11 @@ export class Engine {
 
   /** schedule's loop: a seed that is launched is taken out of `seeds`. */
   private async launchRunnable(candidates: TaskRecord[], seeds: Map<string, { record: TaskRecord }>, now: number): Promise<void> {
+    // Started tasks' footprints: a NEW task whose declared paths meet one of them waits (and those
+    // started in this loop join them).
+    const started = this.active()
+      .filter(record => record.state !== 'NEW')
+      .map(record => ({ id: record.id, footprint: this.footprintOf(record) }));
     for (const candidate of orderRunnable(candidates)) {
       if (this.stopping || this.draining) return;
       // Its backoff counted on the monotonic clock (a clock set back a day does not hold it a day).
@@ -931,6 +939,13 @@ export class Engine {
       let record: TaskRecord | undefined = candidate;
       let startFirst = false;
       if (record.state === 'NEW') {
+        const footprint = this.footprintOf(record);
+        const overlap = firstOverlap(footprint, started);
+        if (overlap !== undefined) {
+          await this.sayWaitsOnce(record.id, overlap);
+          continue;
+        }
+        if (footprint.globs.length > 0) started.push({ id: record.id, footprint });
         // A NEW task whose first phase runs a command starts in the same write that records the
         // command's identity (one write fewer before the command runs); any other start (a gate,
         // nothing to run) is written now.
@@ -952,6 +967,19 @@ export class Engine {
       seeds.delete(candidate.id);
       this.launch(record, run, worker, startFirst, seed);
     }
+  }
+
+  /** What a task touches, as far as is known: its spec's `paths`, and the files its checkpoints changed. */
+  private footprintOf(record: TaskRecord): Footprint {
+    return { globs: record.spec.paths ?? [], files: this.changedFiles.get(record.id) ?? [] };
+  }
+
+  /** The run log says once per task and blocker why a NEW task does not start. */
+  private async sayWaitsOnce(id: string, overlap: { id: string; where: string }): Promise<void> {
+    const key = `${id}:paths:${overlap.id}`;
+    if (this.reported.has(key)) return;
+    this.reported.set(key, overlap.where);
+    await this.log({ category: 'task', level: 'info', task_id: id, message: `Task ${id} waits for task ${overlap.id}: their paths overlap (${overlap.where})` });
   }
 
   /**
@@ -1082,6 +1110,9 @@ export class Engine {
     await ensureWorktree(repo, worktree);
     await prepareWorktree(repo, worktree, setup);
     await resetToCheckpoint(repo, worktree, setup);
+    if (!this.changedFiles.has(record.id) && current.attempts.some(a => a.checkpoint !== undefined)) {
+      this.changedFiles.set(record.id, await changedFilesOf(repo, worktree)); // a resumed task: what its earlier checkpoints changed
+    }
     return { record: current, worktree, startFirst: startFirst && current === record, seed: current === record ? seed : undefined };
   }
 
@@ -1112,7 +1143,9 @@ export class Engine {
     try {
       const repo = await this.repository();
       const sha = await checkpoint(repo, worktree, `orch: task ${record.id}${step}, attempt ${n}`, setupOf(this.config));
-      return sha === undefined ? event : { ...event, checkpoint: sha };
+      if (sha === undefined) return event;
+      this.changedFiles.set(record.id, await changedFilesOf(repo, worktree));
+      return { ...event, checkpoint: sha };
     } catch (error) {
       if (!isOrchError(error)) throw error;
       return { ...event, reason: 'failed', retryable: true, error: `the checkpoint of the attempt's changes failed: ${error.message}` };

@@ -238,3 +238,9 @@ export async function diffAgainstBase(plan: Worktree): Promise<string> {
   const text = await git(plan.path, ['diff', '--no-color', '--no-ext-diff', plan.base_sha, 'HEAD'], { cwd: plan.path });
   return text === '' ? '' : `${text}\n`; // git's last newline back: the file is a patch `git apply` takes
 }
+
+/** The files the task's branch changed against its base (its footprint once it has checkpoints). */
+export async function changedFilesOf(repo: string, plan: Worktree): Promise<string[]> {
+  const names = await git(repo, ['diff', '--name-only', '--no-renames', plan.base_sha, `refs/heads/${plan.branch}`]);
+  return names === '' ? [] : names.split('\n');
+}
