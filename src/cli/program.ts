@@ -185,6 +185,7 @@ export function buildProgram(): Command {
     .command('clean')
     .description('remove artifacts of old runs (all but the newest --keep N) and leftover refused/consumed files; asks first')
     .option('--keep <n>', 'how many of the newest runs to keep (default 5)')
+    .option('--worktrees', 'instead: remove the task worktrees no task needs (DONE, FAILED past worktree.keep_failed_h, no record) where nothing would be lost; branches stay')
     .option('--yes', 'do not ask')
     .action(async (_opts, command: Command) => {
       const { cleanCommand } = await import('./commands/clean.js');

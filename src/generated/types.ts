@@ -176,6 +176,10 @@ export interface OrchConfig {
      */
     link?: RepoPath[];
     setup?: Argv;
+    /**
+     * Hours a FAILED or CANCELLED task's worktree is kept for a person to look at; after that the next start (or `orch clean --worktrees`) removes it if nothing in it would be lost. Default: 72.
+     */
+    keep_failed_h?: number;
   };
   /**
    * Where task worktrees are made (isolation worktree): <worktree_root>/<repo-id>/<task-id>. Relative to the project root; it must lie outside the repository. Default: $XDG_STATE_HOME/orch/worktrees (~/.local/state/orch/worktrees).

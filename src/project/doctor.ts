@@ -50,6 +50,8 @@ export const DOCTOR_KINDS = {
   hand_edit: 'hand_edit',
   /** A task worktree no task needs (its record gone, or the task DONE), or a folder in orch's worktree folder git does not know. */
   leaked_worktree: 'leaked_worktree',
+  /** A record of an unfinished task names a worktree that is gone (an error when its branch with checkpoints is gone too). */
+  missing_worktree: 'missing_worktree',
   /** An agent CLI the config drives: not found, another version than tested, a flag it no longer has, no credentials. */
   agent_cli: 'agent_cli',
 } as const;
@@ -133,7 +135,7 @@ async function worktreeProblems(paths: StatePaths): Promise<DoctorProblem[]> {
   if (config === undefined) return [];
   const records = (await loadAll('record', paths.records)).items.map(item => item.doc);
   const findings = await checkWorktrees(paths.root, config.doc, records, process.env).catch(() => []);
-  return findings.map(f => problem('leaked_worktree', f.path, f.message, f.action, f.removable, { severity: f.severity, task: f.task, details: { finding: f, root: paths.root, setup: setupOf(config.doc) } }));
+  return findings.map(f => problem(f.kind === 'leaked' ? 'leaked_worktree' : 'missing_worktree', f.path, f.message, f.action, f.removable, { severity: f.severity, task: f.task, details: { finding: f, root: paths.root, setup: setupOf(config.doc) } }));
 }
 
 /** The agent CLIs of a config that loads (a broken one is already an invalid_file). */
@@ -338,6 +340,7 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
         if (p.fixable && rebuild !== undefined) p.fixed = await rebuildWorkerFile(p.path, rebuild, clock).catch(() => false);
         break;
       }
+      case 'missing_worktree':
       case 'temp_file':
       case 'config_warning':
       case 'dead_session':

@@ -19,6 +19,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { exitOf, exitOfError, RunReport, TAKEN_OVER } from './run-report.js';
 import { Engine, type EngineSummary } from './engine.js';
 import { describeIsolation } from '../worktree/task-worktree.js';
+import { sweepWorktrees } from '../worktree/worktree-check.js';
 
 export interface RunOptions {
   clock?: Clock;
@@ -141,6 +142,10 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       }
       // Before anything writes a record: a write would make an unjudged hand edit orch's own.
       const interrupted = await recoverOpenAttempts(engine, await engine.judgeOfflineEdits(records));
+      // Every record loaded (the engine keeps only what it works on): a finished task's is what says its worktree may go.
+      for (const line of await sweepWorktrees(paths.root, config, records, options.env ?? process.env, clock.now())) {
+        await runLog.entry({ category: 'task', level: 'info', message: line }).catch(() => undefined);
+      }
       await heartbeat.beat();
       const summary = await engine.runUntilIdle(controller.signal, { stayAlive: options.stayAlive === true });
       await markStopping();

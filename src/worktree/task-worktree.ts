@@ -110,7 +110,10 @@ export async function ensureWorktree(repo: string, plan: Worktree): Promise<void
       }
       return;
     }
-    await gitNow(repo, ['worktree', 'prune']); // a worktree registered but gone (a crash, a person's rm -r)
+    // A worktree registered but gone (a crash, a person's rm -r): ours are locked, and git never prunes
+    // a locked one, so it is unlocked first (the lock guards a folder that is no longer there).
+    if (found !== undefined) await gitNow(repo, ['worktree', 'unlock', plan.path]).catch(() => undefined);
+    await gitNow(repo, ['worktree', 'prune']);
     if (existsSync(plan.path) && readdirSync(plan.path).length > 0) {
       throw new OrchError('ORCH_GIT_FAILED', `${plan.path} exists and is not the task's worktree`, {
         details: { repo, path: plan.path },

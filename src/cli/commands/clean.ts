@@ -4,6 +4,8 @@ import { isAbsolute, relative } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { OrchError } from '../../errors.js';
 import { applyClean, planClean, DEFAULT_KEEP_RUNS, type CleanItem } from '../../project/clean.js';
+import { applyWorktreeClean, planWorktreeClean } from '../../project/clean-worktrees.js';
+import type { StatePaths } from '../../store/paths.js';
 import { projectPaths } from '../context.js';
 import { good } from '../format/colour.js';
 import { printJson, println, type GlobalOptions } from '../output.js';
@@ -11,6 +13,7 @@ import { printJson, println, type GlobalOptions } from '../output.js';
 export interface CleanCommandOptions extends GlobalOptions {
   yes?: boolean;
   keep?: string;
+  worktrees?: boolean;
 }
 
 /** "1.2 MB": sizes for the confirmation. */
@@ -62,6 +65,7 @@ export function describeItems(items: readonly CleanItem[]): string[] {
 
 export async function cleanCommand(options: CleanCommandOptions): Promise<number> {
   const paths = projectPaths(options);
+  if (options.worktrees === true) return cleanWorktreesCommand(paths, options);
   const keep = parseKeep(options.keep);
   const plan = await planClean(paths, { keep });
   const total = plan.remove.reduce((sum, item) => sum + item.bytes, 0);
@@ -84,5 +88,34 @@ export async function cleanCommand(options: CleanCommandOptions): Promise<number
     return 0;
   }
   println(`${good('removed')} ${removed.length} item(s), ${formatBytes(total)}; kept ${plan.keep.length} run(s)`);
+  return 0;
+}
+
+/** `orch clean --worktrees`: the task worktrees no task needs, removed where nothing in them would be lost. */
+async function cleanWorktreesCommand(paths: StatePaths, options: CleanCommandOptions): Promise<number> {
+  const plan = await planWorktreeClean(paths);
+  const kept = plan.kept.map(f => ({ path: f.path, task: f.task, reason: `${f.message}: ${f.action}` }));
+  if (plan.remove.length === 0) {
+    if (options.json === true) printJson({ removed: [], kept });
+    else {
+      println('no worktree to remove');
+      for (const k of kept) println(`  kept ${shown(k.path)}: ${k.reason}`);
+    }
+    return 0;
+  }
+  if (options.json !== true) {
+    println(`orch clean --worktrees will remove ${plan.remove.length} worktree(s) (their branches stay):`);
+    for (const f of plan.remove) println(`  ${shown(f.path)}: ${f.message}`);
+  }
+  if (!(await confirm('Remove them?', { yes: options.yes, what: 'orch clean --worktrees' }))) {
+    println('nothing removed');
+    return 0;
+  }
+  const removed = await applyWorktreeClean(paths, plan);
+  if (options.json === true) printJson({ removed, kept });
+  else {
+    println(`${good('removed')} ${removed.length} worktree(s)`);
+    for (const k of kept) println(`  kept ${shown(k.path)}: ${k.reason}`);
+  }
   return 0;
 }
