@@ -116,7 +116,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   let argv: string[];
   try {
     const vars = placeholderValues({
-      record, phase: run.phase, step, attempt: run.attempt, feedback, model: phase.model, provider: phase.provider, resultFile: artifacts.result, diff,
+      record, phase: run.phase, step, attempt: run.attempt, feedback, model: phase.model, provider: phase.provider, resultFile: artifacts.result, diff, worktree: options.worktree,
     });
     if (run.phase === 'quality_gate') argv = gateArgv(phase.checks, options.launcher, phase.shell);
     else if (builds) argv = client.argv(invocationOf(run.phase, String(vars.prompt), phase.model, artifacts, cwd, phase.args));

@@ -1,7 +1,7 @@
 // What a phase command is told: the `{{...}}` placeholder values, among them `{{prompt}}`, a
 // plain-language instruction for agent CLIs (`claude -p {{prompt}}`) built from the task and phase.
 import { isDecisionPhase } from '../agents/index.js';
-import type { PhaseName, Step, TaskRecord } from '../generated/types.js';
+import type { PhaseName, Step, TaskRecord, Worktree } from '../generated/types.js';
 import { specFieldNames } from '../schema/spec-fields.js';
 
 const VERDICT = '{"outcome": "approved"} or {"outcome": "rejected", "reason": "what must change"}';
@@ -30,12 +30,14 @@ export interface PromptInput {
   resultFile: string;
   /** A reviewer's diff of the task's branch against its base (isolation worktree): its file, and its text. */
   diff?: { file: string; text: string } | undefined;
+  /** The task's own worktree (isolation worktree): the implementer is told where it works, and that orch commits. */
+  worktree?: Pick<Worktree, 'path' | 'branch'> | undefined;
 }
 
 /** The most of a diff `{{diff}}` carries: one argv string may not pass 128 KiB on Linux. */
 export const DIFF_PLACEHOLDER_MAX_CHARS = 64 * 1024;
 
-export function phasePrompt({ record, phase, step, attempt, feedback, resultFile, diff }: PromptInput): string {
+export function phasePrompt({ record, phase, step, attempt, feedback, resultFile, diff, worktree }: PromptInput): string {
   const spec = record.spec;
   const lines = [`Task ${record.id}: ${spec.title ?? ''}`.trim(), '', spec.goal ?? spec.title ?? '', ''];
   if (step !== undefined && (phase === 'implement' || phase === 'step_review')) {
@@ -47,11 +49,19 @@ export function phasePrompt({ record, phase, step, attempt, feedback, resultFile
   if (diff !== undefined) {
     lines.push(diff.text === '' ? 'The task\'s branch has no change against its base commit yet.' : `The change to review, as a diff of the task's branch against its base commit, is in the file ${diff.file}; the working directory holds the changed tree.`, '');
   }
-  lines.push(PHASE_ASKS[phase]);
+  lines.push(phase === 'implement' && worktree !== undefined ? implementInWorktree(worktree) : PHASE_ASKS[phase]);
   if (isDecisionPhase(phase)) lines.push(`(Instead of the block, you may write the same JSON to the file ${resultFile}.)`);
   if (attempt > 1) lines.push('', `This is attempt ${attempt}.`);
   if (feedback !== undefined && feedback !== '') lines.push('', 'The previous attempt was sent back with this feedback:', feedback);
   return lines.join('\n');
+}
+
+/**
+ * An implementer in the task's own worktree is told where that is (an agent that looks for "the
+ * repository" elsewhere would edit the person's checkout) and that orch commits its changes.
+ */
+function implementInWorktree(worktree: Pick<Worktree, 'path' | 'branch'>): string {
+  return `Implement this step of the task: edit the files in the working directory, ${worktree.path} (the task's own git worktree, on branch ${worktree.branch}). orch commits what you change there: do not commit, and do not change files outside it.`;
 }
 
 /** The values `{{...}}` placeholders can name. */

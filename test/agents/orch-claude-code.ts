@@ -2,7 +2,7 @@
 // whole matrix of test/fixtures/agent-e2e.ts in one run.
 import t from 'tap';
 import { startAnthropicStandIn } from '../fixtures/agent-api/anthropic.js';
-import { checkMatrix, runMatrix, type ClientUnderTest } from '../fixtures/agent-e2e.js';
+import { checkMatrix, checkWorktreeRun, runInWorktree, runMatrix, type ClientUnderTest } from '../fixtures/agent-e2e.js';
 import { LIVE_FILE_TIMEOUT_MS } from '../fixtures/agent-api/run-client.js';
 
 t.setTimeout(LIVE_FILE_TIMEOUT_MS);
@@ -21,4 +21,8 @@ const client: ClientUnderTest = {
 t.test('claude_code through orch, end to end', async t => {
   const run = await runMatrix(t, client);
   checkMatrix(t, client, run);
+});
+
+t.test('claude_code in a git repository: it works in the task\'s own worktree, its edit is checkpointed on the branch, the checkout untouched', async t => {
+  checkWorktreeRun(t, await runInWorktree(t, client));
 });

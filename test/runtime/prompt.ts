@@ -20,3 +20,10 @@ t.test('{{diff}} is clipped to what one argv string may hold, and names the file
   t.equal(vars.diff_file, '/r/diff.patch');
   t.equal(placeholderValues({ ...base, model: undefined, provider: undefined }).diff, '', 'no worktree: empty');
 });
+
+t.test('an implementer in the task\'s worktree is told where it works and that orch commits; reviewers and a root run are not', async t => {
+  const worktree = { path: '/wt/T', branch: 'orch/T' };
+  t.match(phasePrompt({ ...base, phase: 'implement', worktree }), /edit the files in the working directory, \/wt\/T \(the task's own git worktree, on branch orch\/T\)\. orch commits what you change there: do not commit/);
+  t.notMatch(phasePrompt({ ...base, phase: 'implement' }), /worktree/, 'in the project root: as before');
+  t.notMatch(phasePrompt({ ...base, phase: 'code_review', worktree }), /do not commit/);
+});
