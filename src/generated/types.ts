@@ -177,6 +177,10 @@ export interface OrchConfig {
     link?: RepoPath[];
     setup?: Argv;
     /**
+     * Initialise the repository's submodules in each new worktree (git submodule update --init --recursive), before the setup command. Default: true.
+     */
+    submodules?: boolean;
+    /**
      * Hours a FAILED or CANCELLED task's worktree is kept for a person to look at; after that the next start (or `orch clean --worktrees`) removes it if nothing in it would be lost. Default: 72.
      */
     keep_failed_h?: number;

@@ -205,6 +205,8 @@ export async function gateWorktreeAt(repo: string, folder: string, prepared: Ext
     if (listed && existsSync(path)) {
       await gitNow(repo, ['checkout', '--quiet', '--force', '--detach', prepared.commit], { cwd: path });
       await gitNow(repo, ['clean', '-fd', '--quiet', '--', ...(await excludingOwnEntries(repo, path, setup))], { cwd: path });
+      // The merge may move a submodule: the gate must see the one the merged tree names.
+      if (setup.submodules !== false && existsSync(join(path, '.gitmodules'))) await gitNow(repo, ['submodule', 'update', '--init', '--recursive'], { cwd: path });
       return;
     }
     await gitNow(repo, ['worktree', 'prune']);

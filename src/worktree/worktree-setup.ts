@@ -15,6 +15,8 @@ export interface WorktreeSetup {
   copy: readonly string[];
   link: readonly string[];
   command: readonly string[] | undefined;
+  /** Initialise submodules in a new worktree (default true): a worktree checks out none of them. */
+  submodules?: boolean;
 }
 
 /** How long the setup command may take. */
@@ -23,7 +25,7 @@ export const SETUP_TIMEOUT_MS = 30 * 60_000;
 const SETUP_OUTPUT_TAIL = 2000;
 
 export function setupOf(config: OrchConfig): WorktreeSetup {
-  return { copy: config.worktree?.copy ?? [], link: config.worktree?.link ?? [], command: config.worktree?.setup };
+  return { copy: config.worktree?.copy ?? [], link: config.worktree?.link ?? [], command: config.worktree?.setup, submodules: config.worktree?.submodules ?? true };
 }
 
 /**
@@ -79,6 +81,15 @@ export async function prepareWorktree(repo: string, plan: Worktree, setup: Workt
     const to = join(plan.path, path);
     if (!existsSync(from) || lstatSync(to, { throwIfNoEntry: false }) !== undefined) continue;
     symlinkSync(from, to);
+  }
+  if (setup.submodules !== false && existsSync(join(plan.path, '.gitmodules'))) {
+    // A new worktree has its submodules' folders empty: the agent, the build and the gate need them.
+    await git(repo, ['submodule', 'update', '--init', '--recursive'], { cwd: plan.path, timeoutMs: SETUP_TIMEOUT_MS }).catch((error: unknown) => {
+      throw new OrchError('ORCH_WORKTREE_SETUP', `the submodules of ${plan.path} could not be initialised: ${(error as Error).message}`, {
+        details: { worktree: plan.path },
+        hint: 'check that `git submodule update --init --recursive` works in your checkout, or set worktree.submodules to false in config.json',
+      });
+    });
   }
   if (setup.command !== undefined && setup.command.length > 0) {
     const [file, ...args] = setup.command as [string, ...string[]];

@@ -346,3 +346,36 @@ t.test('not a git repository: commands run in the project root, as before', asyn
   t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'edit by P\n');
   t.equal(record(root, 'P').worktree, undefined);
 });
+
+t.test('a repository with a submodule: each task\'s worktree has it checked out, as the checkout does', async t => {
+  const dir = t.testdir();
+  // Local submodules need git's file protocol, off by default since 2.38.1: on for this process's git only.
+  const saved = { ...process.env };
+  Object.assign(process.env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'protocol.file.allow', GIT_CONFIG_VALUE_0: 'always' });
+  t.teardown(() => {
+    for (const key of ['GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0']) if (saved[key] === undefined) delete process.env[key];
+  });
+  const lib = join(dir, 'lib');
+  mkdirSync(lib);
+  writeFileSync(join(lib, 'lib.txt'), 'the library\n');
+  git(lib, 'init', '--quiet', '--initial-branch=main');
+  git(lib, 'add', 'lib.txt');
+  git(lib, 'commit', '--quiet', '-m', 'lib');
+  const { root } = repoProject(dir, ['S']);
+  git(root, '-c', 'protocol.file.allow=always', 'submodule', '--quiet', 'add', lib, 'vendor/lib');
+  git(root, 'commit', '--quiet', '-m', 'add the library');
+  const script = "require('node:fs').writeFileSync('seen.txt', require('node:fs').readFileSync('vendor/lib/lib.txt', 'utf8'))";
+  const config = JSON.parse(readFileSync(join(root, '.isollm/config.json'), 'utf8'));
+  config.workflows.default.implement.command = [process.execPath, '-e', script];
+  writeFileSync(join(root, '.isollm/config.json'), JSON.stringify(config));
+
+  const result = await runOnce(root);
+  t.same(result.done, ['S'], readFileSync(result.runLogPath, 'utf8'));
+  t.equal(git(root, 'show', 'orch/S:seen.txt'), 'the library', 'the agent read the submodule\'s file in its worktree');
+
+  config.worktree = { submodules: false };
+  writeFileSync(join(root, '.isollm/config.json'), JSON.stringify(config));
+  writeFileSync(join(root, '.isollm/tasks/T.json'), JSON.stringify({ goal: 'without submodules' }));
+  await runOnce(root);
+  t.equal(record(root, 'T').state, 'FAILED', 'worktree.submodules false: the folder is empty, and the command that needed it failed');
+});
