@@ -165,9 +165,10 @@ export function buildProgram(): Command {
   }
 
   program
-    .command('merge <id>')
+    .command('merge [id]')
     .description('take a DONE task\'s branch (orch/<id>) into your checkout, only when it is clean; a conflict aborts the merge and names the files')
-    .action(async (id: string, _opts, command: Command) => {
+    .option('--target [branch]', 'instead of a task\'s branch: the merge queue\'s target (default: the config\'s merge_target, orch/integration)')
+    .action(async (id: string | undefined, _opts, command: Command) => {
       const { mergeCommand } = await import('./commands/merge.js');
       await run(command, options => mergeCommand(id, options));
     });

@@ -27,10 +27,31 @@ export async function mergeIntoCheckout(root: string, record: TaskRecord): Promi
       hint: `wait for it to finish, or take the branch yourself with git merge ${plan.branch} if you mean to`,
     });
   }
+  return mergeIntoCurrentBranch(root, plan.branch, ['--no-ff', '-m', `Merge ${plan.branch} (orch task ${record.id})`]);
+}
+
+/**
+ * The merge target of the merge queue (`orch merge --target`): the queue's result into the person's
+ * checkout when they choose, a fast-forward where it can be, only into a clean checkout.
+ */
+export async function mergeTargetIntoCheckout(root: string, target: string): Promise<MergeOutcome> {
+  const repo = await repositoryOf(root);
+  const exists = await gitNow(repo, ['rev-parse', '--verify', '--quiet', `refs/heads/${target}`]).then(() => true, () => false);
+  if (!exists) {
+    throw new OrchError('ORCH_USAGE', `there is no branch ${target}: no task has been merged by the queue yet`, {
+      details: { target },
+      hint: 'the queue makes it when the first task is merged (workflow "merge": "queue")',
+    });
+  }
+  return mergeIntoCurrentBranch(root, target, ['-m', `Merge ${target} (orch merge queue)`]);
+}
+
+/** Merges `branch` into the checkout's current branch with `mergeArgs`; refused unless the checkout is clean. */
+async function mergeIntoCurrentBranch(root: string, branch: string, mergeArgs: readonly string[]): Promise<MergeOutcome> {
   const repo = await repositoryOf(root);
   return serialised(repo, async () => {
     const into = await gitNow(repo, ['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => {
-      throw new OrchError('ORCH_USAGE', `the checkout at ${repo} is on a detached HEAD: there is no branch to merge ${plan.branch} into`, {
+      throw new OrchError('ORCH_USAGE', `the checkout at ${repo} is on a detached HEAD: there is no branch to merge ${branch} into`, {
         details: { repo },
         hint: 'check out the branch to merge into first',
       });
@@ -38,13 +59,13 @@ export async function mergeIntoCheckout(root: string, record: TaskRecord): Promi
     const dirty = await gitNow(repo, ['status', '--porcelain', '--untracked-files=no']);
     const merging = await gitNow(repo, ['rev-parse', '--verify', '--quiet', 'MERGE_HEAD']).then(() => true, () => false);
     if (dirty !== '' || merging) {
-      throw new OrchError('ORCH_USAGE', `the checkout at ${repo} has changes not committed (or a merge in progress): ${plan.branch} is merged only into a clean checkout`, {
+      throw new OrchError('ORCH_USAGE', `the checkout at ${repo} has changes not committed (or a merge in progress): ${branch} is merged only into a clean checkout`, {
         details: { repo, changed: dirty.split('\n').filter(Boolean).slice(0, 10) },
         hint: 'commit or stash your changes first (orch never merges into them), or merge the branch yourself',
       });
     }
     const before = await gitNow(repo, ['rev-parse', 'HEAD']);
-    const failure = await gitNow(repo, ['merge', '--no-ff', '--no-edit', '-m', `Merge ${plan.branch} (orch task ${record.id})`, plan.branch]).then(
+    const failure = await gitNow(repo, ['merge', '--no-edit', ...mergeArgs, branch]).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -53,9 +74,9 @@ export async function mergeIntoCheckout(root: string, record: TaskRecord): Promi
       // Back to the checkout as it was: a half-done merge is never left in the person's tree.
       await gitNow(repo, ['merge', '--abort']).catch(() => undefined);
       if (files.length === 0) throw failure; // not a conflict (no identity to commit with, a hook): git's own words
-      return { kind: 'conflict', branch: plan.branch, into, files };
+      return { kind: 'conflict', branch, into, files };
     }
     const after = await gitNow(repo, ['rev-parse', 'HEAD']);
-    return after === before ? { kind: 'up_to_date', branch: plan.branch, into } : { kind: 'merged', commit: after, branch: plan.branch, into };
+    return after === before ? { kind: 'up_to_date', branch, into } : { kind: 'merged', commit: after, branch, into };
   });
 }

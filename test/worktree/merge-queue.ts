@@ -236,6 +236,21 @@ t.test('merge "branch": the gate runs on the task\'s branch in its worktree, the
   const shown = await runCli(['show', 'A'], { cwd: root });
   t.match(shown.stdout, new RegExp(`merged: into integration/next · ${git(root, 'rev-parse', 'integration/next').slice(0, 12)} \\(onto [0-9a-f]{12}\\)`));
   t.notOk(existsSync(join(dir, 'worktrees', readdirSync(join(dir, 'worktrees'))[0] ?? '', '.merge-integration_next')), 'no scratch worktree for merge "branch"');
+
+  // The person takes the target when they choose: orch merge --target (the config's merge_target), a fast-forward of a clean checkout.
+  writeFileSync(join(root, 'shared.txt'), 'not committed\n');
+  const refused = await runCli(['merge', '--target'], { cwd: root, env: PERSON });
+  t.equal(refused.code, 2);
+  t.match(refused.stderr, /integration\/next is merged only into a clean checkout/);
+  git(root, 'checkout', '--', 'shared.txt');
+  const taken = await runCli(['merge', '--target', '--json'], { cwd: root, env: PERSON });
+  t.equal(taken.code, 0, taken.stderr);
+  t.match(JSON.parse(taken.stdout), { kind: 'merged', branch: 'integration/next', into: 'main' });
+  t.equal(git(root, 'rev-parse', 'main'), git(root, 'rev-parse', 'integration/next'), 'a fast-forward');
+  t.equal(readFileSync(join(root, 'A.txt'), 'utf8'), 'A');
+  const none = await runCli(['merge', '--target', 'orch/nothing'], { cwd: root, env: PERSON });
+  t.equal(none.code, 2);
+  t.match(none.stderr, /there is no branch orch\/nothing/);
 });
 
 t.test('kill -9 of orch after the target moved, before the record said so: --resume finds the branch merged, moves nothing again, leaks nothing', async t => {
