@@ -91,6 +91,7 @@ t.test('eight tasks edit the same file at once: each edit is on its own branch, 
   t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'line 1\nthe person\'s own edit, not committed\n');
   const shown = await runCli(['show', 'A'], { cwd: root });
   t.match(shown.stdout, new RegExp(`worktree: ${record(root, 'A').worktree?.path} · branch orch/A · base ${base.slice(0, 12)} · last checkpoint [0-9a-f]{12}`));
+  t.match(shown.stdout, new RegExp(`COMMIT[\\s\\S]*implement\\s+S1\\s+succeeded[\\s\\S]*${record(root, 'A').attempts.at(-1)?.checkpoint?.slice(0, 12)}`), 'each attempt names the checkpoint it made');
   t.match(JSON.parse((await runCli(['show', 'A', '--json', '--fields', 'worktree'], { cwd: root })).stdout), { worktree: { branch: 'orch/A', base_sha: base } });
 });
 

@@ -21,7 +21,13 @@ const STEP_COLUMNS: Column<Step>[] = [
   { key: 'title', header: 'TITLE', cell: s => s.title ?? s.goal ?? '', max: 60 },
 ];
 
-function attemptColumns(root: string): Column<AttemptView>[] {
+/** The commit an attempt made: its checkpoint on the task's branch, or the merge it landed on the target. */
+function commitOf(a: AttemptView): string {
+  if (a.checkpoint !== null) return a.checkpoint.slice(0, 12);
+  return a.merge === null ? '' : `${a.merge.commit.slice(0, 12)} → ${a.merge.target}`;
+}
+
+function attemptColumns(root: string, withCommits: boolean): Column<AttemptView>[] {
   return [
     { key: 'n', header: '#', cell: a => String(a.n), right: true },
     { key: 'phase', header: 'PHASE', cell: a => a.phase },
@@ -31,6 +37,8 @@ function attemptColumns(root: string): Column<AttemptView>[] {
     { key: 'duration_s', header: 'TOOK', cell: a => (a.duration_s === null ? '' : duration(a.duration_s)), right: true },
     { key: 'cost_usd', header: 'COST', cell: a => (a.cost_usd === null ? '' : money(a.cost_usd)), right: true },
     { key: 'started_at', header: 'STARTED', cell: a => a.started_at.slice(0, 19).replace('T', ' ') },
+    // Every checkpoint, with the attempt that made it (isolation worktree only: a column of blanks otherwise).
+    ...(withCommits ? [{ key: 'checkpoint', header: 'COMMIT', cell: commitOf }] : []),
     { key: 'artifacts_dir', header: 'ARTIFACTS', cell: a => (a.artifacts_dir.startsWith(`${root}/`) ? a.artifacts_dir.slice(root.length + 1) : a.artifacts_dir) },
   ];
 }
@@ -100,7 +108,7 @@ function printDetail(detail: TaskDetail, root: string, limit: number): void {
     for (const line of renderTable(columns, shown.items, dim)) println(`  ${line}`);
   };
   section('steps', STEP_COLUMNS, detail.steps);
-  section('attempts', attemptColumns(root), detail.attempts);
+  section('attempts', attemptColumns(root, detail.worktree !== null), detail.attempts);
   section('history', HISTORY_COLUMNS, detail.history);
 }
 
