@@ -137,7 +137,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       const records = await engine.loadRecords();
       const { previousRunDied } = await runReport.open(records);
       for (const notice of project.configNotices) await report('warning', notice);
-      for (const line of await describeIsolation(config, paths.root, options.env ?? process.env)) {
+      for (const line of await describeIsolation(config, paths.root, options.env ?? process.env, paths.machine)) {
         await runLog.entry({ category: 'task', level: 'info', message: line }).catch(() => undefined);
       }
       // Before anything writes a record: a write would make an unjudged hand edit orch's own.

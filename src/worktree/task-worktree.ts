@@ -186,7 +186,7 @@ export function parseWorktreeList(text: string): ListedWorktree[] {
  * What the run log says at the start of a run, once: each workflow's isolation and why, and, when tasks
  * get worktrees, whether the person's checkout has uncommitted changes (they are not in the tasks' base).
  */
-export async function describeIsolation(config: OrchConfig, root: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+export async function describeIsolation(config: OrchConfig, root: string, env: NodeJS.ProcessEnv, machineDir?: string): Promise<string[]> {
   const names = Object.keys(config.workflows ?? {});
   const atTop = await isTopOfRepository(root);
   const lines = names.map(name => {
@@ -204,6 +204,12 @@ export async function describeIsolation(config: OrchConfig, root: string, env: N
   if (names.some(name => isolationOf(config, name, atTop) === 'worktree')) {
     const dirty = await repositoryOf(root).then(checkoutIsDirty, () => false);
     if (dirty) lines.push('The checkout has uncommitted changes: they are not in the tasks\' base (a task\'s branch starts from the last commit), and orch never touches them');
+    // Records committed to git would be checked out in every worktree: stale copies an agent could take for the live state.
+    const machine = machineDir === undefined ? '' : relative(root, machineDir);
+    const tracked = machine === '' ? '' : await git(root, ['ls-files', '--', machine]).catch(() => '');
+    if (tracked !== '') {
+      lines.push(`git tracks files of orch's state (${machine}/): each task's worktree gets a stale copy of them; orch reads and writes only the project root's. Add ${machine}/ to .gitignore and git rm -r --cached ${machine}`);
+    }
   }
   return lines;
 }

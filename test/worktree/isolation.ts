@@ -380,3 +380,15 @@ t.test('a repository with a submodule: each task\'s worktree has it checked out,
   await runOnce(root);
   t.equal(record(root, 'T').state, 'FAILED', 'worktree.submodules false: the folder is empty, and the command that needed it failed');
 });
+
+t.test('orch\'s state committed to git by mistake: the run log says each worktree gets a stale copy, and how to stop it', async t => {
+  const { root } = repoProject(t.testdir(), ['A']);
+  git(root, 'add', '--force', '.isollm/config.json', '.isollm/tasks/A.json');
+  git(root, 'commit', '--quiet', '-m', 'specs are fine to commit');
+  const first = await runOnce(root);
+  t.notMatch(readFileSync(first.runLogPath, 'utf8'), /git tracks files of orch's state/, 'specs and config: no warning');
+  git(root, 'add', '--force', '.isollm/state/tasks/A.json');
+  git(root, 'commit', '--quiet', '-m', 'a record, by mistake');
+  const second = await runOnce(root);
+  t.match(readFileSync(second.runLogPath, 'utf8'), /git tracks files of orch's state \(\.isollm\/state\/\): each task's worktree gets a stale copy of them; orch reads and writes only the project root's\. Add \.isollm\/state\/ to \.gitignore/);
+});
