@@ -2,6 +2,8 @@
 // repository in this process (git's own locks would refuse a second writer with an error, not wait),
 // and a user's `index.lock` or `ref.lock` waited out, never deleted: it belongs to the person's git.
 import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { OrchError } from '../errors.js';
 
 /** How long one git call may take. */
@@ -37,6 +39,49 @@ export interface GitOptions {
 /** A lock another git holds (the person's own `git commit`, an editor's git integration). */
 const HELD_LOCK = /Unable to create '([^']+\.lock)': File exists|cannot lock ref .*: .*\.lock/;
 
+/** Some commands (`git merge`) say only "Unable to write index": the index.lock of `cwd`'s git dir, if it is there. */
+function indexLockBehind(stderr: string, cwd: string): [string, string] | null {
+  if (!/Unable to write index/.test(stderr)) return null;
+  const lock = indexLockOf(cwd);
+  return existsSync(lock) ? [lock, lock] : null;
+}
+
+/** The index.lock of the git dir `cwd` works with. */
+export function indexLockOf(cwd: string): string {
+  return join(gitDirOf(cwd) ?? join(cwd, '.git'), 'index.lock');
+}
+
+/**
+ * Waits until no other git holds `cwd`'s index.lock (up to GIT_LOCK_WAIT_MS), for a command that
+ * writes that index and may fail half way through when it cannot (`git merge` in the person's
+ * checkout). Throws, naming the lock, when it is still held; never removes it.
+ */
+export async function waitForIndexLock(cwd: string, waitMs: number = GIT_LOCK_WAIT_MS.total): Promise<void> {
+  const lock = indexLockOf(cwd);
+  const deadline = Date.now() + waitMs;
+  while (existsSync(lock)) {
+    if (Date.now() >= deadline) {
+      throw new OrchError('ORCH_GIT_FAILED', `another git holds ${lock}: waited ${Math.round(waitMs / 1000)} s for it`, {
+        details: { lock },
+        hint: `orch never deletes it; let that git finish (or remove the lock yourself if no git runs)`,
+      });
+    }
+    await new Promise(resolve => setTimeout(resolve, GIT_LOCK_WAIT_MS.step));
+  }
+}
+
+/** The git dir of a working tree: `.git` itself, or where its gitfile (a linked worktree's) points. */
+function gitDirOf(cwd: string): string | undefined {
+  try {
+    const dotGit = join(cwd, '.git');
+    if (statSync(dotGit).isDirectory()) return dotGit;
+    const target = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, 'utf8'))?.[1]?.trim();
+    return target === undefined ? undefined : resolve(cwd, target);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * `git <args>` in `repo`'s queue; resolves to stdout without its last newline. A git error becomes an
  * OrchError naming the command and git's own words; a lock held by another git is waited for (up to
@@ -59,8 +104,11 @@ export async function gitAnswer(repo: string, args: readonly string[], options: 
     const answered = result.exitCode === 0 || (result.exitCode !== undefined && options.answers?.includes(result.exitCode) === true);
     if (answered && !result.timedOut) return { stdout: result.stdout, exitCode: result.exitCode ?? 0 };
     const stderr = result.stderr.trim();
-    const lock = HELD_LOCK.exec(stderr);
-    if (lock !== null && Date.now() < deadline) {
+    const named = HELD_LOCK.exec(stderr);
+    const lock = named ?? indexLockBehind(stderr, options.cwd ?? repo);
+    // Only a lock git named is waited out by running the command again: git refused before doing
+    // anything. "Unable to write index" may come half way (a merge that wrote MERGE_HEAD): never rerun.
+    if (named !== null && Date.now() < deadline) {
       await new Promise(resolve => setTimeout(resolve, GIT_LOCK_WAIT_MS.step));
       continue;
     }

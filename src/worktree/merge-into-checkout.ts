@@ -4,7 +4,7 @@
 // and names the files. orch never does this on its own.
 import type { TaskRecord } from '../generated/types.js';
 import { OrchError } from '../errors.js';
-import { gitNow, serialised } from '../git/run-git.js';
+import { gitNow, serialised, waitForIndexLock } from '../git/run-git.js';
 import { repositoryOf } from './task-worktree.js';
 
 export type MergeOutcome =
@@ -65,6 +65,8 @@ async function mergeIntoCurrentBranch(root: string, branch: string, mergeArgs: r
       });
     }
     const before = await gitNow(repo, ['rev-parse', 'HEAD']);
+    // The person's own git may hold the index: a merge that meets its lock fails half way, so it is waited out first.
+    await waitForIndexLock(repo);
     const failure = await gitNow(repo, ['merge', '--no-edit', ...mergeArgs, branch]).then(
       () => undefined,
       (error: unknown) => error,

@@ -4,7 +4,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { git } from '../../src/git/run-git.js';
+import { git, indexLockOf, waitForIndexLock } from '../../src/git/run-git.js';
 
 function repo(dir: string): string {
   execFileSync('git', ['init', '--quiet', dir]);
@@ -51,4 +51,18 @@ t.test('calls on one repository run one at a time, in the order asked', async t 
   const order: string[] = [];
   await Promise.all(['1', '2', '3', '4'].map(n => git(dir, ['config', `test.v${n}`, n]).then(() => order.push(n))));
   t.same(order, ['1', '2', '3', '4']);
+});
+
+t.test('waitForIndexLock: waits while another git holds the index (a worktree\'s too), then names the lock it gave up on', async t => {
+  const dir = repo(t.testdir());
+  await waitForIndexLock(dir, 50); // nothing held: at once
+  const lock = join(dir, '.git/index.lock');
+  writeFileSync(lock, '');
+  await t.rejects(waitForIndexLock(dir, 200), { code: 'ORCH_GIT_FAILED', message: new RegExp(`another git holds ${lock.replace(/[.]/g, '\\.')}: waited 0 s`) });
+  t.ok(existsSync(lock), 'never removed');
+  const worktree = join(dir, 'wt');
+  rmSync(lock);
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '--quiet', '--allow-empty', '-m', 'one'], { cwd: dir });
+  execFileSync('git', ['worktree', 'add', '--quiet', '--detach', worktree], { cwd: dir });
+  t.match(indexLockOf(worktree), /\.git\/worktrees\/wt\/index\.lock$/, 'a linked worktree\'s index lock is in its admin dir');
 });

@@ -392,3 +392,22 @@ t.test('orch\'s state committed to git by mistake: the run log says each worktre
   const second = await runOnce(root);
   t.match(readFileSync(second.runLogPath, 'utf8'), /git tracks files of orch's state \(\.isollm\/state\/\): each task's worktree gets a stale copy of them; orch reads and writes only the project root's\. Add \.isollm\/state\/ to \.gitignore/);
 });
+
+t.test('the person\'s git holds index.lock for 3 s: tasks run on (their worktrees have their own index), and orch merge waits for it, never removing it', async t => {
+  const { root } = repoProject(t.testdir(), ['A']);
+  const lock = join(root, '.git/index.lock');
+  writeFileSync(lock, '');
+  const result = await runOnce(root);
+  t.same(result.done, ['A'], 'the task ran in its worktree while the checkout\'s index was locked');
+  t.ok(existsSync(lock), 'the lock is where the person\'s git left it');
+  let releasedAt = 0;
+  const release = setTimeout(() => {
+    releasedAt = Date.now();
+    rmSync(lock);
+  }, 3000);
+  t.teardown(() => clearTimeout(release));
+  const merged = await runCli(['merge', 'A'], { cwd: root, env: PERSON, timeoutMs: 60_000 });
+  t.equal(merged.code, 0, merged.stderr);
+  t.ok(releasedAt > 0, 'orch merge ended only after the person\'s git let go of the lock');
+  t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'line 1\nedit by A\n');
+});
