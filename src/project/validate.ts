@@ -9,6 +9,7 @@ import { loadSpecs } from '../store/specs.js';
 import type { FileKind, SchemaProblem } from '../schema/validators.js';
 import type { StatePaths } from '../store/paths.js';
 import type { OrchConfig } from '../generated/types.js';
+import { mergeTargetProblemsAt } from '../worktree/merge-queue.js';
 
 export interface Problem {
   severity: 'error' | 'warning';
@@ -66,6 +67,9 @@ async function checkFile(paths: StatePaths, file: string, kind: FileKind): Promi
     if (kind === 'config') {
       const check = checkConfig(loaded.doc as OrchConfig, paths.root);
       check.warnings.unshift(...versionWarnings(loaded));
+      // A merge target someone has checked out (asked of git): every merge into it would be refused.
+      const targets = await mergeTargetProblemsAt(loaded.doc as OrchConfig, paths.root);
+      check.errors.push(...targets.map(p => ({ path: p.path, message: `${p.message} (${p.hint})` })));
       report.problems.push(
         ...check.errors.map(p => ({ severity: 'error' as const, code: 'ORCH_CONFIG_INVALID', message: p.message, path: p.path })),
         ...check.warnings.map(p => ({ severity: 'warning' as const, code: 'ORCH_CONFIG_WARNING', message: p.message, path: p.path })),

@@ -20,6 +20,7 @@ import { exitOf, exitOfError, RunReport, TAKEN_OVER } from './run-report.js';
 import { Engine, type EngineSummary } from './engine.js';
 import { describeIsolation } from '../worktree/task-worktree.js';
 import { sweepWorktrees } from '../worktree/worktree-check.js';
+import { describeMergeTargets } from '../worktree/merge-queue.js';
 
 export interface RunOptions {
   clock?: Clock;
@@ -137,7 +138,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       const records = await engine.loadRecords();
       const { previousRunDied } = await runReport.open(records);
       for (const notice of project.configNotices) await report('warning', notice);
-      for (const line of await describeIsolation(config, paths.root, options.env ?? process.env, paths.machine)) {
+      for (const line of [...(await describeIsolation(config, paths.root, options.env ?? process.env, paths.machine)), ...(await describeMergeTargets(config, paths.root))]) {
         await runLog.entry({ category: 'task', level: 'info', message: line }).catch(() => undefined);
       }
       // Before anything writes a record: a write would make an unjudged hand edit orch's own.

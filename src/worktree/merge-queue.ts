@@ -7,11 +7,11 @@
 // person) to resolve there; a branch that still holds conflict markers is never merged.
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { Worktree } from '../generated/types.js';
+import type { OrchConfig, Worktree } from '../generated/types.js';
 import { OrchError } from '../errors.js';
 import { DEFAULT_MERGE_TARGET } from '../machine/workflow.js';
 import { gitAnswer, gitNow, serialised } from '../git/run-git.js';
-import { CHECKPOINT_AUTHOR, parseWorktreeList } from './task-worktree.js';
+import { CHECKPOINT_AUTHOR, isTopOfRepository, parseWorktreeList, repositoryOf } from './task-worktree.js';
 import { excludingOwnEntries, prepareWorktree, type WorktreeSetup } from './worktree-setup.js';
 
 export type PreparedMerge =
@@ -54,6 +54,23 @@ export async function prepareMerge(repo: string, plan: Worktree, target: string,
     const commit = await gitNow(repo, ['commit-tree', tree, '-p', tip.commit, '-p', head, '-m', message], { env: CHECKPOINT_AUTHOR });
     return { kind: 'ready', target, tip: tip.commit, commit };
   });
+}
+
+/**
+ * The config's merge targets that cannot be merged into (`orch validate`, the start of a run): a name
+ * that is no branch name, a branch checked out in a working tree. Empty outside a git repository.
+ */
+export async function mergeTargetProblems(config: OrchConfig, repo: string): Promise<{ path: string; message: string; hint: string }[]> {
+  const problems: { path: string; message: string; hint: string }[] = [];
+  for (const [name, workflow] of Object.entries(config.workflows ?? {})) {
+    if (workflow?.merge === undefined || workflow.merge === 'none') continue;
+    const target = workflow.merge_target ?? DEFAULT_MERGE_TARGET;
+    await refuseCheckedOut(repo, target).catch((error: unknown) => {
+      if (!(error instanceof OrchError)) throw error;
+      problems.push({ path: `/workflows/${name}/merge_target`, message: error.message, hint: error.hint ?? '' });
+    });
+  }
+  return problems;
 }
 
 /** Targets git has said are valid branch names (asked once per target and process). */
@@ -216,4 +233,16 @@ export async function gateWorktreeAt(repo: string, folder: string, prepared: Ext
   const worktree: Worktree = { path, branch: prepared.target, base_sha: prepared.tip };
   await prepareWorktree(repo, worktree, setup);
   return worktree;
+}
+
+/** mergeTargetProblems of the project at `root`, when it is a repository and a workflow merges. */
+export async function mergeTargetProblemsAt(config: OrchConfig, root: string): Promise<{ path: string; message: string; hint: string }[]> {
+  if (!Object.values(config.workflows ?? {}).some(workflow => (workflow?.merge ?? 'none') !== 'none') || !(await isTopOfRepository(root))) return [];
+  return mergeTargetProblems(config, await repositoryOf(root));
+}
+
+/** What the run log says at the start of a run of each merge target that cannot be merged into. */
+export async function describeMergeTargets(config: OrchConfig, root: string): Promise<string[]> {
+  const problems = await mergeTargetProblemsAt(config, root).catch(() => []);
+  return problems.map(p => `${p.message}: tasks of this workflow will wait for a person at their merge (${p.hint})`);
 }

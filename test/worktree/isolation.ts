@@ -4,7 +4,7 @@
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { TaskRecord } from '../../src/generated/types.js';
 import { doctorProject } from '../../src/project/doctor.js';
@@ -410,4 +410,27 @@ t.test('the person\'s git holds index.lock for 3 s: tasks run on (their worktree
   t.equal(merged.code, 0, merged.stderr);
   t.ok(releasedAt > 0, 'orch merge ended only after the person\'s git let go of the lock');
   t.equal(readFileSync(join(root, 'shared.txt'), 'utf8'), 'line 1\nedit by A\n');
+});
+
+t.test('a repository whose node_modules is itself a symlink (a shared store): linked into the worktree, read there, and neither link nor store touched when the worktree goes', async t => {
+  const dir = t.testdir();
+  const { root } = repoProject(dir, ['S']);
+  writeFileSync(join(root, '.gitignore'), '.isollm/\nORCHESTRATOR_RUN_LOG.md\nnode_modules\n');
+  git(root, 'commit', '--quiet', '-am', 'ignore deps');
+  const store = join(dir, 'store');
+  mkdirSync(join(store, 'dep'), { recursive: true });
+  writeFileSync(join(store, 'dep/index.js'), 'module.exports = 7;\n');
+  writeFileSync(join(store, 'dep/package.json'), '{"type": "commonjs"}\n'); // the store is outside any node_modules
+  symlinkSync(store, join(root, 'node_modules'));
+  writeFileSync(join(root, '.isollm/config.json'), JSON.stringify({
+    version: 1, project: 'test-project', workers: 1, worktree_root: join(dir, 'worktrees'), worktree: { link: ['node_modules'] },
+    workflows: { default: { implement: { command: [process.execPath, '-e', "require('node:fs').writeFileSync('seen.txt', String(require('./node_modules/dep')))"] }, retry: { max_attempts: 1 } } },
+  }));
+  const result = await runOnce(root);
+  t.same(result.done, ['S'], JSON.stringify(record(root, 'S').attempts.map(a => [a.reason, a.error])));
+  t.equal(git(root, 'show', 'orch/S:seen.txt'), '7', 'the agent required the module through the links');
+  t.equal(git(root, 'ls-tree', '--name-only', 'orch/S'), '.gitignore\nseen.txt\nshared.txt', 'the link was not committed');
+  t.notOk(existsSync(record(root, 'S').worktree?.path ?? ''), 'the worktree is removed');
+  t.ok(lstatSync(join(root, 'node_modules')).isSymbolicLink(), 'the person\'s link is still there');
+  t.equal(readFileSync(join(store, 'dep/index.js'), 'utf8'), 'module.exports = 7;\n', 'and the store untouched');
 });

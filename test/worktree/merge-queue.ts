@@ -171,6 +171,11 @@ t.test('a target checked out in the person\'s checkout is never moved: the task 
   t.match(r.awaiting?.reason, /merge_target orch\/integration is checked out at .*: orch never moves a branch under someone's checkout/);
   t.equal(git(root, 'rev-parse', TARGET), git(root, 'rev-parse', 'main'), 'the target did not move');
   t.equal(checkoutState(root), before);
+  t.match(readFileSync(result.runLogPath, 'utf8'), /merge_target orch\/integration is checked out at .*: tasks of this workflow will wait for a person at their merge/, 'said at the start of the run');
+  const validated = await runCli(['validate', '--json'], { cwd: root });
+  t.equal(validated.code, 2, 'orch validate refuses the config');
+  t.match(validated.stdout, /\/workflows\/default\/merge_target/);
+  t.match(validated.stdout, /is checked out at/);
 });
 
 t.test('on_conflict human: the conflict waits for a person, committed in the task\'s worktree; resolved and approved, it merges', async t => {
