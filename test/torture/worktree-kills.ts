@@ -4,7 +4,6 @@
 // person's checkout as it was. 20 kills here; `ORCH_WORKTREE_KILLS=100` for the issue's full count.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskRecord } from '../../src/generated/types.js';
@@ -12,14 +11,13 @@ import { isTerminal } from '../../src/machine/states.js';
 import { makeProject } from '../fixtures/project.js';
 import { killNow, startOrch } from './project.js';
 import { seededRandom } from './workload.js';
+import { checkoutState, git, initRepo } from '../fixtures/git-repo.js';
 
 const KILLS = Number(process.env.ORCH_WORKTREE_KILLS ?? 20);
 const SEED = Number(process.env.ORCH_TORTURE_SEED ?? 20261202);
 const TASKS = 10;
 const TARGET = 'orch/integration';
 
-const PERSON = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
-const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: PERSON }).trim();
 const isAncestor = (cwd: string, a: string, b: string): boolean => {
   try {
     execFileSync('git', ['merge-base', '--is-ancestor', a, b], { cwd, stdio: 'ignore' });
@@ -34,14 +32,6 @@ function records(root: string): TaskRecord[] {
   return existsSync(dir) ? readdirSync(dir).filter(name => /^[^.].*\.json$/.test(name) && !name.includes('.rejected-')).map(name => JSON.parse(readFileSync(join(dir, name), 'utf8')) as TaskRecord) : [];
 }
 
-/** The person's checkout: files outside the state dir, index, HEAD, status, stash, their branches. */
-function checkoutState(root: string): string {
-  const hash = createHash('sha256');
-  for (const name of readdirSync(root).sort()) if (!['.isollm', '.git', 'ORCHESTRATOR_RUN_LOG.md'].includes(name)) hash.update(name).update(readFileSync(join(root, name)));
-  hash.update(readFileSync(join(root, '.git/index'))).update(git(root, 'rev-parse', 'HEAD')).update(git(root, 'status', '--porcelain')).update(git(root, 'stash', 'list'));
-  hash.update(git(root, 'for-each-ref', '--format=%(refname) %(objectname)', 'refs/heads/').split('\n').filter(line => !line.startsWith('refs/heads/orch/')).join('\n'));
-  return hash.digest('hex');
-}
 
 t.test(`${TASKS} tasks in worktrees merged by the queue, ${KILLS} random kill -9s, then --resume: nothing leaked, lost or merged ungated`, async t => {
   const dir = t.testdir();
@@ -58,11 +48,7 @@ t.test(`${TASKS} tasks in worktrees merged by the queue, ${KILLS} random kill -9
     config: { workers: 4, worktree_root: worktrees, max_interruptions: 100_000 },
     tasks: Object.fromEntries(ids.map(id => [id, { goal: `task ${id}`, steps: [{ id: 'S1', goal: 'one' }, { id: 'S2', goal: 'two' }] }])),
   });
-  writeFileSync(join(root, '.gitignore'), '.isollm/\nORCHESTRATOR_RUN_LOG.md\n');
-  writeFileSync(join(root, 'README.md'), 'the person\'s project\n');
-  git(root, 'init', '--quiet', '--initial-branch=main');
-  git(root, 'add', '.gitignore', 'README.md');
-  git(root, 'commit', '--quiet', '-m', 'init');
+  initRepo(root, { 'README.md': 'the person\'s project\n' });
   writeFileSync(join(root, 'README.md'), 'the person\'s project, with an edit not committed\n');
   const before = checkoutState(root);
   const marker = `worktree-kills-${SEED}`;

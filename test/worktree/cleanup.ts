@@ -3,16 +3,14 @@
 // --worktrees` removes what no task needs and says what it keeps and why; `orch doctor` finds records
 // that name a worktree that is gone. Real git, real runs, the built CLI.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskRecord, Workflow } from '../../src/generated/types.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
 import { makeProject } from '../fixtures/project.js';
 import { runCli } from '../fixtures/run-cli.js';
+import { git, initRepo } from '../fixtures/git-repo.js';
 
-const PERSON = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
-const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: PERSON }).trim();
 const record = (root: string, id: string): TaskRecord => JSON.parse(readFileSync(join(root, '.isollm/state/tasks', `${id}.json`), 'utf8'));
 
 /** Writes <task>.txt; fails when the task's goal says so. */
@@ -30,10 +28,7 @@ function repoProject(dir: string, tasks: Record<string, string>, workflow: Workf
     config: { workers: 2, worktree_root: join(dir, 'worktrees'), ...(keepFailedH !== undefined && { worktree: { keep_failed_h: keepFailedH } }) },
     tasks: Object.fromEntries(Object.entries(tasks).map(([id, goal]) => [id, { goal }])),
   });
-  writeFileSync(join(root, '.gitignore'), '.isollm/\nORCHESTRATOR_RUN_LOG.md\n');
-  git(root, 'init', '--quiet', '--initial-branch=main');
-  git(root, 'add', '.gitignore');
-  git(root, 'commit', '--quiet', '-m', 'init');
+  initRepo(root);
   return root;
 }
 

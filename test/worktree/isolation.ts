@@ -2,10 +2,9 @@
 // real runs of the orchestrator. Tasks that edit the same file at once each keep their edit on their
 // own branch, checkpointed; the person's checkout (files, index, HEAD, a dirty edit) is never written.
 import t from 'tap';
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { TaskRecord } from '../../src/generated/types.js';
 import { doctorProject } from '../../src/project/doctor.js';
 import { decide } from '../../src/runtime/decide.js';
@@ -15,10 +14,8 @@ import { ensureWorktree, removeWorktreeIfClean } from '../../src/worktree/task-w
 import { makeProject } from '../fixtures/project.js';
 import { ORCH_BIN, runCli } from '../fixtures/run-cli.js';
 import { waitFor } from '../fixtures/wait-for.js';
+import { PERSON, checkoutState, git, initRepo } from '../fixtures/git-repo.js';
 
-/** The person's git identity: CI machines have none configured, and a merge commit needs one. */
-const PERSON = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
-const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: PERSON }).trim();
 const record = (root: string, id: string): TaskRecord => JSON.parse(readFileSync(join(root, '.isollm/state/tasks', `${id}.json`), 'utf8'));
 const recordOrUndefined = (root: string, id: string): TaskRecord | undefined => (existsSync(join(root, '.isollm/state/tasks', `${id}.json`)) ? record(root, id) : undefined);
 
@@ -38,31 +35,9 @@ function repoProject(dir: string, ids: string[]): { root: string; worktrees: str
     config: { workers: Math.min(ids.length, 4), worktree_root: worktrees },
     tasks: Object.fromEntries(ids.map(id => [id, { goal: `edit as ${id}` }])),
   });
-  writeFileSync(join(root, '.gitignore'), '.isollm/\nORCHESTRATOR_RUN_LOG.md\n');
-  writeFileSync(join(root, 'shared.txt'), 'line 1\n');
-  git(root, 'init', '--quiet', '--initial-branch=main');
-  git(root, 'add', '.gitignore', 'shared.txt');
-  git(root, 'commit', '--quiet', '-m', 'init');
-  return { root, worktrees, base: git(root, 'rev-parse', 'HEAD') };
+  return { root, worktrees, base: initRepo(root, { 'shared.txt': 'line 1\n' }) };
 }
 
-/** Everything of the person's checkout that orch must never write: files (not the state dir), index, HEAD, status. */
-function checkoutState(root: string): string {
-  const hash = createHash('sha256');
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      const rel = relative(root, path);
-      if (rel === '.isollm' || rel === 'ORCHESTRATOR_RUN_LOG.md' || rel === '.git') continue;
-      if (statSync(path).isDirectory()) walk(path);
-      else hash.update(`${rel}\0`).update(readFileSync(path));
-    }
-  };
-  walk(root);
-  hash.update(readFileSync(join(root, '.git/index')));
-  hash.update(git(root, 'rev-parse', 'HEAD')).update(git(root, 'symbolic-ref', 'HEAD')).update(git(root, 'status', '--porcelain'));
-  return hash.digest('hex');
-}
 
 t.test('eight tasks edit the same file at once: each edit is on its own branch, checkpointed, and the person\'s dirty checkout is untouched', async t => {
   const ids = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];

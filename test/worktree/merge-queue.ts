@@ -4,19 +4,16 @@
 // its branch; the gate runs on the merged tree; the target moves only by compare-and-swap after a gate
 // that passed; the person's checkout is never written.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TaskRecord, Workflow } from '../../src/generated/types.js';
 import { decide } from '../../src/runtime/decide.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
 import { statePaths } from '../../src/store/paths.js';
 import { makeProject, writeTask } from '../fixtures/project.js';
 import { runCli } from '../fixtures/run-cli.js';
+import { PERSON, checkoutState, git, initRepo } from '../fixtures/git-repo.js';
 
-const PERSON = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
-const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: PERSON }).trim();
 const record = (root: string, id: string): TaskRecord => JSON.parse(readFileSync(join(root, '.isollm/state/tasks', `${id}.json`), 'utf8'));
 const TARGET = 'orch/integration';
 
@@ -56,33 +53,9 @@ function repoProject(dir: string, ids: string[], workflow: Workflow, workers = 4
     config: { workers, worktree_root: worktrees },
     tasks: Object.fromEntries(ids.map(id => [id, { goal: `edit as ${id}` }])),
   });
-  writeFileSync(join(root, '.gitignore'), '.isollm/\nORCHESTRATOR_RUN_LOG.md\n');
-  writeFileSync(join(root, 'shared.txt'), 'line 1\n');
-  git(root, 'init', '--quiet', '--initial-branch=main');
-  git(root, 'add', '.gitignore', 'shared.txt');
-  git(root, 'commit', '--quiet', '-m', 'init');
-  return { root, worktrees, base: git(root, 'rev-parse', 'HEAD') };
+  return { root, worktrees, base: initRepo(root, { 'shared.txt': 'line 1\n' }) };
 }
 
-/** The person's checkout: files (not the state dir), index, HEAD, status, stash, every branch but orch's. */
-function checkoutState(root: string): string {
-  const hash = createHash('sha256');
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      const rel = relative(root, path);
-      if (rel === '.isollm' || rel === 'ORCHESTRATOR_RUN_LOG.md' || rel === '.git') continue;
-      if (statSync(path).isDirectory()) walk(path);
-      else hash.update(`${rel}\0`).update(readFileSync(path));
-    }
-  };
-  walk(root);
-  hash.update(readFileSync(join(root, '.git/index')));
-  hash.update(git(root, 'rev-parse', 'HEAD')).update(git(root, 'symbolic-ref', 'HEAD')).update(git(root, 'status', '--porcelain'));
-  const branches = git(root, 'for-each-ref', '--format=%(refname) %(objectname)', 'refs/heads/').split('\n').filter(line => !line.startsWith('refs/heads/orch/'));
-  hash.update(git(root, 'stash', 'list')).update(branches.join('\n'));
-  return hash.digest('hex');
-}
 
 interface GateRun {
   task: string;

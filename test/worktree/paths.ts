@@ -2,7 +2,6 @@
 // `paths` meet a started task's (its declared paths, or the files its checkpoints changed) does not
 // start until that task has finished; `orch status` and the run log say why. Real git, real runs.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskRecord } from '../../src/generated/types.js';
@@ -10,9 +9,8 @@ import { makeProject, writeTask } from '../fixtures/project.js';
 import { runCli } from '../fixtures/run-cli.js';
 import { waitFor } from '../fixtures/wait-for.js';
 import { startWatching, testRoot } from '../fixtures/watch-helpers.js';
+import { initRepo } from '../fixtures/git-repo.js';
 
-const PERSON = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
-const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: PERSON }).trim();
 const recordPath = (root: string, id: string): string => join(root, '.isollm/state/tasks', `${id}.json`);
 const record = (root: string, id: string): TaskRecord | undefined => (existsSync(recordPath(root, id)) ? JSON.parse(readFileSync(recordPath(root, id), 'utf8')) : undefined);
 const started = (root: string, id: string): boolean => (record(root, id)?.attempts.length ?? 0) > 0;
@@ -43,10 +41,7 @@ function repoProject(dir: string): string {
     workflow: { implement: { command: agent(dir) }, retry: { max_attempts: 1 } },
     config: { workers: 4, worktree_root: join(dir, 'worktrees') },
   });
-  writeFileSync(join(root, '.gitignore'), '.isollm/\nORCHESTRATOR_RUN_LOG.md\n');
-  git(root, 'init', '--quiet', '--initial-branch=main');
-  git(root, 'add', '.gitignore');
-  git(root, 'commit', '--quiet', '-m', 'init');
+  initRepo(root);
   return root;
 }
 
