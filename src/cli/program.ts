@@ -174,6 +174,16 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('serve')
+    .description('serve the local API and live events over the state dir on 127.0.0.1 (token in <state>/serve.json); --open prints a one-time link for a browser')
+    .option('--port <n>', 'the port (default: a free one)')
+    .option('--open', 'print the one-time link that gives a browser its session')
+    .action(async (_opts, command: Command) => {
+      const { serveCommand } = await import('./commands/serve.js');
+      await run(command, options => serveCommand(options));
+    });
+
+  program
     .command('doctor')
     .description('check the state dir: invalid files, dead sessions, temp files, stale locks, records without specs, orphaned processes; exit 1 if any')
     .option('--fix', 'do the safe repairs: remove temp files of dead writers and stale locks, stop orphaned process groups')

@@ -527,6 +527,108 @@ export interface RunAttempt {
   artifacts_dir: string;
 }
 /**
+ * <state>/serve.json: where a running `orch serve` listens and its token (mode 0600; the state dir is ignored by git). Removed when the server stops.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "ServeFile".
+ */
+export interface ServeFile {
+  version: number;
+  /**
+   * The server's base URL (http://127.0.0.1:<port>/).
+   */
+  url: string;
+  port: number;
+  pid: number;
+  started_at: Timestamp;
+  /**
+   * The Bearer token every API request needs (Authorization: Bearer <token>).
+   */
+  token: string;
+}
+/**
+ * Every error answer of the API.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "ApiError".
+ */
+export interface ApiError {
+  error: {
+    code: string;
+    message: string;
+  };
+}
+/**
+ * GET /api/v1/tasks: a page of status rows (as `orch status --json`), optionally of one state.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "ApiTaskPage".
+ */
+export interface ApiTaskPage {
+  total: number;
+  offset: number;
+  limit: number;
+  tasks: {
+    id: string;
+    state: string;
+  }[];
+}
+/**
+ * GET /api/v1/state: what runs, what waits for a person, what waits to retry, counts and totals.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "ApiState".
+ */
+export interface ApiState {
+  session: {};
+  counts: {
+    [k: string]: number | undefined;
+  };
+  totals: {
+    tasks: number;
+    cost_usd: number;
+    tokens: number;
+  };
+  running: {}[];
+  waiting: {}[];
+  retrying: {}[];
+  invalid: {}[];
+}
+/**
+ * POST /api/v1/tasks/<id>/<action>: the decision went to the running orchestrator's inbox, or was applied to the record.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "ApiDecision".
+ */
+export interface ApiDecision {
+  mode: 'inbox' | 'applied';
+  decision?: string;
+  rev?: number;
+  state?: TaskState;
+}
+/**
+ * GET /api/v1/tasks/<id>/attempts/<n>/output: up to 64 KiB of stdout or stderr from a byte offset.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "ApiOutputChunk".
+ */
+export interface ApiOutputChunk {
+  offset: number;
+  next_offset: number;
+  size: number;
+  text: string;
+}
+/**
+ * POST /api/v1/tasks: the spec file written.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "ApiCreated".
+ */
+export interface ApiCreated {
+  id: string;
+  file: string;
+}
+/**
  * The live orchestrator, .isollm/state/session.json (PRODUCT.md section 7). Created exclusively; stale only on proof that its process is dead.
  *
  * This interface was referenced by `OrchSchemas`'s JSON-Schema

@@ -1,0 +1,149 @@
+// The routes of `orch serve` under /api/v1 (specs/serve.md). Everything is read from the state dir's
+// files, as `orch status` and `orch show` read them; the only writes are what the CLI writes: a spec
+// file (create a task) and a decision (`orch approve` and its kin: exactly once, against the rev the
+// person saw). The server is never needed for correctness.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { isOrchError } from '../errors.js';
+import type { ApiCreated, ApiDecision, ApiOutputChunk, ApiState, ApiTaskPage, InboxDecision, TaskSpec } from '../generated/types.js';
+import { collectStatus } from '../project/status.js';
+import { artifactsDirOf, describeTask } from '../project/show.js';
+import { decide, readRecord } from '../runtime/decide.js';
+import { createFileExclusive } from '../store/durable-write.js';
+import { validateDocument } from '../store/load.js';
+import { openInside } from '../store/open-inside.js';
+import type { StatePaths } from '../store/paths.js';
+import { HttpError, intParam, readJsonBody, sendJson } from './http-util.js';
+
+/** Task ids as the schema allows them: never a path before it matches. */
+const TASK_ID = /^(?!\.)[A-Za-z0-9._-]{1,64}$/;
+const ACTIONS = ['approve', 'reject', 'replan', 'retry', 'cancel'] as const satisfies readonly InboxDecision['action'][];
+/** The most of an attempt's output one request returns. */
+export const OUTPUT_CHUNK_BYTES = 64 * 1024;
+const PAGE_MAX = 500;
+
+function taskId(raw: string): string {
+  const id = decodeURIComponent(raw);
+  if (!TASK_ID.test(id)) throw new HttpError(400, 'bad_id', `"${id}" is not a task id (letters, digits, dot, underscore, dash; no leading dot)`);
+  return id;
+}
+
+/** Runs the route `method path` names; false when no route has that path. */
+export async function route(paths: StatePaths, request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {
+  const method = request.method ?? 'GET';
+  const parts = url.pathname.replace(/^\/api\/v1\/?/, '').split('/').filter(part => part !== '');
+  const allow = (...methods: string[]): void => {
+    if (!methods.includes(method)) throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here: ${methods.join(', ')}`);
+  };
+  const [head, id, sub, n, leaf] = parts;
+  if (head === 'state' && parts.length === 1) {
+    allow('GET');
+    sendJson(response, 200, await stateOf(paths));
+    return true;
+  }
+  if (head === 'tasks' && parts.length === 1) {
+    allow('GET', 'POST');
+    if (method === 'POST') sendJson(response, 201, await createTask(paths, await readJsonBody(request)));
+    else sendJson(response, 200, await taskPage(paths, url));
+    return true;
+  }
+  if (head === 'tasks' && id !== undefined && parts.length === 2) {
+    allow('GET');
+    sendJson(response, 200, await describeTask(paths, taskId(id)));
+    return true;
+  }
+  if (head === 'tasks' && id !== undefined && sub !== undefined && parts.length === 3 && (ACTIONS as readonly string[]).includes(sub)) {
+    allow('POST');
+    sendJson(response, 200, await decideOn(paths, taskId(id), sub as (typeof ACTIONS)[number], await readJsonBody(request)));
+    return true;
+  }
+  if (head === 'tasks' && id !== undefined && sub === 'attempts' && n !== undefined && leaf === 'output' && parts.length === 5) {
+    allow('GET');
+    sendJson(response, 200, await attemptOutput(paths, taskId(id), n, url));
+    return true;
+  }
+  if (head === 'refresh' && parts.length === 1) {
+    allow('POST');
+    sendJson(response, 202, { refreshed: true }); // the files are read at each request: nothing is held to refresh
+    return true;
+  }
+  return false;
+}
+
+/** The shape of Symphony's state: what runs, what waits for a person, what waits to retry, the totals. */
+async function stateOf(paths: StatePaths): Promise<ApiState> {
+  const status = await collectStatus(paths);
+  const rows = status.tasks;
+  return {
+    session: status.session,
+    counts: status.counts,
+    totals: { tasks: status.tasks_total, cost_usd: rows.reduce((sum, row) => sum + row.cost_usd, 0), tokens: rows.reduce((sum, row) => sum + row.tokens, 0) },
+    running: rows.filter(row => row.activity === 'running'),
+    waiting: rows.filter(row => row.activity === 'human'),
+    retrying: rows.filter(row => row.activity === 'backoff'),
+    invalid: status.invalid,
+  };
+}
+
+async function taskPage(paths: StatePaths, url: URL): Promise<ApiTaskPage> {
+  const offset = intParam(url, 'offset', 0);
+  const limit = intParam(url, 'limit', 100, PAGE_MAX);
+  const state = url.searchParams.get('state');
+  if (state === null) {
+    const status = await collectStatus(paths, { offset, limit });
+    return { total: status.tasks_total, offset, limit, tasks: status.tasks };
+  }
+  const all = (await collectStatus(paths)).tasks.filter(row => row.state === state);
+  return { total: all.length, offset, limit, tasks: all.slice(offset, offset + limit) };
+}
+
+/** A spec written as `orch` would find it dropped: created, never over an existing one. */
+async function createTask(paths: StatePaths, body: unknown): Promise<ApiCreated> {
+  const raw = (body ?? {}) as { id?: unknown };
+  if (typeof raw.id !== 'string') throw new HttpError(400, 'bad_spec', 'a task spec needs its "id"');
+  const id = taskId(raw.id);
+  let spec: TaskSpec;
+  try {
+    spec = validateDocument('spec', `${id}.json`, body) as TaskSpec;
+  } catch (error) {
+    throw new HttpError(400, 'bad_spec', isOrchError(error) ? error.message : String(error));
+  }
+  const file = join(paths.tasks, `${id}.json`);
+  // False when a file of that name is there already: a spec is never written over.
+  const created = await createFileExclusive(file, `${JSON.stringify(spec, null, 2)}\n`);
+  if (!created) throw new HttpError(409, 'task_exists', `a spec for task ${id} exists already`);
+  return { id, file };
+}
+
+/** A decision, exactly as `orch approve` and its kin make it, refused when the record moved past the rev the person saw. */
+async function decideOn(paths: StatePaths, id: string, action: (typeof ACTIONS)[number], body: unknown): Promise<ApiDecision> {
+  const { rev, note } = (body ?? {}) as { rev?: unknown; note?: unknown };
+  if (typeof rev !== 'number' || !Number.isInteger(rev)) throw new HttpError(400, 'rev_required', 'say which rev of the record you decided on: {"rev": N}');
+  if (note !== undefined && typeof note !== 'string') throw new HttpError(400, 'bad_note', 'note must be a string');
+  const record = await readRecord(paths, id);
+  if (record.rev !== rev) throw new HttpError(409, 'rev_changed', `task ${id} is at rev ${record.rev} now, not ${rev}: look at it again before deciding`);
+  const result = await decide(paths, { taskId: id, action, ...(note !== undefined && { note }), actor: 'human' });
+  return result.mode === 'inbox' ? { mode: 'inbox', decision: result.decision.decision_id } : { mode: 'applied', rev: result.record.rev, state: result.record.state };
+}
+
+/** Up to OUTPUT_CHUNK_BYTES of an attempt's stdout or stderr from `offset`: never a whole log in memory. */
+async function attemptOutput(paths: StatePaths, id: string, rawN: string, url: URL): Promise<ApiOutputChunk> {
+  if (!/^\d{1,9}$/.test(rawN)) throw new HttpError(400, 'bad_attempt', `"${rawN}" is not an attempt number`);
+  const stream = url.searchParams.get('stream') ?? 'stdout';
+  if (stream !== 'stdout' && stream !== 'stderr') throw new HttpError(400, 'bad_parameter', 'stream is stdout or stderr');
+  const offset = intParam(url, 'offset', 0);
+  const attempt = (await readRecord(paths, id)).attempts.find(a => a.n === Number(rawN));
+  if (attempt === undefined) throw new HttpError(404, 'no_attempt', `task ${id} has no attempt ${rawN}`);
+  const file = join(artifactsDirOf(paths, attempt), `${stream}.log`);
+  const handle = await openInside(paths.stateDir, file);
+  if (handle === undefined) return { offset, next_offset: offset, size: 0, text: '' };
+  try {
+    const { size } = await handle.stat();
+    const start = Math.min(offset, size);
+    const buffer = Buffer.alloc(Math.min(OUTPUT_CHUNK_BYTES, size - start));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
+    return { offset: start, next_offset: start + bytesRead, size, text: buffer.subarray(0, bytesRead).toString('utf8') };
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,102 @@
+// Who may talk to `orch serve` (PRODUCT.md §15, specs/serve.md): every request needs the token, as
+// `Authorization: Bearer` (API clients) or as the session cookie a browser gets by exchanging the
+// one-time link; the Host must be ours (DNS rebinding); a state-changing or streaming request needs our
+// Origin, and one that has only the cookie must say its Origin at all (a page elsewhere cannot then
+// ride on it). Peers were broken through each of these (vibe-kanban's missing Origin check, beads-ui's
+// websocket, a dashboard's upgrade that skipped the HTTP checks).
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+export const SESSION_COOKIE = 'orch_session';
+
+export type Verdict = { ok: true; by: 'bearer' | 'cookie' | 'link' } | { ok: false; status: 401 | 403; code: string; message: string };
+
+/** A secret of 32 random bytes, URL-safe. */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export class Guard {
+  /** The one-time link's code: taken once, then gone. */
+  private link: string | undefined = newSecret();
+  private readonly sessions = new Set<string>();
+
+  /** The Bearer token (serve.json). */
+  readonly token: string;
+  /** Host header values that name this server: 127.0.0.1:<port>, localhost:<port>, [::1]:<port>. */
+  private readonly hosts: ReadonlySet<string>;
+
+  constructor(token: string, hosts: ReadonlySet<string>) {
+    this.token = token;
+    this.hosts = hosts;
+  }
+
+  /** The one-time link's code, while it has not been used. */
+  linkCode(): string | undefined {
+    return this.link;
+  }
+
+  /** The Origin values of our own pages. */
+  private origins(): Set<string> {
+    return new Set([...this.hosts].map(host => `http://${host}`));
+  }
+
+  /** Checks Host, credentials and (for `sensitive` requests) Origin. */
+  check(request: IncomingMessage, sensitive: boolean, linkCode: string | undefined): Verdict {
+    const host = request.headers.host ?? '';
+    if (!this.hosts.has(host)) return { ok: false, status: 403, code: 'forbidden_host', message: `Host "${host}" is not this server's: open it as http://127.0.0.1 or http://localhost` };
+    const origin = request.headers.origin;
+    if (origin !== undefined && !this.origins().has(origin)) return { ok: false, status: 403, code: 'forbidden_origin', message: `requests from ${origin} are refused` };
+    if (linkCode !== undefined) {
+      if (this.link === undefined || !same(linkCode, this.link)) return { ok: false, status: 401, code: 'link_used', message: 'this one-time link has been used or is wrong: run `orch serve --open` for a new one' };
+      this.link = undefined;
+      return { ok: true, by: 'link' };
+    }
+    const bearer = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
+    if (bearer !== undefined) return same(bearer, this.token) ? { ok: true, by: 'bearer' } : { ok: false, status: 401, code: 'bad_token', message: 'the token is wrong (serve.json has it)' };
+    const session = cookieOf(request, SESSION_COOKIE);
+    if (session === undefined || ![...this.sessions].some(known => same(known, session))) {
+      return { ok: false, status: 401, code: 'no_token', message: 'a token is needed: Authorization: Bearer <token from serve.json>, or open the one-time link' };
+    }
+    // A cookie rides along with any page's request: what changes or streams must show it comes from ours.
+    if (sensitive && origin === undefined) return { ok: false, status: 403, code: 'missing_origin', message: 'a request with the session cookie must carry this server\'s Origin' };
+    return { ok: true, by: 'cookie' };
+  }
+
+  /** A new browser session (after the link was exchanged): its cookie's value. */
+  openSession(): string {
+    const id = newSecret();
+    this.sessions.add(id);
+    return id;
+  }
+
+  /** A new one-time link code (orch serve --open on a running server asks for one through the API). */
+  renewLink(): string {
+    this.link = newSecret();
+    return this.link;
+  }
+}
+
+function cookieOf(request: IncomingMessage, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? '').split(';')) {
+    const [key, ...value] = part.trim().split('=');
+    if (key === name) return value.join('=');
+  }
+  return undefined;
+}
+
+/** Headers on every answer: no sniffing, no framing, no inline script, nothing cached, no referrer. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};

@@ -1,0 +1,138 @@
+// `orch serve` (PRODUCT.md §15, specs/serve.md): node:http on 127.0.0.1 (a free port unless told one),
+// the token and URL in `<state>/serve.json` (0600), every request through the Guard, errors as JSON.
+// node:http rather than a framework: a handful of routes, and every byte of the security checks in
+// sight. Upgrades (websockets) are refused outright: nothing here speaks them, and a dashboard's upgrade
+// that skipped the HTTP checks is how one peer was taken over.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { isOrchError } from '../errors.js';
+import type { ServeFile } from '../generated/types.js';
+import type { StatePaths } from '../store/paths.js';
+import { writeFileDurable } from '../store/durable-write.js';
+import { collectStatus } from '../project/status.js';
+import { route } from './api.js';
+import { streamEvents } from './event-stream.js';
+import { Guard, newSecret, SECURITY_HEADERS, SESSION_COOKIE } from './guard.js';
+import { HttpError, sendError } from './http-util.js';
+
+/** At most this many event streams at once (a tab holds one); past it, 429. */
+export const MAX_STREAMS = 200;
+
+export interface ServeOptions {
+  /** 0 (default): a free port. */
+  port?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** The one-time link a browser opens to get its session cookie; undefined once it has been used. */
+  link(): string | undefined;
+  /** A new one-time link (the last one used or not). */
+  newLink(): string;
+  close(): Promise<void>;
+}
+
+export function serveFile(paths: StatePaths): string {
+  return join(paths.machine, 'serve.json');
+}
+
+export async function startServer(paths: StatePaths, options: ServeOptions = {}): Promise<RunningServer> {
+  const token = newSecret();
+  let guard: Guard | undefined;
+  let streams = 0;
+  const sockets = new Set<Socket>();
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    if (guard === undefined) throw new HttpError(503, 'starting', 'the server is starting');
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const streaming = url.pathname === '/api/v1/events';
+    const sensitive = streaming || (request.method !== 'GET' && request.method !== 'HEAD');
+    const code = url.pathname === '/' ? (url.searchParams.get('token') ?? undefined) : undefined;
+    const verdict = guard.check(request, sensitive, code);
+    if (!verdict.ok) throw new HttpError(verdict.status, verdict.code, verdict.message);
+    if (verdict.by === 'link') {
+      // The link is spent; the browser keeps a session cookie scripts cannot read, sent to this site only.
+      const cookie = `${SESSION_COOKIE}=${guard.openSession()}; HttpOnly; SameSite=Strict; Path=/`;
+      response.writeHead(302, { ...SECURITY_HEADERS, 'Set-Cookie': cookie, Location: '/' });
+      response.end();
+      return;
+    }
+    if (streaming) {
+      if (request.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'GET only');
+      if (streams >= MAX_STREAMS) throw new HttpError(429, 'too_many_streams', `${MAX_STREAMS} event streams are open already`);
+      streams += 1;
+      try {
+        await streamEvents(request, response, { eventsFile: paths.events, snapshot: () => collectStatus(paths).then(s => ({ counts: s.counts, session: s.session, tasks_total: s.tasks_total })) });
+      } finally {
+        streams -= 1;
+      }
+      return;
+    }
+    if (url.pathname.startsWith('/api/v1/') || url.pathname === '/api/v1') {
+      if (await route(paths, request, response, url)) return;
+      throw new HttpError(404, 'not_found', `no route ${url.pathname}`);
+    }
+    if (url.pathname === '/' && (request.method === 'GET' || request.method === 'HEAD')) {
+      const page = '<!doctype html><meta charset="utf-8"><title>orch</title><h1>orch</h1><p>The API is at /api/v1 (state, tasks, events).</p>\n';
+      response.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8' });
+      response.end(request.method === 'HEAD' ? undefined : page);
+      return;
+    }
+    throw new HttpError(404, 'not_found', `nothing at ${url.pathname}`);
+  };
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (error instanceof HttpError) sendError(response, error.status, error.code, error.message);
+      else if (isOrchError(error) && error.code === 'ORCH_NOT_FOUND') sendError(response, 404, 'not_found', error.message);
+      else if (isOrchError(error) && (error.code === 'ORCH_USAGE' || error.code === 'ORCH_ILLEGAL_TRANSITION')) sendError(response, 409, 'refused', error.message);
+      else if (isOrchError(error) && error.code === 'ORCH_NOT_REGULAR_FILE') sendError(response, 403, 'refused_file', error.message);
+      else sendError(response, 500, 'internal', error instanceof Error ? error.message : String(error));
+      if (request.complete) return;
+      // A body too large is cut once the answer is out (never read to its end); any other is drained.
+      if (error instanceof HttpError && error.status === 413) response.once('finish', () => request.destroy());
+      else request.resume();
+    });
+  });
+  server.on('connection', socket => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('upgrade', (_request, socket: Socket) => {
+    socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    socket.destroy();
+  });
+  server.on('clientError', (_error, socket: Socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    socket.destroy();
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  guard = new Guard(token, new Set([`127.0.0.1:${port}`, `localhost:${port}`]));
+  const url = `http://127.0.0.1:${port}/`;
+  const file = serveFile(paths);
+  const written: ServeFile = { version: 1, url, port, pid: process.pid, started_at: new Date().toISOString(), token };
+  await writeFileDurable(file, `${JSON.stringify(written, null, 2)}\n`, { mode: 0o600 });
+  const current = guard;
+  return {
+    url,
+    port,
+    link: () => {
+      const code = current.linkCode();
+      return code === undefined ? undefined : `${url}?token=${code}`;
+    },
+    newLink: () => `${url}?token=${current.renewLink()}`,
+    close: async () => {
+      rmSync(file, { force: true });
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>(resolve => server.close(() => resolve()));
+    },
+  };
+}
