@@ -22,6 +22,11 @@ export interface EventStreamOptions {
 
 /** Serves one SSE client until it goes away. */
 export async function streamEvents(request: IncomingMessage, response: ServerResponse, options: EventStreamOptions): Promise<void> {
+  // Listened for first: a client that goes while the snapshot is made must still end the stream.
+  const closed = new Promise<void>(resolve => {
+    request.once('close', resolve);
+    response.once('close', resolve);
+  });
   const resumeAt = Number(request.headers['last-event-id'] ?? Number.NaN);
   const resumed = Number.isSafeInteger(resumeAt) && resumeAt >= 0 ? resumeAt : undefined;
   response.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
@@ -82,11 +87,7 @@ export async function streamEvents(request: IncomingMessage, response: ServerRes
   const poll = setInterval(() => void pump(), EVENTS_POLL_MS);
   const heartbeat = setInterval(() => response.write(': heartbeat\n\n'), HEARTBEAT_MS);
   await pump();
-  await new Promise<void>(resolve => {
-    const end = (): void => resolve();
-    request.once('close', end);
-    response.once('close', end);
-  });
+  await closed;
   clearInterval(poll);
   clearInterval(heartbeat);
   watcher?.close();

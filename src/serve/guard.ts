@@ -1,8 +1,8 @@
 // Who may talk to `orch serve` (PRODUCT.md §15, specs/serve.md): every request needs the token, as
 // `Authorization: Bearer` (API clients) or as the session cookie a browser gets by exchanging the
 // one-time link; the Host must be ours (DNS rebinding); a state-changing or streaming request needs our
-// Origin, and one that has only the cookie must say its Origin at all (a page elsewhere cannot then
-// ride on it). Peers were broken through each of these (vibe-kanban's missing Origin check, beads-ui's
+// Origin, and one that has only the cookie must show it comes from our own page (its Origin, or the
+// browser's Sec-Fetch-Site: same-origin), so a page elsewhere cannot ride on it. Peers were broken through each of these (vibe-kanban's missing Origin check, beads-ui's
 // websocket, a dashboard's upgrade that skipped the HTTP checks).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -64,8 +64,15 @@ export class Guard {
     if (session === undefined || ![...this.sessions].some(known => same(known, session))) {
       return { ok: false, status: 401, code: 'no_token', message: 'a token is needed: Authorization: Bearer <token from serve.json>, or open the one-time link' };
     }
-    // A cookie rides along with any page's request: what changes or streams must show it comes from ours.
-    if (sensitive && origin === undefined) return { ok: false, status: 403, code: 'missing_origin', message: 'a request with the session cookie must carry this server\'s Origin' };
+    // A cookie rides along with any page's request: what changes or streams must show it comes from one
+    // of ours, by its Origin, or by the browser's own fetch metadata (a same-origin EventSource or GET
+    // carries no Origin; every current browser says Sec-Fetch-Site, and a page elsewhere cannot forge it).
+    // `none`: the person opened it themselves (the address bar, a bookmark).
+    const site = request.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return { ok: false, status: 403, code: 'forbidden_site', message: `a ${site} request is refused` };
+    if (sensitive && origin === undefined && site !== 'same-origin') {
+      return { ok: false, status: 403, code: 'missing_origin', message: 'a request with the session cookie must carry this server\'s Origin (or come from its own page)' };
+    }
     return { ok: true, by: 'cookie' };
   }
 

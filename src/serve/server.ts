@@ -5,8 +5,9 @@
 // that skipped the HTTP checks is how one peer was taken over.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isOrchError } from '../errors.js';
 import type { ServeFile } from '../generated/types.js';
 import type { StatePaths } from '../store/paths.js';
@@ -33,6 +34,23 @@ export interface RunningServer {
   /** A new one-time link (the last one used or not). */
   newLink(): string;
   close(): Promise<void>;
+}
+
+/** The board's static files (board/ in the package), by the path they are served at. */
+const BOARD_ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/board.js': { file: 'board.js', type: 'text/javascript; charset=utf-8' },
+  '/board.css': { file: 'board.css', type: 'text/css; charset=utf-8' },
+};
+
+let boardFolder: string | undefined;
+/** board/ of the package: found upwards from this module (src/serve/ when run from source, dist/src/bundle/ when bundled). */
+function boardDir(): string {
+  if (boardFolder !== undefined) return boardFolder;
+  for (let dir = dirname(fileURLToPath(import.meta.url)), i = 0; i < 6; dir = dirname(dir), i++) {
+    if (existsSync(join(dir, 'board', 'index.html'))) return (boardFolder = join(dir, 'board'));
+  }
+  throw new HttpError(500, 'no_board', 'the board\'s files are not in this installation of orch');
 }
 
 export function serveFile(paths: StatePaths): string {
@@ -74,10 +92,16 @@ export async function startServer(paths: StatePaths, options: ServeOptions = {})
       if (await route(paths, request, response, url)) return;
       throw new HttpError(404, 'not_found', `no route ${url.pathname}`);
     }
-    if (url.pathname === '/' && (request.method === 'GET' || request.method === 'HEAD')) {
-      const page = '<!doctype html><meta charset="utf-8"><title>orch</title><h1>orch</h1><p>The API is at /api/v1 (state, tasks, events).</p>\n';
-      response.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8' });
-      response.end(request.method === 'HEAD' ? undefined : page);
+    if (url.pathname === '/favicon.ico') {
+      response.writeHead(204, SECURITY_HEADERS);
+      response.end();
+      return;
+    }
+    const asset = BOARD_ASSETS[url.pathname];
+    if (asset !== undefined && (request.method === 'GET' || request.method === 'HEAD')) {
+      const body = readFileSync(join(boardDir(), asset.file));
+      response.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': asset.type, 'Content-Length': body.length });
+      response.end(request.method === 'HEAD' ? undefined : body);
       return;
     }
     throw new HttpError(404, 'not_found', `nothing at ${url.pathname}`);

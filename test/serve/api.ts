@@ -226,6 +226,9 @@ t.test('attacks: each refused, and the server stays up', async t => {
   t.match(await call(server, 'POST', '/api/v1/refresh', { headers: session }), { status: 403, json: { error: { code: 'missing_origin' } } }, 'a cookie only, no Origin, on POST');
   t.match(await events(server, session, () => true), { status: 403 }, 'a cookie only, no Origin, on the stream');
   t.equal((await call(server, 'POST', '/api/v1/refresh', { headers: { ...session, Origin: ours } })).status, 202, 'the cookie with our Origin acts');
+  t.match(await call(server, 'POST', '/api/v1/refresh', { headers: { ...session, 'Sec-Fetch-Site': 'cross-site' } }), { status: 403, json: { error: { code: 'forbidden_site' } } }, 'a cross-site request with the cookie');
+  t.match(await events(server, { ...session, 'Sec-Fetch-Site': 'same-site' }, () => true), { status: 403 }, 'a same-site (other port or subdomain) stream');
+  t.match(await events(server, { ...session, 'Sec-Fetch-Site': 'same-origin' }, got => got.length > 0), { status: 200 }, 'our own page\'s stream: no Origin on a same-origin GET, the browser says same-origin');
 
   // An upgrade (websocket) with a foreign Origin, and with our own: refused before any route.
   for (const origin of ['http://evil.example', ours]) {

@@ -1,0 +1,71 @@
+// The board in a real headless Chromium (Debian's chromium, driven by playwright-core): the one-time
+// link gives the browser its session; a spec dropped on disk shows up as a card and moves to DONE; a
+// task waiting at a gate is approved with the button and finishes; a task made with the form runs.
+// Screenshots of the board and of a task's page go to artifacts/ (ignored by git; CI may keep them).
+import t from 'tap';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../src/serve/server.js';
+import { statePaths } from '../../src/store/paths.js';
+import { makeProject } from '../fixtures/project.js';
+import { dropSpec, startWatching, testRoot } from '../fixtures/watch-helpers.js';
+
+const CHROMIUM = process.env.ORCH_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = join(import.meta.dirname, '../../artifacts');
+const WAIT = { timeout: 20_000 };
+
+t.test('the board in Chromium: live cards, approve with the button, create with the form', async t => {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does) or set ORCH_CHROMIUM`);
+  const root = testRoot(t);
+  const work: [string, ...string[]] = [process.execPath, '-e', "console.log('working on ' + process.env.ORCH_TASK_ID)"];
+  makeProject(root, {
+    workflow: { implement: { command: work }, retry: { max_attempts: 1 } },
+    config: { workflows: { default: { implement: { command: work }, retry: { max_attempts: 1 } }, gated: { implement: { command: work }, human_gate: ['implement'] } } },
+    tasks: { G: { goal: 'waits for a person', workflow: 'gated' } },
+  });
+  await startWatching(t, root);
+  const server = await startServer(statePaths(root));
+  t.teardown(() => server.close());
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const problems: string[] = [];
+  page.on('pageerror', error => problems.push(error.message));
+  page.on('console', message => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+
+  await page.goto(server.link() ?? '');
+  t.equal(new URL(page.url()).search, '', 'the one-time link was exchanged and left the address bar');
+  // Not live: say what the page saw (a refused request, a script error, the page itself).
+  await page.waitForSelector('#live[data-live="open"]', WAIT).catch(async (error: Error) => {
+    throw new Error(`${error.message}\npage problems: ${problems.join(' / ')}\npage: ${(await page.content()).slice(0, 600)}`);
+  });
+  await page.waitForSelector('#review [data-task="G"]', WAIT);
+  t.pass('the task waiting for a person is in the review queue');
+
+  dropSpec(root, 'D', { goal: 'dropped on disk' });
+  await page.waitForSelector('[data-column="DONE"] [data-task="D"]', WAIT);
+  t.pass('a spec dropped on disk appeared as a card and moved to DONE, without a reload');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'board.png'), fullPage: true });
+
+  await page.click('#review [data-task="G"]');
+  await page.waitForSelector('#detail[data-task="G"]:not([hidden])', WAIT);
+  t.match(await page.textContent('#detail-state'), /AWAITING_HUMAN — waiting for you \(gate\)/);
+  await page.screenshot({ path: join(ARTIFACTS, 'task.png'), fullPage: true });
+  await page.click('#decide button[data-action="approve"]');
+  await page.waitForSelector('[data-column="DONE"] [data-task="G"]', WAIT);
+  t.pass('approved with the button: it ran and finished');
+
+  await page.fill('#create-id', 'F');
+  await page.fill('#create-goal', 'made in the browser');
+  await page.click('#create button[type="submit"]');
+  await page.waitForSelector('[data-column="DONE"] [data-task="F"]', WAIT);
+  t.pass('a task made with the form ran');
+  await page.click('[data-column="DONE"] [data-task="F"]');
+  await page.waitForFunction(() => document.querySelector('#detail-output')?.textContent?.includes('working on F') === true, undefined, WAIT);
+  t.pass('its page shows its output');
+  t.same(problems, [], 'no script error and no refused request in the page');
+});
