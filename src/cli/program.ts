@@ -229,6 +229,7 @@ export function buildProgram(): Command {
     .option('--once', 'work until nothing is runnable, then exit (1 if a task failed)')
     .option('--resume', 'carry on after a crash: take over the dead session, stop its leftover commands, resume every task')
     .option('--polling', 'watch by polling (network filesystems, where inotify cannot see other hosts)')
+    .option('--serve', 'serve the board and the API while it runs (as `orch serve`; prints the one-time link)')
     .action(async (_opts, command: Command) => {
       const flags = command.opts<{ cleanState?: boolean; tasks?: string }>();
       if (await runReadFlag(command)) return; // --review, --summary
@@ -242,7 +243,7 @@ export function buildProgram(): Command {
       } else {
         // No subcommand: the orchestrator itself (watch and work, or --once).
         const { runCommand } = await import('./commands/run.js');
-        await run(command, options => runCommand({ ...options, ...command.opts<{ once?: boolean; resume?: boolean; polling?: boolean }>() }));
+        await run(command, options => runCommand({ ...options, ...command.opts<{ once?: boolean; resume?: boolean; polling?: boolean; serve?: boolean }>() }));
       }
     });
 

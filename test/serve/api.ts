@@ -298,3 +298,24 @@ t.test('orch serve: prints where it listens (and the one-time link with --open),
   t.equal(await exited, 0);
   t.notOk(existsSync(serveFile(statePaths(root))), 'serve.json removed');
 });
+
+t.test('orch --serve: the orchestrator serves the board and the API while it runs, and stops both on SIGTERM', async t => {
+  const root = makeProject(t.testdir(), { tasks: { A: { goal: 'a' } } });
+  const child = spawn(process.execPath, [ORCH_BIN, '--serve'], { cwd: root, env: { ...process.env, ORCH_ROOT: '', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', chunk => (out += chunk.toString()));
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)));
+  const link = await waitFor('orch --serve to print its one-time link', () => /orch serve: (\S+) · open once in your browser: (\S+)/.exec(out)?.[2]);
+  t.match(link, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+$/);
+  const { token } = JSON.parse(readFileSync(serveFile(statePaths(root)), 'utf8')) as { token: string };
+  const server = { port: Number(new URL(link).port) } as RunningServer;
+  const done = await waitFor('task A to be DONE, as the API tells', async () => {
+    const state = await call(server, 'GET', '/api/v1/state', { headers: { Authorization: `Bearer ${token}` } });
+    return (state.json as { counts?: { DONE?: number } }).counts?.DONE === 1 ? state : undefined;
+  });
+  t.match(done.json, { session: { state: 'running' } }, 'the API sees the orchestrator it runs in');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0);
+  t.notOk(existsSync(serveFile(statePaths(root))), 'serve.json removed');
+});

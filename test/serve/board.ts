@@ -1,6 +1,7 @@
 // The board in a real headless Chromium (Debian's chromium, driven by playwright-core): the one-time
 // link gives the browser its session; a spec dropped on disk shows up as a card and moves to DONE; a
-// task waiting at a gate is approved with the button and finishes; a task made with the form runs.
+// task waiting at a gate is approved with the button and finishes; one sent back with a note gets the
+// note as its feedback; a task made with the form runs.
 // Screenshots of the board and of a task's page go to artifacts/ (ignored by git; CI may keep them).
 import t from 'tap';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -14,15 +15,23 @@ import { dropSpec, startWatching, testRoot } from '../fixtures/watch-helpers.js'
 const CHROMIUM = process.env.ORCH_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(import.meta.dirname, '../../artifacts');
 const WAIT = { timeout: 20_000 };
+const NOTED = "const f = process.env.ORCH_FEEDBACK_FILE; if (!f) { console.error('no hint'); process.exit(1); } console.log('told: ' + require('node:fs').readFileSync(f, 'utf8').trim());";
 
-t.test('the board in Chromium: live cards, approve with the button, create with the form', async t => {
+t.test('the board in Chromium: live cards, approve with the button, retry with a note, create with the form', async t => {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does) or set ORCH_CHROMIUM`);
   const root = testRoot(t);
   const work: [string, ...string[]] = [process.execPath, '-e', "console.log('working on ' + process.env.ORCH_TASK_ID)"];
   makeProject(root, {
     workflow: { implement: { command: work }, retry: { max_attempts: 1 } },
-    config: { workflows: { default: { implement: { command: work }, retry: { max_attempts: 1 } }, gated: { implement: { command: work }, human_gate: ['implement'] } } },
-    tasks: { G: { goal: 'waits for a person', workflow: 'gated' } },
+    config: {
+      workflows: {
+        default: { implement: { command: work }, retry: { max_attempts: 1 } },
+        gated: { implement: { command: work }, human_gate: ['implement'] },
+        // Fails until a person sends it back with a note; then prints the note it was given.
+        noted: { implement: { command: [process.execPath, '-e', NOTED] }, retry: { max_attempts: 1 }, on_exhausted: 'human' },
+      },
+    },
+    tasks: { G: { goal: 'waits for a person', workflow: 'gated' }, R: { goal: 'needs a hint', workflow: 'noted' } },
   });
   await startWatching(t, root);
   const server = await startServer(statePaths(root));
@@ -58,6 +67,16 @@ t.test('the board in Chromium: live cards, approve with the button, create with 
   await page.click('#decide button[data-action="approve"]');
   await page.waitForSelector('[data-column="DONE"] [data-task="G"]', WAIT);
   t.pass('approved with the button: it ran and finished');
+
+  // Sent back with a note: the note reaches the agent as its feedback.
+  await page.click('#review [data-task="R"]');
+  await page.waitForSelector('#detail[data-task="R"]:not([hidden])', WAIT);
+  await page.fill('#note', 'try the other door');
+  await page.click('#decide button[data-action="retry"]');
+  await page.waitForSelector('[data-column="DONE"] [data-task="R"]', WAIT);
+  await page.click('[data-column="DONE"] [data-task="R"]');
+  await page.waitForFunction(() => document.querySelector('#detail-output')?.textContent?.includes('told: try the other door') === true, undefined, WAIT);
+  t.pass('retried with a note: the agent got it as feedback, and the task page shows what it said');
 
   await page.fill('#create-id', 'F');
   await page.fill('#create-goal', 'made in the browser');

@@ -12,6 +12,8 @@ export interface RunCommandOptions extends GlobalOptions {
   once?: boolean;
   resume?: boolean;
   polling?: boolean;
+  /** Serve the board and the API while it runs. */
+  serve?: boolean;
 }
 
 // A function, not a table built at import: colour is set up after the command's module is loaded.
@@ -77,6 +79,9 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     const mode = options.once === true ? 'until nothing is runnable' : 'watching for changes (Ctrl+C to stop)';
     println(dim(`orch ${options.resume === true ? 'resuming' : 'running'} in ${paths.root}: run ${orchestrator.session.runId}, ${mode}`));
   }
+  // --serve: the board and the API beside the run, over the same files (never needed for correctness).
+  const server = options.serve === true ? await import('../../serve/server.js').then(m => m.startServer(paths)) : undefined;
+  if (server !== undefined && !quiet) println(`orch serve: ${server.url} · open once in your browser: ${server.link() ?? server.newLink()}`);
   const release = handleSignals(orchestrator, orchestrator.config.on_shutdown ?? 'stop');
   if (!quiet && process.stdout.isTTY === true) live = startLiveLines(process.stdout, paths.stateDir, () => orchestrator.engine.runningTasks());
   let result: RunResult;
@@ -86,6 +91,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     live?.stop();
     live = undefined;
     release();
+    await server?.close();
   }
   if (quiet) {
     printJson(result);
