@@ -4,7 +4,7 @@
 // Origin, and one that has only the cookie must show it comes from our own page (its Origin, or the
 // browser's Sec-Fetch-Site: same-origin), so a page elsewhere cannot ride on it. Peers were broken through each of these (vibe-kanban's missing Origin check, beads-ui's
 // websocket, a dashboard's upgrade that skipped the HTTP checks).
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 export const SESSION_COOKIE = 'orch_session';
@@ -25,16 +25,31 @@ function same(a: string, b: string): boolean {
 export class Guard {
   /** The one-time link's code: taken once, then gone. */
   private link: string | undefined = newSecret();
-  private readonly sessions = new Set<string>();
+  /**
+   * Signs session cookies (`<nonce>.<HMAC of the nonce>`): a session is checked without a table, and
+   * one made before a restart of the server still holds after it (the key is kept in serve.key, 0600),
+   * so a browser's event stream reconnects by itself.
+   */
+  private readonly sessionKey: string;
 
   /** The Bearer token (serve.json). */
   readonly token: string;
   /** Host header values that name this server: 127.0.0.1:<port>, localhost:<port>, [::1]:<port>. */
   private readonly hosts: ReadonlySet<string>;
 
-  constructor(token: string, hosts: ReadonlySet<string>) {
+  constructor(token: string, hosts: ReadonlySet<string>, sessionKey: string) {
     this.token = token;
     this.hosts = hosts;
+    this.sessionKey = sessionKey;
+  }
+
+  private signed(nonce: string): string {
+    return createHmac('sha256', this.sessionKey).update(nonce).digest('base64url');
+  }
+
+  private validSession(cookie: string): boolean {
+    const [nonce, mac, ...rest] = cookie.split('.');
+    return nonce !== undefined && mac !== undefined && rest.length === 0 && nonce.length >= 32 && same(mac, this.signed(nonce));
   }
 
   /** The one-time link's code, while it has not been used. */
@@ -61,7 +76,7 @@ export class Guard {
     const bearer = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
     if (bearer !== undefined) return same(bearer, this.token) ? { ok: true, by: 'bearer' } : { ok: false, status: 401, code: 'bad_token', message: 'the token is wrong (serve.json has it)' };
     const session = cookieOf(request, SESSION_COOKIE);
-    if (session === undefined || ![...this.sessions].some(known => same(known, session))) {
+    if (session === undefined || !this.validSession(session)) {
       return { ok: false, status: 401, code: 'no_token', message: 'a token is needed: Authorization: Bearer <token from serve.json>, or open the one-time link' };
     }
     // A cookie rides along with any page's request: what changes or streams must show it comes from one
@@ -78,9 +93,8 @@ export class Guard {
 
   /** A new browser session (after the link was exchanged): its cookie's value. */
   openSession(): string {
-    const id = newSecret();
-    this.sessions.add(id);
-    return id;
+    const nonce = newSecret();
+    return `${nonce}.${this.signed(nonce)}`;
   }
 
   /** A new one-time link code (orch serve --open on a running server asks for one through the API). */

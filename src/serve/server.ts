@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isOrchError } from '../errors.js';
@@ -51,6 +52,19 @@ function boardDir(): string {
     if (existsSync(join(dir, 'board', 'index.html'))) return (boardFolder = join(dir, 'board'));
   }
   throw new HttpError(500, 'no_board', 'the board\'s files are not in this installation of orch');
+}
+
+/**
+ * The key that signs browser sessions, kept across restarts of the server in `<state>/serve.key`
+ * (0600, made once): a restarted server still knows its browsers. Removing the file ends them all.
+ */
+async function sessionKey(paths: StatePaths): Promise<string> {
+  const file = join(paths.machine, 'serve.key');
+  const existing = await readFile(file, 'utf8').then(text => text.trim(), () => '');
+  if (existing.length >= 32) return existing;
+  const key = newSecret();
+  await writeFileDurable(file, `${key}\n`, { mode: 0o600 });
+  return key;
 }
 
 export function serveFile(paths: StatePaths): string {
@@ -139,7 +153,7 @@ export async function startServer(paths: StatePaths, options: ServeOptions = {})
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  guard = new Guard(token, new Set([`127.0.0.1:${port}`, `localhost:${port}`]));
+  guard = new Guard(token, new Set([`127.0.0.1:${port}`, `localhost:${port}`]), await sessionKey(paths));
   const url = `http://127.0.0.1:${port}/`;
   const file = serveFile(paths);
   const written: ServeFile = { version: 1, url, port, pid: process.pid, started_at: new Date().toISOString(), token };

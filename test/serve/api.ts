@@ -219,9 +219,11 @@ t.test('attacks: each refused, and the server stays up', async t => {
   const exchanged = await call(server, 'GET', `${link.pathname}${link.search}`);
   t.equal(exchanged.status, 302);
   const cookie = String(exchanged.headers['set-cookie']?.[0] ?? '');
-  t.match(cookie, /^orch_session=[\w-]+; HttpOnly; SameSite=Strict; Path=\/$/);
+  t.match(cookie, /^orch_session=[\w-]+\.[\w-]+; HttpOnly; SameSite=Strict; Path=\/$/);
   t.match(await call(server, 'GET', `${link.pathname}${link.search}`), { status: 401, json: { error: { code: 'link_used' } } }, 'a link reused after the exchange');
   const session = { Cookie: cookie.split(';')[0] ?? '' };
+  const [nonce = ''] = (session.Cookie.split('=')[1] ?? '').split('.');
+  t.match(await call(server, 'GET', '/api/v1/state', { headers: { Cookie: `orch_session=${nonce}.forged` } }), { status: 401 }, 'a forged session signature');
   t.equal((await call(server, 'GET', '/api/v1/state', { headers: session })).status, 200, 'the cookie reads');
   t.match(await call(server, 'POST', '/api/v1/refresh', { headers: session }), { status: 403, json: { error: { code: 'missing_origin' } } }, 'a cookie only, no Origin, on POST');
   t.match(await events(server, session, () => true), { status: 403 }, 'a cookie only, no Origin, on the stream');

@@ -4,12 +4,13 @@
 // note as its feedback; a task made with the form runs.
 // Screenshots of the board and of a task's page go to artifacts/ (ignored by git; CI may keep them).
 import t from 'tap';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../src/serve/server.js';
 import { statePaths } from '../../src/store/paths.js';
 import { makeProject } from '../fixtures/project.js';
+import { waitFor } from '../fixtures/wait-for.js';
 import { dropSpec, startWatching, testRoot } from '../fixtures/watch-helpers.js';
 
 const CHROMIUM = process.env.ORCH_CHROMIUM ?? '/usr/bin/chromium';
@@ -34,7 +35,7 @@ t.test('the board in Chromium: live cards, approve with the button, retry with a
     tasks: { G: { goal: 'waits for a person', workflow: 'gated' }, R: { goal: 'needs a hint', workflow: 'noted' } },
   });
   await startWatching(t, root);
-  const server = await startServer(statePaths(root));
+  let server = await startServer(statePaths(root));
   t.teardown(() => server.close());
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   t.teardown(() => browser.close());
@@ -86,5 +87,17 @@ t.test('the board in Chromium: live cards, approve with the button, retry with a
   await page.click('[data-column="DONE"] [data-task="F"]');
   await page.waitForFunction(() => document.querySelector('#detail-output')?.textContent?.includes('working on F') === true, undefined, WAIT);
   t.pass('its page shows its output');
-  t.same(problems, [], 'no script error and no refused request in the page');
+
+  // The server restarted (same port): the page reconnects on its own, its session still good, and
+  // what happened while it was down is on the board.
+  await server.close();
+  await page.waitForSelector('#live[data-live="closed"]', WAIT);
+  dropSpec(root, 'W', { goal: 'done while the server was down' });
+  await waitFor('W to be DONE on disk', () => existsSync(join(root, '.isollm/state/tasks/W.json')) && readFileSync(join(root, '.isollm/state/tasks/W.json'), 'utf8').includes('"state": "DONE"'));
+  server = await startServer(statePaths(root), { port: new URL(page.url()).port === '' ? 0 : Number(new URL(page.url()).port) });
+  await page.waitForSelector('#live[data-live="open"]', WAIT);
+  await page.waitForSelector('[data-column="DONE"] [data-task="W"]', WAIT);
+  t.pass('after the restart the stream came back by itself and the board caught up');
+  // The browser logs the refused reconnects while the server was down: those are expected.
+  t.same(problems.filter(p => !/ERR_CONNECTION_REFUSED|net::ERR/.test(p)), [], 'no script error and no refused request in the page');
 });
