@@ -27,8 +27,9 @@ import { scale } from './scale.js';
 import { spawnHeap } from './spawn-heap.js';
 import { throughput } from './throughput.js';
 import { mergeQueue, worktree } from './worktree.js';
+import { serveFreshness } from './serve.js';
 
-const BENCHMARKS: readonly Benchmark[] = [dropToStart, throughput, durableWrite, coldStart, scale, spawnHeap, worktree, mergeQueue];
+const BENCHMARKS: readonly Benchmark[] = [dropToStart, throughput, durableWrite, coldStart, scale, spawnHeap, worktree, mergeQueue, serveFreshness];
 
 function newestMtime(dir: string): number {
   let newest = 0;

@@ -3,8 +3,7 @@
 // a browser that reconnects sends it back as Last-Event-ID and gets exactly what came after, read from
 // that offset (O(1), where a line count would read the file from the start). Heartbeats keep proxies
 // and the browser from timing the stream out. Never more than one chunk of the file in memory.
-import { watch, type FSWatcher } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, dirname } from 'node:path';
 import { SECURITY_HEADERS } from './guard.js';
@@ -32,7 +31,7 @@ export async function streamEvents(request: IncomingMessage, response: ServerRes
   response.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
   response.write(`retry: 1000\n\nevent: snapshot\ndata: ${JSON.stringify(await options.snapshot())}\n\n`);
   // A new client starts at the end of the file (the snapshot told it the state); a resumed one where it was.
-  const offset = resumed ?? (await sizeOf(options.eventsFile));
+  const offset = resumed ?? sizeOf(options.eventsFile);
   // `pending`: the bytes of a line not ended yet, which begins at file offset `lineStart`.
   let lineStart = offset;
   let pending = Buffer.alloc(0);
@@ -47,7 +46,7 @@ export async function streamEvents(request: IncomingMessage, response: ServerRes
     try {
       do {
         again = false;
-        const size = await sizeOf(options.eventsFile);
+        const size = sizeOf(options.eventsFile);
         if (size < lineStart + pending.length) {
           // The file was cleared (orch clean-state): start over, and say so.
           lineStart = 0;
@@ -56,7 +55,7 @@ export async function streamEvents(request: IncomingMessage, response: ServerRes
         }
         let read = lineStart + pending.length;
         while (read < size && !response.destroyed) {
-          const chunk = await readAt(options.eventsFile, read, Math.min(CHUNK_BYTES, size - read));
+          const chunk = readAt(options.eventsFile, read, Math.min(CHUNK_BYTES, size - read));
           if (chunk.length === 0) break;
           read += chunk.length;
           const data = Buffer.concat([pending, chunk]);
@@ -93,23 +92,23 @@ export async function streamEvents(request: IncomingMessage, response: ServerRes
   watcher?.close();
 }
 
-async function sizeOf(file: string): Promise<number> {
-  const handle = await open(file, 'r').catch(() => undefined);
-  if (handle === undefined) return 0;
+// Synchronous, as the durable writer's metadata calls: each is a few microseconds in the kernel, where
+// an async call is a thread-pool round trip that costs more than the call (bench/serve.ts: freshness).
+function sizeOf(file: string): number {
   try {
-    return (await handle.stat()).size;
-  } finally {
-    await handle.close();
+    return statSync(file).size;
+  } catch {
+    return 0;
   }
 }
 
-async function readAt(file: string, position: number, length: number): Promise<Buffer> {
-  const handle = await open(file, 'r');
+function readAt(file: string, position: number, length: number): Buffer {
+  const fd = openSync(file, 'r');
   try {
     const buffer = Buffer.alloc(length);
-    const { bytesRead } = await handle.read(buffer, 0, length, position);
+    const bytesRead = readSync(fd, buffer, 0, length, position);
     return buffer.subarray(0, bytesRead);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
