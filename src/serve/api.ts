@@ -2,6 +2,7 @@
 // files, as `orch status` and `orch show` read them; the only writes are what the CLI writes: a spec
 // file (create a task) and a decision (`orch approve` and its kin: exactly once, against the rev the
 // person saw). The server is never needed for correctness.
+import type { FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { isOrchError } from '../errors.js';
@@ -22,7 +23,7 @@ const ACTIONS = ['approve', 'reject', 'replan', 'retry', 'cancel'] as const sati
 export const OUTPUT_CHUNK_BYTES = 64 * 1024;
 const PAGE_MAX = 500;
 
-function taskId(raw: string): string {
+export function taskId(raw: string): string {
   const id = decodeURIComponent(raw);
   if (!TASK_ID.test(id)) throw new HttpError(400, 'bad_id', `"${id}" is not a task id (letters, digits, dot, underscore, dash; no leading dot)`);
   return id;
@@ -59,7 +60,7 @@ export async function route(paths: StatePaths, request: IncomingMessage, respons
   }
   if (head === 'tasks' && id !== undefined && sub === 'attempts' && n !== undefined && leaf === 'output' && parts.length === 5) {
     allow('GET');
-    sendJson(response, 200, await attemptOutput(paths, taskId(id), n, url));
+    sendJson(response, 200, await attemptOutput(paths, id, n, url));
     return true;
   }
   if (head === 'refresh' && parts.length === 1) {
@@ -126,16 +127,25 @@ async function decideOn(paths: StatePaths, id: string, action: (typeof ACTIONS)[
   return result.mode === 'inbox' ? { mode: 'inbox', decision: result.decision.decision_id } : { mode: 'applied', rev: result.record.rev, state: result.record.state };
 }
 
-/** Up to OUTPUT_CHUNK_BYTES of an attempt's stdout or stderr from `offset`: never a whole log in memory. */
-async function attemptOutput(paths: StatePaths, id: string, rawN: string, url: URL): Promise<ApiOutputChunk> {
+/**
+ * The output file an attempt's route names (`/tasks/<id>/attempts/<n>/…?stream=stdout|stderr`), opened
+ * with the no-link rules of `orch tail` (openInside); undefined when the attempt wrote none yet.
+ */
+export async function openAttemptOutput(paths: StatePaths, rawId: string, rawN: string, url: URL): Promise<{ file: string; handle: FileHandle | undefined }> {
+  const id = taskId(rawId);
   if (!/^\d{1,9}$/.test(rawN)) throw new HttpError(400, 'bad_attempt', `"${rawN}" is not an attempt number`);
   const stream = url.searchParams.get('stream') ?? 'stdout';
   if (stream !== 'stdout' && stream !== 'stderr') throw new HttpError(400, 'bad_parameter', 'stream is stdout or stderr');
-  const offset = intParam(url, 'offset', 0);
   const attempt = (await readRecord(paths, id)).attempts.find(a => a.n === Number(rawN));
   if (attempt === undefined) throw new HttpError(404, 'no_attempt', `task ${id} has no attempt ${rawN}`);
   const file = join(artifactsDirOf(paths, attempt), `${stream}.log`);
-  const handle = await openInside(paths.stateDir, file);
+  return { file, handle: await openInside(paths.stateDir, file) };
+}
+
+/** Up to OUTPUT_CHUNK_BYTES of an attempt's stdout or stderr from `offset`: never a whole log in memory. */
+async function attemptOutput(paths: StatePaths, id: string, rawN: string, url: URL): Promise<ApiOutputChunk> {
+  const offset = intParam(url, 'offset', 0);
+  const { handle } = await openAttemptOutput(paths, id, rawN, url);
   if (handle === undefined) return { offset, next_offset: offset, size: 0, text: '' };
   try {
     const { size } = await handle.stat();

@@ -1,9 +1,10 @@
-// `GET /api/v1/events`: Server-Sent Events from events.jsonl (specs/serve.md). A snapshot of the state
-// first, then every line appended to events.jsonl as an event whose id is the byte offset just past it:
-// a browser that reconnects sends it back as Last-Event-ID and gets exactly what came after, read from
-// that offset (O(1), where a line count would read the file from the start). Heartbeats keep proxies
-// and the browser from timing the stream out. Never more than one chunk of the file in memory.
-import { closeSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
+// Server-Sent Events that follow a file (specs/serve.md): `GET /api/v1/events` follows events.jsonl (a
+// snapshot of the state first, then each line as an event), and an attempt's output stream follows its
+// stdout.log or stderr.log (each chunk as an event). Every event's id is the byte offset just past what
+// it carries: a browser that reconnects sends it back as Last-Event-ID and gets exactly what came after,
+// read from that offset (O(1), where a count of lines would read the file from its start). Heartbeats
+// keep proxies and the browser from timing the stream out; never more than one chunk in memory.
+import { closeSync, fstatSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, dirname } from 'node:path';
 import { SECURITY_HEADERS } from './guard.js';
@@ -13,15 +14,24 @@ export const HEARTBEAT_MS = 15_000;
 export const EVENTS_POLL_MS = 1000;
 const CHUNK_BYTES = 64 * 1024;
 
-export interface EventStreamOptions {
-  eventsFile: string;
-  /** The snapshot sent first (the state), as JSON-ready data. */
-  snapshot: () => Promise<unknown>;
+/** Where the bytes come from: by path (events.jsonl, which clean-state may replace), or an open descriptor (checked once). */
+export type FileSource = { path: string } | { fd: number; path: string };
+
+export interface FollowOptions {
+  source: FileSource;
+  /** lines: one event per line, its data the line; chunks: one event per read, its data the text as a JSON string. */
+  framing: 'lines' | 'chunks';
+  /** The name of each event of the file. */
+  event: string;
+  /** A first event (the state's snapshot) before anything of the file. */
+  first?: () => Promise<{ event: string; data: unknown }>;
+  /** Where a client that does not resume starts: the end of the file (events) or its start (output). */
+  startAt: 'end' | 'start';
 }
 
 /** Serves one SSE client until it goes away. */
-export async function streamEvents(request: IncomingMessage, response: ServerResponse, options: EventStreamOptions): Promise<void> {
-  // Listened for first: a client that goes while the snapshot is made must still end the stream.
+export async function followFile(request: IncomingMessage, response: ServerResponse, options: FollowOptions): Promise<void> {
+  // Listened for first: a client that goes while the first event is made must still end the stream.
   const closed = new Promise<void>(resolve => {
     request.once('close', resolve);
     response.once('close', resolve);
@@ -29,14 +39,33 @@ export async function streamEvents(request: IncomingMessage, response: ServerRes
   const resumeAt = Number(request.headers['last-event-id'] ?? Number.NaN);
   const resumed = Number.isSafeInteger(resumeAt) && resumeAt >= 0 ? resumeAt : undefined;
   response.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-  response.write(`retry: 1000\n\nevent: snapshot\ndata: ${JSON.stringify(await options.snapshot())}\n\n`);
-  // A new client starts at the end of the file (the snapshot told it the state); a resumed one where it was.
-  const offset = resumed ?? sizeOf(options.eventsFile);
-  // `pending`: the bytes of a line not ended yet, which begins at file offset `lineStart`.
-  let lineStart = offset;
-  let pending = Buffer.alloc(0);
+  response.write('retry: 1000\n\n');
+  if (options.first !== undefined) {
+    const first = await options.first();
+    response.write(`event: ${first.event}\ndata: ${JSON.stringify(first.data)}\n\n`);
+  }
+  // `pending`: bytes not sent yet (a line not ended, a character cut by a chunk), from file offset `sentTo`.
+  let sentTo = resumed ?? (options.startAt === 'end' ? sizeOf(options.source) : 0);
+  let pending: Buffer = Buffer.alloc(0);
   let busy = false;
   let again = false;
+  const send = (data: Buffer): void => {
+    if (options.framing === 'lines') {
+      let from = 0;
+      for (let newline = data.indexOf(10); newline !== -1; newline = data.indexOf(10, from)) {
+        const line = data.subarray(from, newline).toString('utf8');
+        if (line.trim() !== '') response.write(`id: ${sentTo + newline + 1}\nevent: ${options.event}\ndata: ${line}\n\n`);
+        from = newline + 1;
+      }
+      pending = data.subarray(from);
+      sentTo += from;
+      return;
+    }
+    const whole = completeUtf8(data);
+    if (whole > 0) response.write(`id: ${sentTo + whole}\nevent: ${options.event}\ndata: ${JSON.stringify(data.subarray(0, whole).toString('utf8'))}\n\n`);
+    pending = data.subarray(whole);
+    sentTo += whole;
+  };
   const pump = async (): Promise<void> => {
     if (busy) {
       again = true;
@@ -46,28 +75,19 @@ export async function streamEvents(request: IncomingMessage, response: ServerRes
     try {
       do {
         again = false;
-        const size = sizeOf(options.eventsFile);
-        if (size < lineStart + pending.length) {
+        const size = sizeOf(options.source);
+        if (size < sentTo + pending.length) {
           // The file was cleared (orch clean-state): start over, and say so.
-          lineStart = 0;
+          sentTo = 0;
           pending = Buffer.alloc(0);
           response.write('event: reset\ndata: {}\n\n');
         }
-        let read = lineStart + pending.length;
+        let read = sentTo + pending.length;
         while (read < size && !response.destroyed) {
-          const chunk = readAt(options.eventsFile, read, Math.min(CHUNK_BYTES, size - read));
+          const chunk = readAt(options.source, read, Math.min(CHUNK_BYTES, size - read));
           if (chunk.length === 0) break;
           read += chunk.length;
-          const data = Buffer.concat([pending, chunk]);
-          let from = 0;
-          // Each whole line is one event, its id the offset just past its newline.
-          for (let newline = data.indexOf(10); newline !== -1; newline = data.indexOf(10, from)) {
-            const line = data.subarray(from, newline).toString('utf8');
-            if (line.trim() !== '') response.write(`id: ${lineStart + newline + 1}\nevent: log\ndata: ${line}\n\n`);
-            from = newline + 1;
-          }
-          pending = data.subarray(from);
-          lineStart += from;
+          send(Buffer.concat([pending, chunk]));
         }
       } while (again && !response.destroyed);
     } finally {
@@ -76,8 +96,8 @@ export async function streamEvents(request: IncomingMessage, response: ServerRes
   };
   let watcher: FSWatcher | undefined;
   try {
-    watcher = watch(dirname(options.eventsFile), (_event, name) => {
-      if (name === null || name === basename(options.eventsFile)) void pump();
+    watcher = watch(dirname(options.source.path), (_event, name) => {
+      if (name === null || name === basename(options.source.path)) void pump();
     });
     watcher.on('error', () => undefined); // the poll below carries on
   } catch {
@@ -92,23 +112,34 @@ export async function streamEvents(request: IncomingMessage, response: ServerRes
   watcher?.close();
 }
 
+/** How many leading bytes of `data` are whole UTF-8 characters (a chunk may end inside one). */
+function completeUtf8(data: Buffer): number {
+  for (let back = 1; back <= Math.min(3, data.length); back++) {
+    const byte = data[data.length - back] ?? 0;
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further back for its lead
+    const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return needed > back ? data.length - back : data.length;
+  }
+  return data.length;
+}
+
 // Synchronous, as the durable writer's metadata calls: each is a few microseconds in the kernel, where
 // an async call is a thread-pool round trip that costs more than the call (bench/serve.ts: freshness).
-function sizeOf(file: string): number {
+function sizeOf(source: FileSource): number {
   try {
-    return statSync(file).size;
+    return 'fd' in source ? fstatSync(source.fd).size : statSync(source.path).size;
   } catch {
     return 0;
   }
 }
 
-function readAt(file: string, position: number, length: number): Buffer {
-  const fd = openSync(file, 'r');
+function readAt(source: FileSource, position: number, length: number): Buffer {
+  const fd = 'fd' in source ? source.fd : openSync(source.path, 'r');
   try {
     const buffer = Buffer.alloc(length);
     const bytesRead = readSync(fd, buffer, 0, length, position);
     return buffer.subarray(0, bytesRead);
   } finally {
-    closeSync(fd);
+    if (!('fd' in source)) closeSync(fd);
   }
 }

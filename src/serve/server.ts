@@ -14,8 +14,8 @@ import type { ServeFile } from '../generated/types.js';
 import type { StatePaths } from '../store/paths.js';
 import { writeFileDurable } from '../store/durable-write.js';
 import { collectStatus } from '../project/status.js';
-import { route } from './api.js';
-import { streamEvents } from './event-stream.js';
+import { openAttemptOutput, route } from './api.js';
+import { followFile } from './event-stream.js';
 import { Guard, newSecret, SECURITY_HEADERS, SESSION_COOKIE } from './guard.js';
 import { HttpError, sendError } from './http-util.js';
 
@@ -79,7 +79,8 @@ export async function startServer(paths: StatePaths, options: ServeOptions = {})
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     if (guard === undefined) throw new HttpError(503, 'starting', 'the server is starting');
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const streaming = url.pathname === '/api/v1/events';
+    const output = /^\/api\/v1\/tasks\/([^/]+)\/attempts\/([^/]+)\/stream$/.exec(url.pathname);
+    const streaming = url.pathname === '/api/v1/events' || output !== null;
     const sensitive = streaming || (request.method !== 'GET' && request.method !== 'HEAD');
     const code = url.pathname === '/' ? (url.searchParams.get('token') ?? undefined) : undefined;
     const verdict = guard.check(request, sensitive, code);
@@ -94,11 +95,20 @@ export async function startServer(paths: StatePaths, options: ServeOptions = {})
     if (streaming) {
       if (request.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'GET only');
       if (streams >= MAX_STREAMS) throw new HttpError(429, 'too_many_streams', `${MAX_STREAMS} event streams are open already`);
+      // An attempt's output: the file checked and opened once (no link followed), then read by its descriptor.
+      const opened = output === null ? undefined : await openAttemptOutput(paths, output[1] ?? '', output[2] ?? '', url);
+      if (opened !== undefined && opened.handle === undefined) throw new HttpError(404, 'no_output', 'the attempt has written no output yet');
       streams += 1;
       try {
-        await streamEvents(request, response, { eventsFile: paths.events, snapshot: () => collectStatus(paths).then(s => ({ counts: s.counts, session: s.session, tasks_total: s.tasks_total })) });
+        if (opened?.handle !== undefined) {
+          await followFile(request, response, { source: { fd: opened.handle.fd, path: opened.file }, framing: 'chunks', event: 'output', startAt: 'start' });
+        } else {
+          const snapshot = async () => ({ event: 'snapshot', data: await collectStatus(paths).then(s => ({ counts: s.counts, session: s.session, tasks_total: s.tasks_total })) });
+          await followFile(request, response, { source: { path: paths.events }, framing: 'lines', event: 'log', first: snapshot, startAt: 'end' });
+        }
       } finally {
         streams -= 1;
+        await opened?.handle?.close();
       }
       return;
     }

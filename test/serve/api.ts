@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import type { TaskRecord } from '../../src/generated/types.js';
@@ -143,10 +143,10 @@ t.test('creating a task writes its spec as a dropped file would be; never over o
 });
 
 /** Reads SSE events from a stream until `until` says enough, or fails after `ms`. */
-function events(server: RunningServer, headers: Record<string, string>, until: (got: { id?: string; event: string; data: string }[]) => boolean, onSnapshot: () => void = () => undefined, ms = 15_000): Promise<{ status: number; got: { id?: string; event: string; data: string }[] }> {
+function events(server: RunningServer, headers: Record<string, string>, until: (got: { id?: string; event: string; data: string }[]) => boolean, onSnapshot: () => void = () => undefined, ms = 15_000, path = '/api/v1/events'): Promise<{ status: number; got: { id?: string; event: string; data: string }[] }> {
   return new Promise((resolve, reject) => {
     const got: { id?: string; event: string; data: string }[] = [];
-    const req = httpRequest({ host: '127.0.0.1', port: server.port, path: '/api/v1/events', headers: { Host: `127.0.0.1:${server.port}`, ...headers } }, res => {
+    const req = httpRequest({ host: '127.0.0.1', port: server.port, path, headers: { Host: `127.0.0.1:${server.port}`, ...headers } }, res => {
       if (res.statusCode !== 200) {
         res.resume();
         resolve({ status: res.statusCode ?? 0, got });
@@ -320,4 +320,29 @@ t.test('orch --serve: the orchestrator serves the board and the API while it run
   child.kill('SIGTERM');
   t.equal(await exited, 0);
   t.notOk(existsSync(serveFile(statePaths(root))), 'serve.json removed');
+});
+
+/** Reads SSE events from any stream path (see `events`, which reads /api/v1/events). */
+function streamOf(server: RunningServer, path: string, headers: Record<string, string>, until: (got: { id?: string; event: string; data: string }[]) => boolean): Promise<{ status: number; got: { id?: string; event: string; data: string }[] }> {
+  return events(server, headers, until, () => undefined, 15_000, path);
+}
+
+t.test('an attempt\'s output as a live stream: from the start, chunk by chunk as it grows, a character never cut, resumed by Last-Event-ID', async t => {
+  const { root, server, auth } = await served(t);
+  const output = await call(server, 'GET', '/api/v1/tasks/A', { headers: auth });
+  const dir = (output.json as { attempts: { artifacts_dir: string }[] }).attempts[0]?.artifacts_dir ?? '';
+  const stdout = join(dir, 'stdout.log');
+  // Open before the file grows or after: the stream starts at byte 0 either way and follows it.
+  const live = streamOf(server, '/api/v1/tasks/A/attempts/1/stream', auth, got => got.some(e => e.data.includes('é')));
+  appendFileSync(stdout, Buffer.from([0x63, 0x61, 0x66, 0xc3])); // "caf" and the first byte of "é"
+  appendFileSync(stdout, Buffer.from([0xa9, 0x0a]));
+  const got = (await live).got.filter(e => e.event === 'output');
+  t.equal(got.map(e => JSON.parse(e.data) as string).join(''), 'working on A\ncafé\n', 'the whole output, in order, no character broken');
+  t.equal(got.at(-1)?.id, String(statSync(stdout).size), 'each id is the byte offset past what it carried');
+  const resumed = await streamOf(server, '/api/v1/tasks/A/attempts/1/stream', { ...auth, 'Last-Event-ID': '8' }, got2 => got2.some(e => e.data.includes('é')));
+  t.equal(resumed.got.filter(e => e.event === 'output').map(e => JSON.parse(e.data) as string).join(''), 'on A\ncafé\n', 'resumed from byte 8');
+  t.match(await streamOf(server, '/api/v1/tasks/..%2Fx/attempts/1/stream', auth, () => true), { status: 400 });
+  t.match(await streamOf(server, '/api/v1/tasks/A/attempts/9/stream', auth, () => true), { status: 404 });
+  t.match(await streamOf(server, '/api/v1/tasks/A/attempts/1/stream', { ...auth, Origin: 'http://evil.example' }, () => true), { status: 403 });
+  t.ok(existsSync(root));
 });
