@@ -63,6 +63,11 @@ export async function route(paths: StatePaths, request: IncomingMessage, respons
     sendJson(response, 200, await attemptOutput(paths, id, n, url));
     return true;
   }
+  if (head === 'log' && parts.length === 1) {
+    allow('GET');
+    sendJson(response, 200, await runLogChunk(paths, url));
+    return true;
+  }
   if (head === 'refresh' && parts.length === 1) {
     allow('POST');
     sendJson(response, 202, { refreshed: true }); // the files are read at each request: nothing is held to refresh
@@ -144,8 +149,16 @@ export async function openAttemptOutput(paths: StatePaths, rawId: string, rawN: 
 
 /** Up to OUTPUT_CHUNK_BYTES of an attempt's stdout or stderr from `offset`: never a whole log in memory. */
 async function attemptOutput(paths: StatePaths, id: string, rawN: string, url: URL): Promise<ApiOutputChunk> {
-  const offset = intParam(url, 'offset', 0);
-  const { handle } = await openAttemptOutput(paths, id, rawN, url);
+  return chunkOf((await openAttemptOutput(paths, id, rawN, url)).handle, intParam(url, 'offset', 0));
+}
+
+/** The markdown run log (ORCHESTRATOR_RUN_LOG.md) by byte offset, as an attempt's output. */
+async function runLogChunk(paths: StatePaths, url: URL): Promise<ApiOutputChunk> {
+  return chunkOf(await openInside(paths.root, paths.runLog), intParam(url, 'offset', 0));
+}
+
+/** Up to OUTPUT_CHUNK_BYTES of an open file from `offset`; the handle is closed. */
+async function chunkOf(handle: FileHandle | undefined, offset: number): Promise<ApiOutputChunk> {
   if (handle === undefined) return { offset, next_offset: offset, size: 0, text: '' };
   try {
     const { size } = await handle.stat();

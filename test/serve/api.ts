@@ -105,6 +105,9 @@ t.test('the routes: state, a page of tasks, one task, an attempt\'s output by of
   t.match(output.json, { offset: 3, text: 'king on A\n', next_offset: 13, size: 13 });
   const past = await call(server, 'GET', '/api/v1/tasks/A/attempts/1/output?offset=999&stream=stderr', { headers: auth });
   t.match(past.json, { text: '', size: 0 });
+  const log = await call(server, 'GET', '/api/v1/log', { headers: auth });
+  t.equal(shapeOf('ApiOutputChunk')(log.json), '');
+  t.match(log.json, { offset: 0, text: /## Run: [\s\S]*Task A started/ }, 'the markdown run log, by offset');
 });
 
 t.test('decisions: the rev the person saw, or 409; then exactly what orch approve does', async t => {
