@@ -1,13 +1,16 @@
 // Freshness of `orch serve`'s events (issue 15): a line appended to events.jsonl → the event received by
 // an SSE client over HTTP, against the floor measured in the same run, interleaved: fs.watch on the
 // folder → the same bytes read and written to a local socket. Goal: p99 ≤ 100 ms and ≤ 3× the floor.
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, watch, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, watch, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { runOnce } from '../src/runtime/orchestrator.js';
 import { startServer } from '../src/serve/server.js';
 import { statePaths } from '../src/store/paths.js';
 import type { Benchmark } from './lib/context.js';
+import { ORCH_CLI } from './lib/proc.js';
 import { summarize, type Row } from './lib/stats.js';
 
 /** Resolves with the time (ms since `since`) at which `marker` arrives on the stream fed to `listen`. */
@@ -143,5 +146,101 @@ export const serveFreshness: Benchmark = {
       note: `${samples.orch.length} rounds interleaved; floor: fs.watch on the folder → the bytes read and written to a local TCP socket`,
     };
     return [row];
+  },
+};
+
+/** VmRSS of `pid` in MiB (/proc/<pid>/status). */
+function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find(l => l.startsWith('VmRSS:')) ?? '';
+  return Number(/(\d+)/.exec(line)?.[1] ?? 0) / 1024;
+}
+
+/** Opens an SSE stream on `path` and reads (discarding) until `enough` bytes came, or forever if undefined. */
+function streamClient(port: number, token: string, path: string, enough?: number): { done: Promise<void>; close: () => void } {
+  let close = (): void => undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { Host: `127.0.0.1:${port}`, Authorization: `Bearer ${token}` } }, res => {
+      let got = 0;
+      res.on('data', (chunk: Buffer) => {
+        got += chunk.length;
+        if (enough !== undefined && got >= enough) {
+          req.destroy();
+          resolve();
+        }
+      });
+    });
+    req.on('error', error => ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || error.message.includes('aborted') ? resolve() : reject(error)));
+    req.end();
+    close = () => {
+      req.destroy();
+      resolve();
+    };
+  });
+  return { done, close: () => close() };
+}
+
+export const serveMemory: Benchmark = {
+  name: 'serve-memory',
+  about: "orch serve's RSS while 3 clients stream a 50 MB agent log from its start, and with 100 idle event streams, beside its idle RSS",
+  async run(ctx) {
+    const megabytes = ctx.quick ? 10 : 50;
+    const root = join(ctx.workDir, 'project');
+    for (const dir of ['tasks', 'inbox', 'state/tasks', 'state/workers', 'runs']) mkdirSync(join(root, '.isollm', dir), { recursive: true });
+    writeFileSync(join(root, '.isollm/config.json'), JSON.stringify({ version: 1, project: 'bench', workflows: { default: { run: [process.execPath, '-e', "console.log('x')"] } } }));
+    writeFileSync(join(root, '.isollm/tasks/A.json'), JSON.stringify({ goal: 'a log' }));
+    await runOnce(root);
+    const paths = statePaths(root);
+    const record = JSON.parse(readFileSync(join(paths.records, 'A.json'), 'utf8')) as { attempts: { artifacts_dir: string }[] };
+    const stdout = join(paths.stateDir, record.attempts[0]?.artifacts_dir ?? '', 'stdout.log');
+    const line = Buffer.from(`${'agent output '.repeat(7)}\n`);
+    const block = Buffer.concat(Array.from({ length: Math.ceil((1024 * 1024) / line.length) }, () => line));
+    for (let i = 0; i < megabytes; i++) appendFileSync(stdout, block);
+    const size = statSync(stdout).size;
+
+    const child = spawn(process.execPath, [ORCH_CLI, 'serve', '--json'], { cwd: root, env: { ...process.env, ORCH_ROOT: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      const started = await new Promise<{ port: number }>((resolve, reject) => {
+        const check = setInterval(() => {
+          try {
+            resolve(JSON.parse(out) as { port: number });
+            clearInterval(check);
+          } catch {
+            if (child.exitCode !== null) reject(new Error(`orch serve ended: ${out}`));
+          }
+        }, 20);
+      });
+      const { token } = JSON.parse(readFileSync(join(paths.machine, 'serve.json'), 'utf8')) as { token: string };
+      await new Promise(resolve => setTimeout(resolve, 300)); // settled after its start
+      const idle = rssMiB(child.pid ?? 0);
+      // First the idle streams (RSS seldom shrinks back: measured after the log, it would carry that peak).
+      const idleStreams = Array.from({ length: 100 }, () => streamClient(started.port, token, '/api/v1/events'));
+      await new Promise(resolve => setTimeout(resolve, 1000)); // all of them connected and idle
+      const withIdle = rssMiB(child.pid ?? 0);
+      for (const stream of idleStreams) stream.close();
+      const before = rssMiB(child.pid ?? 0);
+      let peak = before;
+      const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(child.pid ?? 0))), 20);
+      const readers = Array.from({ length: 3 }, () => streamClient(started.port, token, '/api/v1/tasks/A/attempts/1/stream', size));
+      await Promise.all(readers.map(r => r.done));
+      clearInterval(sampler);
+      const streaming = idle + (peak - before);
+      ctx.log(`serve-memory: idle ${idle.toFixed(1)} MiB, peak while streaming ${streaming.toFixed(1)} MiB, with 100 idle streams ${withIdle.toFixed(1)} MiB`);
+      const row = (label: string, value: number, limit: number): Row => ({
+        bench: 'serve-memory',
+        case: label,
+        unit: 'MiB',
+        subject: summarize([value]),
+        baseline: summarize([idle]),
+        ratio: `+${(value - idle).toFixed(1)} MiB`,
+        target: `≤ +${limit} MiB over idle`,
+        verdict: value - idle <= limit ? 'PASS' : 'FAIL',
+        note: `orch serve's own RSS (/proc), idle ${idle.toFixed(1)} MiB; the log: ${(size / 1024 / 1024).toFixed(0)} MB; the streaming peak is counted from the RSS right before it`,
+      });
+      return [row(`3 clients stream a ${megabytes} MB log from its start (peak)`, streaming, 20), row('100 idle event streams', withIdle, 30)];
+    } finally {
+      child.kill('SIGTERM');
+    }
   },
 };

@@ -76,6 +76,14 @@ export async function startServer(paths: StatePaths, options: ServeOptions = {})
   let guard: Guard | undefined;
   let streams = 0;
   const sockets = new Set<Socket>();
+  // Streams that open together (a hundred tabs, a reconnect storm) share one read of the state dir.
+  let snapshotting: Promise<unknown> | undefined;
+  const sharedSnapshot = (): Promise<unknown> => {
+    snapshotting ??= collectStatus(paths, { limit: 0 })
+      .then(s => ({ counts: s.counts, session: s.session, tasks_total: s.tasks_total }))
+      .finally(() => (snapshotting = undefined));
+    return snapshotting;
+  };
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     if (guard === undefined) throw new HttpError(503, 'starting', 'the server is starting');
     const url = new URL(request.url ?? '/', 'http://localhost');
@@ -103,7 +111,7 @@ export async function startServer(paths: StatePaths, options: ServeOptions = {})
         if (opened?.handle !== undefined) {
           await followFile(request, response, { source: { fd: opened.handle.fd, path: opened.file }, framing: 'chunks', event: 'output', startAt: 'start' });
         } else {
-          const snapshot = async () => ({ event: 'snapshot', data: await collectStatus(paths).then(s => ({ counts: s.counts, session: s.session, tasks_total: s.tasks_total })) });
+          const snapshot = async () => ({ event: 'snapshot', data: await sharedSnapshot() });
           await followFile(request, response, { source: { path: paths.events }, framing: 'lines', event: 'log', first: snapshot, startAt: 'end' });
         }
       } finally {
