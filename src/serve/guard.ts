@@ -1,9 +1,10 @@
 // Who may talk to `orch serve` (PRODUCT.md §15, specs/serve.md): every request needs the token, as
 // `Authorization: Bearer` (API clients) or as the session cookie a browser gets by exchanging the
-// one-time link; the Host must be ours (DNS rebinding); a state-changing or streaming request needs our
-// Origin, and one that has only the cookie must show it comes from our own page (its Origin, or the
-// browser's Sec-Fetch-Site: same-origin), so a page elsewhere cannot ride on it. Peers were broken through each of these (vibe-kanban's missing Origin check, beads-ui's
-// websocket, a dashboard's upgrade that skipped the HTTP checks).
+// one-time link; the Host must be ours (DNS rebinding); a foreign Origin is refused; a state-changing or
+// streaming request that has only the cookie must show it comes from our own page (its Origin, or the
+// browser's Sec-Fetch-Site: same-origin), so a page elsewhere cannot ride on it. Peers were broken
+// through each of these (vibe-kanban's missing Origin check, beads-ui's websocket, a dashboard's
+// upgrade that skipped the HTTP checks).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
@@ -34,7 +35,7 @@ export class Guard {
 
   /** The Bearer token (serve.json). */
   readonly token: string;
-  /** Host header values that name this server: 127.0.0.1:<port>, localhost:<port>, [::1]:<port>. */
+  /** Host header values that name this server: 127.0.0.1:<port> and localhost:<port> (it listens on 127.0.0.1 only). */
   private readonly hosts: ReadonlySet<string>;
 
   constructor(token: string, hosts: ReadonlySet<string>, sessionKey: string) {
@@ -97,7 +98,7 @@ export class Guard {
     return `${nonce}.${this.signed(nonce)}`;
   }
 
-  /** A new one-time link code (orch serve --open on a running server asks for one through the API). */
+  /** A new one-time link code, the last one spent or not (orch --serve prints one when the first was used). */
   renewLink(): string {
     this.link = newSecret();
     return this.link;
