@@ -969,6 +969,12 @@ export class Engine {
     }
   }
 
+  /** Keeps the files the task's branch changed (its footprint); a git that fails here costs only that knowledge. */
+  private async noteChangedFiles(id: string, repo: string, worktree: Worktree): Promise<void> {
+    const files = await changedFilesOf(repo, worktree).catch(() => undefined);
+    if (files !== undefined) this.changedFiles.set(id, files);
+  }
+
   /** What a task touches, as far as is known: its spec's `paths`, and the files its checkpoints changed. */
   private footprintOf(record: TaskRecord): Footprint {
     return { globs: record.spec.paths ?? [], files: this.changedFiles.get(record.id) ?? [] };
@@ -1110,9 +1116,7 @@ export class Engine {
     await ensureWorktree(repo, worktree);
     await prepareWorktree(repo, worktree, setup);
     await resetToCheckpoint(repo, worktree, setup);
-    if (!this.changedFiles.has(record.id) && current.attempts.some(a => a.checkpoint !== undefined)) {
-      this.changedFiles.set(record.id, await changedFilesOf(repo, worktree)); // a resumed task: what its earlier checkpoints changed
-    }
+    if (!this.changedFiles.has(record.id) && current.attempts.some(a => a.checkpoint !== undefined)) await this.noteChangedFiles(record.id, repo, worktree); // a resumed task's earlier checkpoints
     return { record: current, worktree, startFirst: startFirst && current === record, seed: current === record ? seed : undefined };
   }
 
@@ -1144,7 +1148,7 @@ export class Engine {
       const repo = await this.repository();
       const sha = await checkpoint(repo, worktree, `orch: task ${record.id}${step}, attempt ${n}`, setupOf(this.config));
       if (sha === undefined) return event;
-      this.changedFiles.set(record.id, await changedFilesOf(repo, worktree));
+      await this.noteChangedFiles(record.id, repo, worktree);
       return { ...event, checkpoint: sha };
     } catch (error) {
       if (!isOrchError(error)) throw error;
