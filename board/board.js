@@ -64,6 +64,11 @@ async function openTask(id, scroll = true) {
   $('#detail-steps').replaceChildren(...(task.steps ?? []).map(step => element('li', {}, `${step.id} ${step.state}: ${step.title ?? step.goal ?? ''}`)));
   $('#detail-attempts tbody').replaceChildren(...(task.attempts ?? []).map(a => element('tr', {}, element('td', {}, a.n), element('td', {}, a.phase), element('td', {}, a.step ?? ''), element('td', {}, a.reason ?? 'running'), element('td', {}, a.cost_usd === null ? '' : `$${a.cost_usd.toFixed(2)}`))));
   $('#detail-history').replaceChildren(...(task.history ?? []).map(h => element('li', {}, `${h.at.slice(11, 19)} ${h.from} → ${h.to} (${h.actor}): ${h.reason}`)));
+  // The change, for a task with a branch (isolation worktree).
+  const diff = task.worktree === null ? undefined : await api(`/tasks/${encodeURIComponent(task.id)}/diff`).catch(() => undefined);
+  $('#detail-diff').textContent = diff === undefined ? '' : `${diff.text}${diff.clipped ? '\n… (clipped at 1 MiB)' : ''}`;
+  $('#detail-diff').hidden = diff === undefined;
+  $('#detail-diff-title').hidden = diff === undefined;
   const last = task.attempts?.at(-1);
   if (last !== undefined) {
     const output = await api(`/tasks/${encodeURIComponent(task.id)}/attempts/${last.n}/output`).catch(() => ({ text: '' }));

@@ -619,6 +619,21 @@ export interface ApiOutputChunk {
   text: string;
 }
 /**
+ * GET /api/v1/tasks/<id>/diff: the task's branch against its base commit (isolation worktree), at most 1 MiB.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "ApiDiff".
+ */
+export interface ApiDiff {
+  branch: string;
+  base_sha: string;
+  text: string;
+  /**
+   * True when the diff was longer than 1 MiB and cut there.
+   */
+  clipped: boolean;
+}
+/**
  * POST /api/v1/tasks: the spec file written.
  *
  * This interface was referenced by `OrchSchemas`'s JSON-Schema

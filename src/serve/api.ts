@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { isOrchError } from '../errors.js';
-import type { ApiCreated, ApiDecision, ApiOutputChunk, ApiState, ApiTaskPage, InboxDecision, TaskSpec } from '../generated/types.js';
+import type { ApiCreated, ApiDecision, ApiDiff, ApiOutputChunk, ApiState, ApiTaskPage, InboxDecision, TaskSpec } from '../generated/types.js';
 import { collectStatus } from '../project/status.js';
 import { artifactsDirOf, describeTask } from '../project/show.js';
 import { decide, readRecord } from '../runtime/decide.js';
@@ -14,6 +14,7 @@ import { createFileExclusive } from '../store/durable-write.js';
 import { validateDocument } from '../store/load.js';
 import { openInside } from '../store/open-inside.js';
 import type { StatePaths } from '../store/paths.js';
+import { branchDiff, repositoryOf } from '../worktree/task-worktree.js';
 import { HttpError, intParam, readJsonBody, sendJson } from './http-util.js';
 
 /** Task ids as the schema allows them: never a path before it matches. */
@@ -51,6 +52,11 @@ export async function route(paths: StatePaths, request: IncomingMessage, respons
   if (head === 'tasks' && id !== undefined && parts.length === 2) {
     allow('GET');
     sendJson(response, 200, await describeTask(paths, taskId(id)));
+    return true;
+  }
+  if (head === 'tasks' && id !== undefined && sub === 'diff' && parts.length === 3) {
+    allow('GET');
+    sendJson(response, 200, await diffOf(paths, taskId(id)));
     return true;
   }
   if (head === 'tasks' && id !== undefined && sub !== undefined && parts.length === 3 && (ACTIONS as readonly string[]).includes(sub)) {
@@ -101,6 +107,18 @@ async function taskPage(paths: StatePaths, url: URL): Promise<ApiTaskPage> {
   }
   const all = (await collectStatus(paths)).tasks.filter(row => row.state === state);
   return { total: all.length, offset, limit, tasks: all.slice(offset, offset + limit) };
+}
+
+/** The most of a diff one answer carries. */
+export const DIFF_MAX_BYTES = 1024 * 1024;
+
+/** The task's branch against its base (isolation worktree), clipped at DIFF_MAX_BYTES. */
+async function diffOf(paths: StatePaths, id: string): Promise<ApiDiff> {
+  const plan = (await readRecord(paths, id)).worktree;
+  if (plan === undefined) throw new HttpError(404, 'no_branch', `task ${id} has no branch: it ran without a worktree (isolation none)`);
+  const text = await branchDiff(await repositoryOf(paths.root), plan);
+  const clipped = Buffer.byteLength(text) > DIFF_MAX_BYTES;
+  return { branch: plan.branch, base_sha: plan.base_sha, text: clipped ? Buffer.from(text).subarray(0, DIFF_MAX_BYTES).toString('utf8') : text, clipped };
 }
 
 /** A spec written as `orch` would find it dropped: created, never over an existing one. */

@@ -248,6 +248,11 @@ export async function diffAgainstBase(plan: Worktree): Promise<string> {
   return text === '' ? '' : `${text}\n`; // git's last newline back: the file is a patch `git apply` takes
 }
 
+/** The task's branch as a diff against its base, from the repository (its worktree may be gone: a DONE task's). */
+export async function branchDiff(repo: string, plan: Worktree): Promise<string> {
+  return git(repo, ['diff', '--no-color', '--no-ext-diff', plan.base_sha, `refs/heads/${plan.branch}`]);
+}
+
 /** The files the task's branch changed against its base (its footprint once it has checkpoints). */
 export async function changedFilesOf(repo: string, plan: Worktree): Promise<string[]> {
   const names = await git(repo, ['diff', '--name-only', '--no-renames', plan.base_sha, `refs/heads/${plan.branch}`]);

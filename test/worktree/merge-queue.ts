@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { TaskRecord, Workflow } from '../../src/generated/types.js';
 import { decide } from '../../src/runtime/decide.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
+import { startServer } from '../../src/serve/server.js';
 import { statePaths } from '../../src/store/paths.js';
 import { makeProject, writeTask } from '../fixtures/project.js';
 import { runCli } from '../fixtures/run-cli.js';
@@ -214,6 +215,14 @@ t.test('merge "branch": the gate runs on the task\'s branch in its worktree, the
   const shown = await runCli(['show', 'A'], { cwd: root });
   t.match(shown.stdout, new RegExp(`merged: into integration/next · ${git(root, 'rev-parse', 'integration/next').slice(0, 12)} \\(onto [0-9a-f]{12}\\)`));
   t.notOk(existsSync(join(dir, 'worktrees', readdirSync(join(dir, 'worktrees'))[0] ?? '', '.merge-integration_next')), 'no scratch worktree for merge "branch"');
+
+  // orch serve shows the branch's change, worktree gone or not.
+  const server = await startServer(statePaths(root));
+  t.teardown(() => server.close());
+  const token = (JSON.parse(readFileSync(join(root, '.isollm/state/serve.json'), 'utf8')) as { token: string }).token;
+  const answer = await fetch(`${server.url}api/v1/tasks/A/diff`, { headers: { Authorization: `Bearer ${token}` } });
+  t.equal(answer.status, 200);
+  t.match(await answer.json(), { branch: 'orch/A', base_sha: record(root, 'A').worktree?.base_sha, clipped: false, text: /\+\+\+ b\/A\.txt\n@@ -0,0 \+1 @@\n\+A/ });
 
   // The person takes the target when they choose: orch merge --target (the config's merge_target), a fast-forward of a clean checkout.
   writeFileSync(join(root, 'shared.txt'), 'not committed\n');
