@@ -177,6 +177,7 @@ export function buildProgram(): Command {
     .command('serve')
     .description('serve the local API and live events over the state dir on 127.0.0.1 (token in <state>/serve.json); --open prints a one-time link for a browser')
     .option('--port <n>', 'the port (default: a free one)')
+    .option('--socket <path>', 'listen on a unix socket (mode 0600) instead of a port; API clients only (Bearer token)')
     .option('--open', 'print the one-time link that gives a browser its session')
     .action(async (_opts, command: Command) => {
       const { serveCommand } = await import('./commands/serve.js');

@@ -538,7 +538,14 @@ export interface ServeFile {
    * The server's base URL (http://127.0.0.1:<port>/).
    */
   url: string;
-  port: number;
+  /**
+   * The TCP port on 127.0.0.1 (absent with --socket).
+   */
+  port?: number;
+  /**
+   * The unix socket it listens on instead of a port (mode 0600).
+   */
+  socket?: string;
   pid: number;
   started_at: Timestamp;
   /**

@@ -1,11 +1,12 @@
-// `orch serve` (PRODUCT.md §15, specs/serve.md): node:http on 127.0.0.1 (a free port unless told one),
+// `orch serve` (PRODUCT.md §15, specs/serve.md): node:http on 127.0.0.1 (a free port unless told one, or
+// a unix socket),
 // the token and URL in `<state>/serve.json` (0600), every request through the Guard, errors as JSON.
 // node:http rather than a framework: a handful of routes, and every byte of the security checks in
 // sight. Upgrades (websockets) are refused outright: nothing here speaks them, and a dashboard's upgrade
 // that skipped the HTTP checks is how one peer was taken over.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { chmodSync, existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,8 @@ export const MAX_STREAMS = 200;
 export interface ServeOptions {
   /** 0 (default): a free port. */
   port?: number;
+  /** Listen on this unix socket instead (mode 0600: only its owner can connect; Bearer token only). */
+  socket?: string;
 }
 
 export interface RunningServer {
@@ -65,6 +68,23 @@ async function sessionKey(paths: StatePaths): Promise<string> {
   const key = newSecret();
   await writeFileDurable(file, `${key}\n`, { mode: 0o600 });
   return key;
+}
+
+/**
+ * A socket file a dead server left is removed (nothing answers on it); one a live server holds is not:
+ * the listen then fails with EADDRINUSE, which says so.
+ */
+async function clearStaleSocket(path: string): Promise<void> {
+  // Only a socket: any other file at that path is someone's, and the listen's EADDRINUSE says so.
+  if (lstatSync(path, { throwIfNoEntry: false })?.isSocket() !== true) return;
+  const live = await new Promise<boolean>(resolve => {
+    const probe = connect(path, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on('error', () => resolve(false));
+  });
+  if (!live) rmSync(path, { force: true });
 }
 
 export function serveFile(paths: StatePaths): string {
@@ -165,16 +185,21 @@ export async function startServer(paths: StatePaths, options: ServeOptions = {})
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
+  if (options.socket !== undefined) await clearStaleSocket(options.socket);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    if (options.socket !== undefined) server.listen(options.socket, () => resolve());
+    else server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
+  if (options.socket !== undefined) chmodSync(options.socket, 0o600);
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  guard = new Guard(token, new Set([`127.0.0.1:${port}`, `localhost:${port}`]), await sessionKey(paths));
-  const url = `http://127.0.0.1:${port}/`;
+  // Over a unix socket a client names no real host (curl --unix-socket says `localhost`).
+  const hosts = options.socket !== undefined ? ['localhost'] : [`127.0.0.1:${port}`, `localhost:${port}`];
+  guard = new Guard(token, new Set(hosts), await sessionKey(paths));
+  const url = options.socket !== undefined ? `http://localhost/` : `http://127.0.0.1:${port}/`;
   const file = serveFile(paths);
-  const written: ServeFile = { version: 1, url, port, pid: process.pid, started_at: new Date().toISOString(), token };
+  const written: ServeFile = { version: 1, url, pid: process.pid, started_at: new Date().toISOString(), token, ...(options.socket !== undefined ? { socket: options.socket } : { port }) };
   await writeFileDurable(file, `${JSON.stringify(written, null, 2)}\n`, { mode: 0o600 });
   const current = guard;
   return {

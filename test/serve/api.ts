@@ -6,8 +6,9 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
-import { appendFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import Ajv from 'ajv';
 import type { TaskRecord } from '../../src/generated/types.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
@@ -348,4 +349,40 @@ t.test('an attempt\'s output as a live stream: from the start, chunk by chunk as
   t.match(await streamOf(server, '/api/v1/tasks/A/attempts/9/stream', auth, () => true), { status: 404 });
   t.match(await streamOf(server, '/api/v1/tasks/A/attempts/1/stream', { ...auth, Origin: 'http://evil.example' }, () => true), { status: 403 });
   t.ok(existsSync(root));
+});
+
+t.test('--socket: a unix socket of mode 0600, the Bearer token, Host localhost; a stale socket file of a dead server is replaced, another file never', async t => {
+  const root = makeProject(t.testdir(), { tasks: { A: { goal: 'a' } } });
+  // A unix socket's path holds at most 107 bytes: the test dir's name is longer than that.
+  const socket = join(mkdtempSync(join(tmpdir(), 'orch-sock-')), 'orch.sock');
+  t.teardown(() => rmSync(dirname(socket), { recursive: true, force: true }));
+  const ask = (headers: Record<string, string>): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest({ socketPath: socket, path: '/api/v1/state', headers }, res => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  // A socket file left by a server that died: one listening on it, killed with SIGKILL (no unlink).
+  const dead = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(socket)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>(resolve => dead.stdout.once('data', () => resolve()));
+  dead.kill('SIGKILL');
+  await new Promise(resolve => dead.once('exit', resolve));
+  t.ok(existsSync(socket), 'the dead server\'s socket file is still there');
+
+  const server = await startServer(statePaths(root), { socket });
+  t.teardown(() => server.close());
+  t.equal(statSync(socket).mode & 0o777, 0o600, 'only its owner can connect');
+  const { token } = JSON.parse(readFileSync(serveFile(statePaths(root)), 'utf8')) as { token: string };
+  t.match(JSON.parse(readFileSync(serveFile(statePaths(root)), 'utf8')), { socket });
+  t.equal(await ask({ Host: 'localhost', Authorization: `Bearer ${token}` }), 200);
+  t.equal(await ask({ Host: 'localhost' }), 401, 'no token');
+  t.equal(await ask({ Host: 'evil.example', Authorization: `Bearer ${token}` }), 403, 'a foreign Host');
+  await server.close();
+
+  writeFileSync(socket, 'not a socket, somebody\'s file');
+  await t.rejects(startServer(statePaths(root), { socket }), { code: 'EADDRINUSE' }, 'a file that is no socket is never removed');
+  t.equal(readFileSync(socket, 'utf8'), 'not a socket, somebody\'s file');
 });

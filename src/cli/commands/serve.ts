@@ -1,7 +1,7 @@
 // `orch serve [--port N] [--open]`: the local API and live events over the state dir (src/serve/,
 // specs/serve.md), until Ctrl-C or SIGTERM. It prints where it listens and where the token is; with
 // --open, the one-time link that gives a browser its session.
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { OrchError } from '../../errors.js';
 import { serveFile, startServer } from '../../serve/server.js';
 import { projectPaths } from '../context.js';
@@ -9,6 +9,7 @@ import { printJson, println, type GlobalOptions } from '../output.js';
 
 export interface ServeCommandOptions extends GlobalOptions {
   port?: string;
+  socket?: string;
   open?: boolean;
 }
 
@@ -21,7 +22,8 @@ function parsePort(value: string | undefined): number {
 
 export async function serveCommand(options: ServeCommandOptions): Promise<number> {
   const paths = projectPaths(options);
-  const server = await startServer(paths, { port: parsePort(options.port) });
+  if (options.socket !== undefined && options.port !== undefined) throw new OrchError('ORCH_USAGE', '--port and --socket do not go together', { hint: 'listen on a port or on a unix socket' });
+  const server = await startServer(paths, options.socket !== undefined ? { socket: resolve(options.socket) } : { port: parsePort(options.port) });
   const tokenFile = relative(process.cwd(), serveFile(paths)) || serveFile(paths);
   if (options.json === true) printJson({ url: server.url, port: server.port, serve_file: serveFile(paths), ...(options.open === true && { link: server.link() }) });
   else {
