@@ -27,9 +27,9 @@ import { scale } from './scale.js';
 import { spawnHeap } from './spawn-heap.js';
 import { throughput } from './throughput.js';
 import { mergeQueue, worktree } from './worktree.js';
-import { serveFreshness, serveMemory } from './serve.js';
+import { serveFreshness, serveMemory, serveState } from './serve.js';
 
-const BENCHMARKS: readonly Benchmark[] = [dropToStart, throughput, durableWrite, coldStart, scale, spawnHeap, worktree, mergeQueue, serveFreshness, serveMemory];
+const BENCHMARKS: readonly Benchmark[] = [dropToStart, throughput, durableWrite, coldStart, scale, spawnHeap, worktree, mergeQueue, serveFreshness, serveMemory, serveState];
 
 function newestMtime(dir: string): number {
   let newest = 0;

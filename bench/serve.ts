@@ -10,8 +10,9 @@ import { runOnce } from '../src/runtime/orchestrator.js';
 import { startServer } from '../src/serve/server.js';
 import { statePaths } from '../src/store/paths.js';
 import type { Benchmark } from './lib/context.js';
-import { ORCH_CLI } from './lib/proc.js';
-import { summarize, type Row } from './lib/stats.js';
+import { ORCH_CLI, timeProcess } from './lib/proc.js';
+import { p50RatioRow, summarize, type Row } from './lib/stats.js';
+import { cachedProject } from './lib/state-fixture.js';
 
 /** Resolves with the time (ms since `since`) at which `marker` arrives on the stream fed to `listen`. */
 type Arrival = (marker: string) => Promise<number>;
@@ -242,5 +243,57 @@ export const serveMemory: Benchmark = {
     } finally {
       child.kill('SIGTERM');
     }
+  },
+};
+
+export const serveState: Benchmark = {
+  name: 'serve-state',
+  about: 'GET /api/v1/state of orch serve at 10,000 tasks (HTTP, the server warm) vs `orch status --json` on the same state dir, interleaved',
+  async run(ctx) {
+    const count = ctx.quick ? 1000 : 10_000;
+    const rounds = ctx.quick ? 5 : 15;
+    const root = cachedProject(count, { workflow: { run: ['true'] }, workers: 2 }, ctx.log);
+    const paths = statePaths(root);
+    const server = await startServer(paths);
+    const { token } = JSON.parse(readFileSync(join(paths.machine, 'serve.json'), 'utf8')) as { token: string };
+    const samples = { api: [] as number[], cli: [] as number[] };
+    const viaApi = (): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const start = performance.now();
+        const req = request({ host: '127.0.0.1', port: server.port, path: '/api/v1/state', headers: { Host: `127.0.0.1:${server.port}`, Authorization: `Bearer ${token}` } }, res => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - start) : reject(new Error(`GET /api/v1/state: ${res.statusCode}`))));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const viaCli = async (): Promise<number> => {
+      const run = await timeProcess([process.execPath, ORCH_CLI, 'status', '--json'], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+      if (run.code !== 0) throw new Error(`orch status --json exited ${run.code}: ${run.stderr.slice(-300)}`);
+      return run.ms;
+    };
+    try {
+      await viaApi();
+      await viaCli(); // warm: the status cache is made, the page cache filled
+      for (let i = 0; i < rounds; i++) {
+        if (i % 2 === 0) {
+          samples.api.push(await viaApi());
+          samples.cli.push(await viaCli());
+        } else {
+          samples.cli.push(await viaCli());
+          samples.api.push(await viaApi());
+        }
+      }
+    } finally {
+      await server.close();
+    }
+    return [
+      p50RatioRow(
+        { bench: 'serve-state', case: `GET /api/v1/state at ${count.toLocaleString('en')} tasks`, unit: 'ms', note: `${rounds} rounds interleaved; baseline: orch status --json (a process, the status cache in place)` },
+        summarize(samples.api),
+        summarize(samples.cli),
+        1.2,
+      ),
+    ];
   },
 };

@@ -591,10 +591,11 @@ export interface ApiState {
   counts: {
     [k: string]: number | undefined;
   };
+  /**
+   * Cost and tokens are per task (GET /tasks rows) and in `orch summary`: summing them here would read every record.
+   */
   totals: {
     tasks: number;
-    cost_usd: number;
-    tokens: number;
   };
   running: {}[];
   waiting: {}[];

@@ -77,6 +77,8 @@ export interface StatusOptions {
   limit?: number;
   /** The clock of status-cache.json's racy-file rule (default Date.now; tests move it on). */
   clock?: () => number;
+  /** Rows only for tasks doing one of these (the API's state: what runs and what waits); counts stay whole. */
+  activities?: readonly Activity[];
 }
 
 /** A task in the listing's order, before its row is built (only the rows shown are). */
@@ -117,6 +119,8 @@ export async function collectStatus(paths: StatePaths, options: StatusOptions = 
     listed.push({ id: spec.id, activity: 'queued', spec: spec.path });
   }
   listed.sort(compareByActivity);
+  const wanted = options.activities;
+  if (wanted !== undefined) listed.splice(0, listed.length, ...listed.filter(task => wanted.includes(task.activity)));
   const offset = options.offset ?? 0;
   const tasks: TaskRow[] = [];
   const vanished: InvalidFile[] = [];
