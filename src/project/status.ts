@@ -119,6 +119,7 @@ export async function collectStatus(paths: StatePaths, options: StatusOptions = 
     listed.push({ id: spec.id, activity: 'queued', spec: spec.path });
   }
   listed.sort(compareByActivity);
+  const total = listed.length;
   const wanted = options.activities;
   if (wanted !== undefined) listed.splice(0, listed.length, ...listed.filter(task => wanted.includes(task.activity)));
   const offset = options.offset ?? 0;
@@ -144,7 +145,7 @@ export async function collectStatus(paths: StatePaths, options: StatusOptions = 
     session,
     counts,
     tasks,
-    tasks_total: listed.length,
+    tasks_total: total,
     invalid,
     rejected_edits: records.rejected,
   };
