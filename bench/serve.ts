@@ -90,14 +90,20 @@ async function floorPipe(dir: string, file: string): Promise<{ arrival: Arrival;
   };
 }
 
+/** A project in `workDir` whose one workflow runs `run`. */
+function benchProject(workDir: string, run: readonly string[]): string {
+  const root = join(workDir, 'project');
+  for (const dir of ['tasks', 'inbox', 'state/tasks', 'state/workers', 'runs']) mkdirSync(join(root, '.isollm', dir), { recursive: true });
+  writeFileSync(join(root, '.isollm/config.json'), JSON.stringify({ version: 1, project: 'bench', workflows: { default: { run } } }));
+  return root;
+}
+
 export const serveFreshness: Benchmark = {
   name: 'serve',
   about: 'a line appended to events.jsonl → the SSE event at a client of orch serve, vs fs.watch → the same bytes over a local socket',
   async run(ctx) {
     const rounds = ctx.quick ? 20 : 100;
-    const root = join(ctx.workDir, 'project');
-    for (const dir of ['tasks', 'inbox', 'state/tasks', 'state/workers', 'runs']) mkdirSync(join(root, '.isollm', dir), { recursive: true });
-    writeFileSync(join(root, '.isollm/config.json'), JSON.stringify({ version: 1, project: 'bench', workflows: { default: { run: ['true'] } } }));
+    const root = benchProject(ctx.workDir, ['true']);
     const paths = statePaths(root);
     writeFileSync(paths.events, '');
     const floorDir = join(ctx.workDir, 'floor');
@@ -185,9 +191,7 @@ export const serveMemory: Benchmark = {
   about: "orch serve's RSS while 3 clients stream a 50 MB agent log from its start, and with 100 idle event streams, beside its idle RSS",
   async run(ctx) {
     const megabytes = ctx.quick ? 10 : 50;
-    const root = join(ctx.workDir, 'project');
-    for (const dir of ['tasks', 'inbox', 'state/tasks', 'state/workers', 'runs']) mkdirSync(join(root, '.isollm', dir), { recursive: true });
-    writeFileSync(join(root, '.isollm/config.json'), JSON.stringify({ version: 1, project: 'bench', workflows: { default: { run: [process.execPath, '-e', "console.log('x')"] } } }));
+    const root = benchProject(ctx.workDir, [process.execPath, '-e', "console.log('x')"]);
     writeFileSync(join(root, '.isollm/tasks/A.json'), JSON.stringify({ goal: 'a log' }));
     await runOnce(root);
     const paths = statePaths(root);
