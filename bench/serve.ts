@@ -12,7 +12,7 @@ import { statePaths } from '../src/store/paths.js';
 import type { Benchmark } from './lib/context.js';
 import { ORCH_CLI, timeProcess } from './lib/proc.js';
 import { p50RatioRow, summarize, type Row } from './lib/stats.js';
-import { cachedProject } from './lib/state-fixture.js';
+import { cachedProject, makeProject } from './lib/state-fixture.js';
 
 /** Resolves with the time (ms since `since`) at which `marker` arrives on the stream fed to `listen`. */
 type Arrival = (marker: string) => Promise<number>;
@@ -90,20 +90,12 @@ async function floorPipe(dir: string, file: string): Promise<{ arrival: Arrival;
   };
 }
 
-/** A project in `workDir` whose one workflow runs `run`. */
-function benchProject(workDir: string, run: readonly string[]): string {
-  const root = join(workDir, 'project');
-  for (const dir of ['tasks', 'inbox', 'state/tasks', 'state/workers', 'runs']) mkdirSync(join(root, '.isollm', dir), { recursive: true });
-  writeFileSync(join(root, '.isollm/config.json'), JSON.stringify({ version: 1, project: 'bench', workflows: { default: { run } } }));
-  return root;
-}
-
 export const serveFreshness: Benchmark = {
   name: 'serve',
   about: 'a line appended to events.jsonl → the SSE event at a client of orch serve, vs fs.watch → the same bytes over a local socket',
   async run(ctx) {
     const rounds = ctx.quick ? 20 : 100;
-    const root = benchProject(ctx.workDir, ['true']);
+    const root = makeProject(join(ctx.workDir, 'project'), { workflow: { run: ['true'] } });
     const paths = statePaths(root);
     writeFileSync(paths.events, '');
     const floorDir = join(ctx.workDir, 'floor');
@@ -191,7 +183,7 @@ export const serveMemory: Benchmark = {
   about: "orch serve's RSS while 3 clients stream a 50 MB agent log from its start, and with 100 idle event streams, beside its idle RSS",
   async run(ctx) {
     const megabytes = ctx.quick ? 10 : 50;
-    const root = benchProject(ctx.workDir, [process.execPath, '-e', "console.log('x')"]);
+    const root = makeProject(join(ctx.workDir, 'project'), { workflow: { run: [process.execPath, '-e', "console.log('x')"] } });
     writeFileSync(join(root, '.isollm/tasks/A.json'), JSON.stringify({ goal: 'a log' }));
     await runOnce(root);
     const paths = statePaths(root);

@@ -42,6 +42,8 @@ async function draw() {
 }
 
 let current;
+/** The last diff fetched, by task and rev: a redraw for someone else's event does not spawn git again. */
+let diffFor;
 let drawing = Promise.resolve();
 let again = false;
 /** Redraws once for a burst of events, never two draws at once. */
@@ -64,8 +66,10 @@ async function openTask(id, scroll = true) {
   $('#detail-steps').replaceChildren(...(task.steps ?? []).map(step => element('li', {}, `${step.id} ${step.state}: ${step.title ?? step.goal ?? ''}`)));
   $('#detail-attempts tbody').replaceChildren(...(task.attempts ?? []).map(a => element('tr', {}, element('td', {}, a.n), element('td', {}, a.phase), element('td', {}, a.step ?? ''), element('td', {}, a.reason ?? 'running'), element('td', {}, a.cost_usd === null ? '' : `$${a.cost_usd.toFixed(2)}`))));
   $('#detail-history').replaceChildren(...(task.history ?? []).map(h => element('li', {}, `${h.at.slice(11, 19)} ${h.from} → ${h.to} (${h.actor}): ${h.reason}`)));
-  // The change, for a task with a branch (isolation worktree).
-  const diff = task.worktree === null ? undefined : await api(`/tasks/${encodeURIComponent(task.id)}/diff`).catch(() => undefined);
+  // The change, for a task with a branch (isolation worktree): asked of git again only when the record moved.
+  const seen = `${task.id}@${task.rev}`;
+  if (diffFor?.key !== seen) diffFor = { key: seen, diff: task.worktree === null ? undefined : await api(`/tasks/${encodeURIComponent(task.id)}/diff`).catch(() => undefined) };
+  const diff = diffFor.diff;
   $('#detail-diff').textContent = diff === undefined ? '' : `${diff.text}${diff.clipped ? '\n… (clipped at 1 MiB)' : ''}`;
   $('#detail-diff').hidden = diff === undefined;
   $('#detail-diff-title').hidden = diff === undefined;

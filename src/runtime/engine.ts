@@ -921,10 +921,12 @@ export class Engine {
   /** schedule's loop: a seed that is launched is taken out of `seeds`. */
   private async launchRunnable(candidates: TaskRecord[], seeds: Map<string, { record: TaskRecord }>, now: number): Promise<void> {
     // Started tasks' footprints: a NEW task whose declared paths meet one of them waits (and those
-    // started in this loop join them).
-    const started = this.active()
-      .filter(record => record.state !== 'NEW')
-      .map(record => ({ id: record.id, footprint: this.footprintOf(record) }));
+    // started in this loop join them). Made only once a NEW task declares paths: most passes have none.
+    let started: { id: string; footprint: Footprint }[] | undefined;
+    const startedNow = (): { id: string; footprint: Footprint }[] =>
+      (started ??= this.active()
+        .filter(record => record.state !== 'NEW')
+        .map(record => ({ id: record.id, footprint: this.footprintOf(record) })));
     for (const candidate of orderRunnable(candidates)) {
       if (this.stopping || this.draining) return;
       // Its backoff counted on the monotonic clock (a clock set back a day does not hold it a day).
@@ -940,12 +942,14 @@ export class Engine {
       let startFirst = false;
       if (record.state === 'NEW') {
         const footprint = this.footprintOf(record);
-        const overlap = firstOverlap(footprint, started);
-        if (overlap !== undefined) {
-          await this.sayWaitsOnce(record.id, overlap);
-          continue;
+        if (footprint.globs.length > 0) {
+          const overlap = firstOverlap(footprint, startedNow());
+          if (overlap !== undefined) {
+            await this.sayWaitsOnce(record.id, overlap);
+            continue;
+          }
+          startedNow().push({ id: record.id, footprint });
         }
-        if (footprint.globs.length > 0) started.push({ id: record.id, footprint });
         // A NEW task whose first phase runs a command starts in the same write that records the
         // command's identity (one write fewer before the command runs); any other start (a gate,
         // nothing to run) is written now.
