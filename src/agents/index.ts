@@ -12,6 +12,7 @@ export type { AgentAdapter, AgentError, AgentErrorKind, AgentInvocation, AgentPr
 export { AGENT_ERROR_KINDS, AGENT_PROVIDERS, PROVIDER_ALIASES } from './types.js';
 export { lastFencedJson } from './fenced-result.js';
 export { knownProvider, phaseAgent } from './providers.js';
+export { quietCommand, type QuietCommand } from './quiet-command.js';
 export { DECISION_PHASES, isDecisionPhase, resolvePhaseResult, type PhaseResult } from './phase-result.js';
 
 const ADAPTERS: { readonly [P in AgentProvider]: AgentAdapter } = {

@@ -2,7 +2,7 @@
 // checks the schema cannot express. Warnings (a command not on PATH) never stop a run; errors do.
 import { accessSync, constants as fsc, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import { adapterFor, knownProvider } from '../agents/index.js';
+import { adapterFor, knownProvider, quietCommand } from '../agents/index.js';
 import type { OrchConfig, RetryPolicy, Workflow } from '../generated/types.js';
 import { patternProblems } from '../runner/classify.js';
 import { PLACEHOLDER_NAMES, unknownPlaceholders } from '../runner/command-env.js';
@@ -132,11 +132,16 @@ function agentProblems(config: OrchConfig, workflow: Workflow, base: string, roo
       warnings.push({ path: `${path}/provider`, message: `provider "${phase.provider}" is not one orch knows (claude_code, codex, gemini, aider, command): its output is not read for model, cost or errors` });
     }
     const adapter = adapterFor(phase.provider);
+    const stall = phase.retry?.stall_timeout_s ?? workflow.retry?.stall_timeout_s ?? config.retry?.stall_timeout_s;
+    const quiet = phase.command === undefined || phase.shell === true ? undefined : quietCommand(phase.command);
+    if (quiet !== undefined) {
+      const timeout = stall === undefined ? 'no stall timeout applies to this phase' : `stall_timeout_s (${stall}s) does not apply to this phase`;
+      warnings.push({ path: `${path}/command`, message: `${quiet.what} prints nothing until it ends: ${timeout}, and \`orch tail -f\` shows nothing while it works (add ${quiet.streamWith} to see it live)` });
+    }
     if (phase.command !== undefined || adapter.provider === 'command') continue;
     if (!commandExists(adapter.binary, root, env)) {
       warnings.push({ path: `${path}/provider`, message: `the ${adapter.provider} client "${adapter.binary}" is not found on PATH` });
     }
-    const stall = phase.retry?.stall_timeout_s ?? workflow.retry?.stall_timeout_s ?? config.retry?.stall_timeout_s;
     if (stall !== undefined && !adapter.streams) {
       warnings.push({ path: `${path}/provider`, message: `${adapter.binary} prints nothing until it ends: stall_timeout_s (${stall}s) does not apply to this phase` });
     }

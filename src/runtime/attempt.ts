@@ -3,7 +3,7 @@
 // attempt_finished event for the machine. A failing command is a result here, never a throw.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adapterFor, isDecisionPhase, resolvePhaseResult, type AgentInvocation } from '../agents/index.js';
+import { adapterFor, isDecisionPhase, quietCommand, resolvePhaseResult, type AgentInvocation } from '../agents/index.js';
 import type { Attempt, AttemptReason, CommandResult, PhaseName, ProcessIdentity, TaskRecord, Worktree } from '../generated/types.js';
 import type { Clock } from '../clock.js';
 import { isOrchError } from '../errors.js';
@@ -126,9 +126,11 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
     await options.onStarted(attempt);
     return finished({ reason: 'failed', exit_code: null, signal: null }, { error: isOrchError(error) ? error.message : String(error) });
   }
-  // A client that prints nothing until it ends (no streaming output mode) would be killed by a stall
-  // timeout in any honest run longer than it: such a phase gets none unless it writes its own command.
-  const stallTimeoutS = builds && !client.streams ? undefined : phase.retry.stall_timeout_s;
+  // A client that prints nothing until it ends (no streaming output mode, or a hand-written `claude -p`
+  // without stream-json) would be killed by a stall timeout in any honest run longer than it: such a
+  // phase gets none (orch validate says so).
+  const quiet = builds ? !client.streams : run.phase !== 'quality_gate' && phase.shell !== true && quietCommand(argv) !== undefined;
+  const stallTimeoutS = quiet ? undefined : phase.retry.stall_timeout_s;
 
   let spawned = false;
   const outcome = await runCommand({
