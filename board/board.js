@@ -1,9 +1,19 @@
 // The orch board (specs/serve.md): columns of task cards per state, the review queue first, a task's
-// page, the decision buttons, a form to create a task. One EventSource carries every change; each one
-// makes the board read the tasks again. Plain DOM and textContent only: nothing from a task is ever
-// parsed as HTML, and the page runs with a CSP that forbids inline script.
+// page with its agent's output live, the decision buttons, a form to create a task, the run log. One
+// EventSource carries every change and the open task's output; each change makes the board read the
+// tasks again. Plain DOM and textContent only: nothing from a task is ever parsed as HTML, and the page
+// runs with a CSP that forbids inline script.
+import { renderMarkdownLine } from './markdown.js';
+
 const STATES = ['NEW', 'PLANNING', 'PLAN_REVIEW', 'PLAN_APPROVED', 'PLAN_REJECTED', 'IMPLEMENTING', 'CODE_REVIEW', 'QUALITY_GATE', 'DONE', 'FAILED', 'CANCELLED'];
+/** Cards read in one request (the API's most), in `orch status`'s order. */
 const PAGE = 500;
+/** Cards a column shows until the person asks for more (a column of 10,000 DONE tasks stays usable). */
+const COLUMN_STEP = 100;
+/** Output lines kept on the task's page; older ones are dropped (a long agent run must not grow the page without end). */
+const OUTPUT_LINES = 5000;
+/** The run log shown: its last bytes, read on by offset as it grows. */
+const RUN_LOG_TAIL = 256 * 1024;
 const $ = selector => document.querySelector(selector);
 
 function element(tag, attributes = {}, ...children) {
@@ -27,18 +37,38 @@ function card(task) {
   return node;
 }
 
+/** How many cards each column shows (COLUMN_STEP more each time the person asks). */
+const shown = new Map();
+
+/** A column's cards: from the shared page, or its own read when the person asked for more than the page holds. */
+async function cardsOf(name, page, count) {
+  const limit = shown.get(name) ?? COLUMN_STEP;
+  const fromPage = page.tasks.filter(task => task.state === name);
+  if (fromPage.length >= Math.min(count, limit) || page.tasks.length < PAGE) return fromPage.slice(0, limit);
+  return (await api(`/tasks?state=${name}&limit=${Math.min(limit, PAGE)}`)).tasks;
+}
+
+function column(name, tasks, count) {
+  const more = count > tasks.length ? element('button', { type: 'button', class: 'more', 'data-more': name }, `${count - tasks.length} more`) : '';
+  if (more !== '') more.addEventListener('click', () => {
+    shown.set(name, (shown.get(name) ?? COLUMN_STEP) + COLUMN_STEP);
+    redraw();
+  });
+  return element('div', { class: 'column', 'data-column': name }, element('h2', {}, `${name.replace(/_/g, ' ')} ${count}`), element('div', { class: 'cards' }, ...tasks.map(card)), more);
+}
+
 /** Reads the tasks and redraws the columns (and the counts in the header). */
 async function draw() {
   const [state, page] = await Promise.all([api('/state'), api(`/tasks?limit=${PAGE}`)]);
   $('#counts').textContent = `${state.totals.tasks} tasks · ${Object.entries(state.counts).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(' · ')}`;
-  const review = $('#review .cards');
-  review.replaceChildren(...page.tasks.filter(task => task.state === 'AWAITING_HUMAN').map(card));
-  const columns = STATES.map(name => {
-    const tasks = page.tasks.filter(task => task.state === name);
-    return element('div', { class: 'column', 'data-column': name }, element('h2', {}, `${name.replace(/_/g, ' ')} ${state.counts[name] ?? 0}`), element('div', { class: 'cards' }, ...tasks.map(card)));
-  });
+  // The review queue is read whole from /state (what waits for a person), whatever the page holds.
+  $('#review .cards').replaceChildren(...state.waiting.map(card));
+  const columns = await Promise.all(STATES.map(async name => column(name, await cardsOf(name, page, state.counts[name] ?? 0), state.counts[name] ?? 0)));
   $('#columns').replaceChildren(...columns);
-  if (current !== undefined) void openTask(current.id, false);
+  // A task gone from disk (clean-state) leaves its page as it was: the board goes on.
+  if (current !== undefined) await openTask(current.id, false).catch(() => undefined);
+  if (!$('#runlog').hidden) await readRunLog();
+  document.dispatchEvent(new CustomEvent('orch:changed'));
 }
 
 let current;
@@ -74,10 +104,8 @@ async function openTask(id, scroll = true) {
   $('#detail-diff').hidden = diff === undefined;
   $('#detail-diff-title').hidden = diff === undefined;
   const last = task.attempts?.at(-1);
-  if (last !== undefined) {
-    const output = await api(`/tasks/${encodeURIComponent(task.id)}/attempts/${last.n}/output`).catch(() => ({ text: '' }));
-    $('#detail-output').textContent = output.text;
-  } else $('#detail-output').textContent = '';
+  $('#detail-output-title').textContent = last === undefined ? 'No attempt yet' : `Output of attempt ${last.n} (${last.phase}${last.step ? ` ${last.step}` : ''})${last.reason ? '' : ', live'}`;
+  follow(last === undefined ? undefined : { task: task.id, attempt: last.n });
   if (scroll) $('#detail').scrollIntoView({ block: 'nearest' });
 }
 
@@ -94,8 +122,39 @@ async function decideOn(action) {
   redraw();
 }
 
+/** One output line as the agent's adapter rendered it: its kind picks the mark and the colour. */
+function outputLine({ kind, text }) {
+  // A tool's result (`  ↳ …`, under its call) keeps its own mark.
+  return element('div', { class: `out out-${kind}${kind === 'tool' && /^\s*↳/.test(text) ? ' out-sub' : ''}` }, text);
+}
+
+/** Appends an `output` event's lines (an agent client's stream, rendered) or text (a plain command). */
+function showOutput(data) {
+  const pane = $('#detail-output');
+  const atEnd = pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 4;
+  const part = JSON.parse(data);
+  if (part.lines !== undefined) pane.append(...part.lines.map(outputLine));
+  else pane.append(part.text);
+  while (pane.childNodes.length > OUTPUT_LINES) pane.firstChild.remove();
+  if (atEnd) pane.scrollTop = pane.scrollHeight;
+}
+
+let events;
+/** What the stream follows besides the events: the open task's last attempt ({task, attempt}), or nothing. */
+let following;
+
+/** Follows `target`'s output on the tab's one stream (a new stream when the target changes; the output pane starts over). */
+function follow(target) {
+  if (events !== undefined && following?.task === target?.task && following?.attempt === target?.attempt) return;
+  following = target;
+  $('#detail-output').replaceChildren();
+  listen();
+}
+
 function listen() {
-  const events = new EventSource('/api/v1/events');
+  events?.close();
+  const query = following === undefined ? '' : `?task=${encodeURIComponent(following.task)}&attempt=${following.attempt}`;
+  events = new EventSource(`/api/v1/events${query}`);
   events.addEventListener('open', () => {
     $('#live').textContent = 'live';
     $('#live').setAttribute('data-live', 'open');
@@ -105,12 +164,38 @@ function listen() {
     $('#live').setAttribute('data-live', 'closed');
   });
   for (const name of ['snapshot', 'log', 'reset']) events.addEventListener(name, redraw);
+  events.addEventListener('output', event => showOutput(event.data));
+}
+
+/** The run log's byte offset read so far, and a line not ended yet. */
+let runLog = { offset: undefined, partial: '' };
+
+/** Reads the run log on from where it was (its last RUN_LOG_TAIL bytes the first time) and renders the new lines. */
+async function readRunLog() {
+  if (runLog.offset === undefined) {
+    const { size } = await api('/log?offset=0');
+    runLog = { offset: Math.max(0, size - RUN_LOG_TAIL), partial: '', skipFirst: size > RUN_LOG_TAIL };
+  }
+  for (;;) {
+    const chunk = await api(`/log?offset=${runLog.offset}`);
+    if (chunk.next_offset < runLog.offset) break;
+    const lines = (runLog.partial + chunk.text).split('\n');
+    runLog.partial = lines.pop() ?? '';
+    if (runLog.skipFirst) {
+      lines.shift(); // the tail began inside a line
+      runLog.skipFirst = false;
+    }
+    $('#runlog-text').append(...lines.map(renderMarkdownLine).filter(node => node !== undefined));
+    runLog.offset = chunk.next_offset;
+    if (chunk.next_offset >= chunk.size || chunk.text === '') break;
+  }
 }
 
 document.addEventListener('DOMContentLoaded', () => {
   $('#close').addEventListener('click', () => {
     current = undefined;
     $('#detail').hidden = true;
+    follow(undefined);
   });
   for (const button of document.querySelectorAll('#decide button[data-action]')) button.addEventListener('click', () => void decideOn(button.getAttribute('data-action')));
   $('#create').addEventListener('submit', async event => {
@@ -122,6 +207,16 @@ document.addEventListener('DOMContentLoaded', () => {
     } catch (error) {
       $('#create-result').textContent = `refused: ${error.message}`;
     }
+  });
+  $('#find').addEventListener('submit', async event => {
+    event.preventDefault();
+    const id = $('#find-id').value.trim();
+    await openTask(id).then(() => ($('#find-result').textContent = ''), error => ($('#find-result').textContent = error.message));
+  });
+  $('#show-runlog').addEventListener('click', async () => {
+    $('#runlog').hidden = !$('#runlog').hidden;
+    $('#show-runlog').setAttribute('aria-pressed', String(!$('#runlog').hidden));
+    if (!$('#runlog').hidden) await readRunLog().catch(error => ($('#runlog-text').textContent = `could not read the run log: ${error.message}`));
   });
   redraw();
   listen();

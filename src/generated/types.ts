@@ -652,6 +652,136 @@ export interface ApiCreated {
   file: string;
 }
 /**
+ * GET /api/v1/timeline: the current (or last) run, one row per task that had an attempt or a state change in its window, each with the attempts and waits that overlap the window; rows in the order of their first activity, a page of them with the total.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "ApiTimeline".
+ */
+export interface ApiTimeline {
+  /**
+   * The run shown: from its start to its end, or to now while it runs. from is null when no orchestrator has run here (every recorded activity is shown).
+   */
+  window: {
+    run_id: string | null;
+    from: Timestamp | null;
+    to: Timestamp;
+    /**
+     * True while an orchestrator holds the session: the window grows with time.
+     */
+    live: boolean;
+  };
+  now: Timestamp;
+  /**
+   * Rows in the window in all.
+   */
+  total: number;
+  offset: number;
+  limit: number;
+  tasks: {
+    id: string;
+    title: string;
+    state: TaskState;
+    first_at: Timestamp;
+    attempts: {
+      n: number;
+      phase: string;
+      step: string | null;
+      started_at: Timestamp;
+      /**
+       * null while it runs.
+       */
+      ended_at: Timestamp | null;
+      /**
+       * What the bar shows: ok (it succeeded), retried (it did not, and the same phase and step ran again), failed (it did not, and nothing ran it again), running.
+       */
+      result: 'ok' | 'retried' | 'failed' | 'running';
+      /**
+       * The record's reason (succeeded, failed, timed_out, …); null while it runs.
+       */
+      reason: string | null;
+      /**
+       * What the command reported (done, approved, rejected, failed), if it did.
+       */
+      outcome: string | null;
+      exit_code: number | null;
+      cost_usd: number | null;
+      tokens: number | null;
+      /**
+       * The model the client reported (provider/model).
+       */
+      model: string | null;
+    }[];
+    waits: {
+      /**
+       * backoff: from a failed attempt to its retry (or to next_attempt_at while it waits); human: in AWAITING_HUMAN.
+       */
+      kind: 'backoff' | 'human';
+      from: Timestamp;
+      /**
+       * null while a person has not answered yet.
+       */
+      until: Timestamp | null;
+      reason: string;
+    }[];
+  }[];
+}
+/**
+ * GET /api/v1/costs: what the records hold of cost and tokens (every run, as `orch summary`): the total, the costliest tasks and the rest summed, per model the client reported, per phase role.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "ApiCosts".
+ */
+export interface ApiCosts {
+  total: {
+    usd: number;
+    tokens: number;
+  };
+  tasks: {
+    /**
+     * Tasks with a record.
+     */
+    count: number;
+    /**
+     * The costliest tasks, most first (limit ≤ 100).
+     */
+    top: {
+      id: string;
+      title: string;
+      state: TaskState;
+      usd: number;
+      tokens: number;
+    }[];
+    /**
+     * Every other task, summed.
+     */
+    rest: {
+      count: number;
+      usd: number;
+      tokens: number;
+    };
+  };
+  /**
+   * Per provider/model the client reported; (not reported) for attempts that told a cost without one.
+   */
+  by_model: {
+    model: string;
+    usd: number;
+    tokens: number;
+    calls: number;
+  }[];
+  by_role: {
+    phase: string;
+    role: string;
+    usd: number;
+    tokens: number;
+    calls: number;
+  }[];
+  /**
+   * Record files that could not be read: not counted above.
+   */
+  invalid_records: number;
+}
+/**
  * The live orchestrator, .isollm/state/session.json (PRODUCT.md section 7). Created exclusively; stale only on proof that its process is dead.
  *
  * This interface was referenced by `OrchSchemas`'s JSON-Schema

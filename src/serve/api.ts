@@ -6,7 +6,8 @@ import type { FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { isOrchError } from '../errors.js';
-import type { ApiCreated, ApiDecision, ApiDiff, ApiOutputChunk, ApiState, ApiTaskPage, InboxDecision, TaskSpec } from '../generated/types.js';
+import { adapterFor } from '../agents/index.js';
+import type { ApiCreated, Attempt, ApiDecision, ApiDiff, ApiOutputChunk, ApiState, ApiTaskPage, InboxDecision, TaskSpec } from '../generated/types.js';
 import { collectStatus } from '../project/status.js';
 import { artifactsDirOf, describeTask } from '../project/show.js';
 import { decide, readRecord } from '../runtime/decide.js';
@@ -15,6 +16,8 @@ import { validateDocument } from '../store/load.js';
 import { openInside } from '../store/open-inside.js';
 import type { StatePaths } from '../store/paths.js';
 import { branchDiff, repositoryOf } from '../worktree/task-worktree.js';
+import type { Channel, FileSource } from './event-stream.js';
+import { insightOf } from './insights.js';
 import { HttpError, intParam, readJsonBody, sendJson } from './http-util.js';
 
 /** Task ids as the schema allows them: never a path before it matches. */
@@ -72,6 +75,11 @@ export async function route(paths: StatePaths, request: IncomingMessage, respons
   if (head === 'log' && parts.length === 1) {
     allow('GET');
     sendJson(response, 200, await runLogChunk(paths, url));
+    return true;
+  }
+  if ((head === 'timeline' || head === 'costs') && parts.length === 1) {
+    allow('GET');
+    sendJson(response, 200, await insightOf(paths, head, url));
     return true;
   }
   if (head === 'refresh' && parts.length === 1) {
@@ -151,19 +159,47 @@ async function decideOn(paths: StatePaths, id: string, action: (typeof ACTIONS)[
   return result.mode === 'inbox' ? { mode: 'inbox', decision: result.decision.decision_id } : { mode: 'applied', rev: result.record.rev, state: result.record.state };
 }
 
+/** The attempt a route names (`/tasks/<id>/attempts/<n>`), and where its `stream` output goes. */
+async function attemptOf(paths: StatePaths, rawId: string, rawN: string, stream: string): Promise<{ attempt: Attempt; file: string }> {
+  const id = taskId(rawId);
+  if (!/^\d{1,9}$/.test(rawN)) throw new HttpError(400, 'bad_attempt', `"${rawN}" is not an attempt number`);
+  if (stream !== 'stdout' && stream !== 'stderr') throw new HttpError(400, 'bad_parameter', 'stream is stdout or stderr');
+  const attempt = (await readRecord(paths, id)).attempts.find(a => a.n === Number(rawN));
+  if (attempt === undefined) throw new HttpError(404, 'no_attempt', `task ${id} has no attempt ${rawN}`);
+  return { attempt, file: join(artifactsDirOf(paths, attempt), `${stream}.log`) };
+}
+
 /**
  * The output file an attempt's route names (`/tasks/<id>/attempts/<n>/…?stream=stdout|stderr`), opened
  * with the no-link rules of `orch tail` (openInside); undefined when the attempt wrote none yet.
  */
 export async function openAttemptOutput(paths: StatePaths, rawId: string, rawN: string, url: URL): Promise<{ file: string; handle: FileHandle | undefined }> {
-  const id = taskId(rawId);
-  if (!/^\d{1,9}$/.test(rawN)) throw new HttpError(400, 'bad_attempt', `"${rawN}" is not an attempt number`);
-  const stream = url.searchParams.get('stream') ?? 'stdout';
-  if (stream !== 'stdout' && stream !== 'stderr') throw new HttpError(400, 'bad_parameter', 'stream is stdout or stderr');
-  const attempt = (await readRecord(paths, id)).attempts.find(a => a.n === Number(rawN));
-  if (attempt === undefined) throw new HttpError(404, 'no_attempt', `task ${id} has no attempt ${rawN}`);
-  const file = join(artifactsDirOf(paths, attempt), `${stream}.log`);
+  const { file } = await attemptOf(paths, rawId, rawN, url.searchParams.get('stream') ?? 'stdout');
   return { file, handle: await openInside(paths.stateDir, file) };
+}
+
+/**
+ * The board's open task: its attempt's stdout followed beside the events (`/events?task=<id>&attempt=<n>`),
+ * rendered for people through its client's adapter (what it says, the tools it calls, the result) as
+ * `{"lines": [{kind, text}]}`, or as it is (`{"text"}`) for a plain command. The file is opened once it
+ * appears, with the no-link rules; `close` closes it.
+ */
+export async function agentOutputChannel(paths: StatePaths, rawId: string, rawN: string): Promise<{ channel: Channel; close: () => Promise<void> }> {
+  const { attempt, file } = await attemptOf(paths, rawId, rawN, 'stdout');
+  let handle: FileHandle | undefined;
+  const open = async (): Promise<FileSource | undefined> => {
+    handle = await openInside(paths.stateDir, file);
+    return handle === undefined ? undefined : { fd: handle.fd, path: file };
+  };
+  const close = async (): Promise<void> => void (await handle?.close());
+  const adapter = adapterFor(attempt.provider ?? undefined);
+  if (adapter.provider === 'command') return { channel: { path: file, open, framing: 'chunks', event: 'output', startAt: 'start', data: text => JSON.stringify({ text }) }, close };
+  const render = (line: string): string | undefined => {
+    const lines = adapter.render(line);
+    return lines.length === 0 ? undefined : JSON.stringify({ lines });
+  };
+  const overlong = (bytes: number): string => JSON.stringify({ lines: [{ kind: 'info', text: `(a line of ${bytes} bytes or more, not shown)` }] });
+  return { channel: { path: file, open, framing: 'lines', event: 'output', startAt: 'start', data: render, overlong }, close };
 }
 
 /** Up to OUTPUT_CHUNK_BYTES of an attempt's stdout or stderr from `offset`: never a whole log in memory. */

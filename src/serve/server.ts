@@ -15,8 +15,8 @@ import type { ServeFile } from '../generated/types.js';
 import type { StatePaths } from '../store/paths.js';
 import { writeFileDurable } from '../store/durable-write.js';
 import { collectStatus } from '../project/status.js';
-import { openAttemptOutput, route } from './api.js';
-import { followFile } from './event-stream.js';
+import { agentOutputChannel, openAttemptOutput, route } from './api.js';
+import { followFile, type Channel } from './event-stream.js';
 import { Guard, newSecret, SECURITY_HEADERS, SESSION_COOKIE } from './guard.js';
 import { HttpError, sendError } from './http-util.js';
 
@@ -45,6 +45,8 @@ const BOARD_ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/board.js': { file: 'board.js', type: 'text/javascript; charset=utf-8' },
   '/board.css': { file: 'board.css', type: 'text/css; charset=utf-8' },
+  '/insights.js': { file: 'insights.js', type: 'text/javascript; charset=utf-8' },
+  '/markdown.js': { file: 'markdown.js', type: 'text/javascript; charset=utf-8' },
 };
 
 let boardFolder: string | undefined;
@@ -126,17 +128,24 @@ export async function startServer(paths: StatePaths, options: ServeOptions = {})
       // An attempt's output: the file checked and opened once (no link followed), then read by its descriptor.
       const opened = output === null ? undefined : await openAttemptOutput(paths, output[1] ?? '', output[2] ?? '', url);
       if (opened !== undefined && opened.handle === undefined) throw new HttpError(404, 'no_output', 'the attempt has written no output yet');
+      const handle = opened?.handle;
+      // The board's open task: its agent's output rides the same stream as the events (one per tab).
+      const follow = url.searchParams.get('task');
+      const agent = output === null && follow !== null ? await agentOutputChannel(paths, follow, url.searchParams.get('attempt') ?? '') : undefined;
       streams += 1;
       try {
-        if (opened?.handle !== undefined) {
-          await followFile(request, response, { source: { fd: opened.handle.fd, path: opened.file }, framing: 'chunks', event: 'output', startAt: 'start' });
+        if (opened !== undefined && handle !== undefined) {
+          const source = { fd: handle.fd, path: opened.file };
+          await followFile(request, response, { channels: [{ path: opened.file, open: async () => source, framing: 'chunks', event: 'output', startAt: 'start' }] });
         } else {
           const snapshot = async () => ({ event: 'snapshot', data: await sharedSnapshot() });
-          await followFile(request, response, { source: { path: paths.events }, framing: 'lines', event: 'log', first: snapshot, startAt: 'end' });
+          const log: Channel = { path: paths.events, framing: 'lines', event: 'log', startAt: 'end' };
+          await followFile(request, response, { channels: agent === undefined ? [log] : [log, agent.channel], first: snapshot });
         }
       } finally {
         streams -= 1;
-        await opened?.handle?.close();
+        await handle?.close();
+        await agent?.close();
       }
       return;
     }

@@ -4,22 +4,18 @@
 // note as its feedback; a task made with the form runs.
 // Screenshots of the board and of a task's page go to artifacts/ (ignored by git; CI may keep them).
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { startServer } from '../../src/serve/server.js';
 import { statePaths } from '../../src/store/paths.js';
+import { openBoard, screenshot, unexpected, WAIT } from '../fixtures/board-browser.js';
 import { makeProject } from '../fixtures/project.js';
 import { waitFor } from '../fixtures/wait-for.js';
 import { dropSpec, startWatching, testRoot } from '../fixtures/watch-helpers.js';
 
-const CHROMIUM = process.env.ORCH_CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = join(import.meta.dirname, '../../artifacts');
-const WAIT = { timeout: 20_000 };
 const NOTED = "const f = process.env.ORCH_FEEDBACK_FILE; if (!f) { console.error('no hint'); process.exit(1); } console.log('told: ' + require('node:fs').readFileSync(f, 'utf8').trim());";
 
 t.test('the board in Chromium: live cards, approve with the button, retry with a note, create with the form', async t => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does) or set ORCH_CHROMIUM`);
   const root = testRoot(t);
   const work: [string, ...string[]] = [process.execPath, '-e', "console.log('working on ' + process.env.ORCH_TASK_ID)"];
   makeProject(root, {
@@ -37,34 +33,19 @@ t.test('the board in Chromium: live cards, approve with the button, retry with a
   await startWatching(t, root);
   let server = await startServer(statePaths(root));
   t.teardown(() => server.close());
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-  t.teardown(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const problems: string[] = [];
-  page.on('pageerror', error => problems.push(error.message));
-  page.on('console', message => {
-    if (message.type() === 'error') problems.push(message.text());
-  });
-
-  await page.goto(server.link() ?? '');
-  t.equal(new URL(page.url()).search, '', 'the one-time link was exchanged and left the address bar');
-  // Not live: say what the page saw (a refused request, a script error, the page itself).
-  await page.waitForSelector('#live[data-live="open"]', WAIT).catch(async (error: Error) => {
-    throw new Error(`${error.message}\npage problems: ${problems.join(' / ')}\npage: ${(await page.content()).slice(0, 600)}`);
-  });
+  const { page, problems } = await openBoard(t, server);
   await page.waitForSelector('#review [data-task="G"]', WAIT);
   t.pass('the task waiting for a person is in the review queue');
 
   dropSpec(root, 'D', { goal: 'dropped on disk' });
   await page.waitForSelector('[data-column="DONE"] [data-task="D"]', WAIT);
   t.pass('a spec dropped on disk appeared as a card and moved to DONE, without a reload');
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, 'board.png'), fullPage: true });
+  await screenshot(page, 'board.png');
 
   await page.click('#review [data-task="G"]');
   await page.waitForSelector('#detail[data-task="G"]:not([hidden])', WAIT);
   t.match(await page.textContent('#detail-state'), /AWAITING_HUMAN — waiting for you \(gate\)/);
-  await page.screenshot({ path: join(ARTIFACTS, 'task.png'), fullPage: true });
+  await screenshot(page, 'task.png');
   await page.click('#decide button[data-action="approve"]');
   await page.waitForSelector('[data-column="DONE"] [data-task="G"]', WAIT);
   t.pass('approved with the button: it ran and finished');
@@ -99,5 +80,5 @@ t.test('the board in Chromium: live cards, approve with the button, retry with a
   await page.waitForSelector('[data-column="DONE"] [data-task="W"]', WAIT);
   t.pass('after the restart the stream came back by itself and the board caught up');
   // The browser logs the refused reconnects while the server was down: those are expected.
-  t.same(problems.filter(p => !/ERR_CONNECTION_REFUSED|net::ERR/.test(p)), [], 'no script error and no refused request in the page');
+  t.same(unexpected(problems), [], 'no script error and no refused request in the page');
 });
