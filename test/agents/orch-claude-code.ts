@@ -11,6 +11,7 @@ const client: ClientUnderTest = {
   provider: 'claude_code',
   start: startAnthropicStandIn,
   models: { base: 'claude-sonnet-4-5', routed: 'claude-opus-4-1' },
+  reportsRoutedAs: 'claude-opus-4-8',
   showsRetryAfter: true,
   reportsCost: true,
   clientRetries: 1,
