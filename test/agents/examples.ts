@@ -51,3 +51,37 @@ for (const example of EXAMPLES) {
     t.equal(readFileSync(join(root, 'demo-S1.txt'), 'utf8'), 'demo S1\n', "the agent's edit is in the tree");
   });
 }
+
+// What `orch init --agent` writes works as it is: the issue found the init config gave `claude -p` no
+// permission to edit, and the task still ended DONE with nothing changed. claude and codex here; gemini
+// (same adapter path as its example above) is left out to keep the suite's real-client time down.
+const INIT_AGENTS: readonly { agent: string; start: Start }[] = [
+  { agent: 'claude', start: startAnthropicStandIn },
+  { agent: 'codex', start: startOpenAiStandIn },
+];
+
+for (const { agent, start } of INIT_AGENTS) {
+  t.test(`orch init --agent ${agent} writes a config that takes a task to DONE with the real client, its edit in the tree`, async t => {
+    const root = t.testdir({ 'package.json': JSON.stringify({ name: 'demo', private: true, scripts: { test: 'node -e ""' } }) });
+    const home = join(root, '..', `${agent}-init-home`);
+    mkdirSync(home, { recursive: true });
+    const standIn = await start(t, phaseResponder(root, {}).respond, { home });
+    const env = { ...standIn.env, PATH };
+    const init = await runCli(['init', '--agent', agent], { cwd: root, env });
+    t.equal(init.code, 0, init.stderr);
+    // The stand-in's base URL for codex goes on its command line (its config file holds providers).
+    if (standIn.args.length > 0) {
+      const file = join(root, '.isollm', 'config.json');
+      const config = JSON.parse(readFileSync(file, 'utf8')) as { workflows: Record<string, Record<string, { args?: string[] } | unknown>> };
+      for (const workflow of Object.values(config.workflows)) {
+        for (const phase of Object.values(workflow)) if (typeof phase === 'object' && phase !== null && 'provider' in phase) (phase as { args?: string[] }).args = [...((phase as { args?: string[] }).args ?? []), ...standIn.args];
+      }
+      writeFileSync(file, JSON.stringify(config, null, 2));
+    }
+    writeFileSync(join(root, '.isollm', 'tasks', 'demo.json'), JSON.stringify({ goal: 'Write the demo file' }));
+    const run = await runCli(['--once'], { cwd: root, env, timeoutMs: 300_000 });
+    const record = JSON.parse(readFileSync(join(root, '.isollm', 'state', 'tasks', 'demo.json'), 'utf8')) as TaskRecord;
+    t.equal(record.state, 'DONE', `orch exit ${run.code}\n${run.stderr.slice(-2000)}`);
+    t.equal(readFileSync(join(root, 'demo-S1.txt'), 'utf8'), 'demo S1\n', "the agent's edit is in the tree");
+  });
+}
