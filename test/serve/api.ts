@@ -3,6 +3,7 @@
 // token, a spent link, a foreign Host or Origin, a cookie without Origin, an upgrade, a 100 MB body,
 // traversal in ids and offsets, 1,000 connections dropped. Real server, real sockets, real files.
 import t, { type Test } from 'tap';
+import { testRoot } from '../fixtures/watch-helpers.js';
 import { spawn } from 'node:child_process';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
@@ -57,7 +58,7 @@ function call(server: RunningServer, method: string, path: string, options: { he
 
 /** A project with three tasks DONE and one waiting at a human gate, and a server over it. */
 async function served(t: Test): Promise<{ root: string; server: RunningServer; token: string; auth: Record<string, string> }> {
-  const root = t.testdir();
+  const root = testRoot(t);
   makeProject(root, {
     workflow: { implement: { command: [process.execPath, '-e', "console.log('working on ' + process.env.ORCH_TASK_ID)"] }, retry: { max_attempts: 1 } },
     config: { workflows: { default: { implement: { command: [process.execPath, '-e', "console.log('working on ' + process.env.ORCH_TASK_ID)"] }, retry: { max_attempts: 1 } }, gated: { implement: { command: [process.execPath, '-e', ''] }, human_gate: ['implement'] } } },
@@ -289,7 +290,7 @@ t.test('attacks: each refused, and the server stays up', async t => {
 });
 
 t.test('orch serve: prints where it listens (and the one-time link with --open), answers, and stops on SIGTERM removing serve.json', async t => {
-  const root = makeProject(t.testdir(), { tasks: { A: { goal: 'a' } } });
+  const root = makeProject(testRoot(t), { tasks: { A: { goal: 'a' } } });
   const child = spawn(process.execPath, [ORCH_BIN, 'serve', '--json', '--open'], { cwd: root, env: { ...process.env, ORCH_ROOT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => child.kill('SIGKILL'));
   let out = '';
@@ -306,7 +307,7 @@ t.test('orch serve: prints where it listens (and the one-time link with --open),
 });
 
 t.test('orch --serve: the orchestrator serves the board and the API while it runs, and stops both on SIGTERM', async t => {
-  const root = makeProject(t.testdir(), { tasks: { A: { goal: 'a' } } });
+  const root = makeProject(testRoot(t), { tasks: { A: { goal: 'a' } } });
   const child = spawn(process.execPath, [ORCH_BIN, '--serve'], { cwd: root, env: { ...process.env, ORCH_ROOT: '', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => child.kill('SIGKILL'));
   let out = '';
@@ -352,7 +353,7 @@ t.test('an attempt\'s output as a live stream: from the start, chunk by chunk as
 });
 
 t.test('--socket: a unix socket of mode 0600, the Bearer token, Host localhost; a stale socket file of a dead server is replaced, another file never', async t => {
-  const root = makeProject(t.testdir(), { tasks: { A: { goal: 'a' } } });
+  const root = makeProject(testRoot(t), { tasks: { A: { goal: 'a' } } });
   // A unix socket's path holds at most 107 bytes: the test dir's name is longer than that.
   const socket = join(mkdtempSync(join(tmpdir(), 'orch-sock-')), 'orch.sock');
   t.teardown(() => rmSync(dirname(socket), { recursive: true, force: true }));

@@ -13,11 +13,12 @@ import { CLIENT_BIN_DIR, LIVE_FILE_TIMEOUT_MS } from '../fixtures/agent-api/run-
 import type { StandInReply } from '../fixtures/agent-api/stand-in.js';
 import { openBoard, screenshot, unexpected, WAIT } from '../fixtures/board-browser.js';
 import { runCli } from '../fixtures/run-cli.js';
+import { testRoot } from '../fixtures/watch-helpers.js';
 
 t.setTimeout(LIVE_FILE_TIMEOUT_MS);
 
 t.test('a running agent\'s output, live on its task page, across a server restart', async t => {
-  const dir = t.testdir({});
+  const dir = testRoot(t); // the folder goes last, after the server and the browser are closed
   const root = join(dir, 'project');
   for (const sub of ['tasks', 'inbox', 'state/tasks', 'state/workers', 'runs']) mkdirSync(join(root, '.isollm', sub), { recursive: true });
   // The agent's second turn waits for the test: the page is looked at while the client is mid-run.

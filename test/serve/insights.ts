@@ -2,6 +2,7 @@
 // project that a real run left with a task retried, one failed, one waiting for a person and one on
 // another model: their shapes against the schema, their bounds, and a project of many tasks.
 import t, { type Test } from 'tap';
+import { testRoot } from '../fixtures/watch-helpers.js';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
@@ -53,7 +54,7 @@ const record = (root: string, id: string): TaskRecord => JSON.parse(readFileSync
 const rowOf = (timeline: ApiTimeline, id: string) => timeline.tasks.find(task => task.id === id);
 
 t.test('the timeline of the last run: a row per task, attempts as retried/ok/failed bars, the backoff and the wait for a person', async t => {
-  const root = insightProject(t.testdir());
+  const root = insightProject(testRoot(t));
   const run = await runOnce(root);
   const { ask } = await serve(t, root);
   const answer = await ask<ApiTimeline>('/api/v1/timeline');
@@ -87,7 +88,7 @@ t.test('the timeline of the last run: a row per task, attempts as retried/ok/fai
 });
 
 t.test('the timeline without any run: everything recorded, no window start', async t => {
-  const root = makeProject(t.testdir(), { tasks: { A: { goal: 'a' } } });
+  const root = makeProject(testRoot(t), { tasks: { A: { goal: 'a' } } });
   const { ask } = await serve(t, root);
   const answer = await ask<ApiTimeline>('/api/v1/timeline');
   t.equal(shapeOf('ApiTimeline')(answer.json), '');
@@ -95,7 +96,7 @@ t.test('the timeline without any run: everything recorded, no window start', asy
 });
 
 t.test('costs: the total, the costliest tasks and the rest summed, per model the client reported, per role', async t => {
-  const root = insightProject(t.testdir());
+  const root = insightProject(testRoot(t));
   await runOnce(root);
   const { ask } = await serve(t, root);
   const answer = await ask<ApiCosts>('/api/v1/costs');
@@ -116,7 +117,7 @@ t.test('costs: the total, the costliest tasks and the rest summed, per model the
 });
 
 t.test('bounds: limit and offset page the rows; a bad parameter is 400, another method 405', async t => {
-  const root = insightProject(t.testdir());
+  const root = insightProject(testRoot(t));
   await runOnce(root);
   const { ask } = await serve(t, root);
   const all = (await ask<ApiTimeline>('/api/v1/timeline')).json;
@@ -136,7 +137,7 @@ t.test('bounds: limit and offset page the rows; a bad parameter is 400, another 
 });
 
 t.test('2,000 tasks: answers stay bounded, and a record changed on disk is seen at the next ask', async t => {
-  const root = insightProject(t.testdir());
+  const root = insightProject(testRoot(t));
   await runOnce(root);
   // 2,000 more records like R (same run, same times), each costing a little more than the one before.
   const { seal: _seal, ...like } = record(root, 'R');
