@@ -17,14 +17,18 @@ t.test("gemini under orch's defaults retries a 500 once inside the client, not t
   const { maxAttempts: _dropped, ...generalWithoutRetries } = general;
   const standIn = await startGeminiStandIn(t, () => ({ kind: 'error', status: 500, message: 'internal error' }), {
     settings: { ...rest, general: generalWithoutRetries },
+    clientOnly: true,
+    relaunch: false,
   });
   const cwd = t.testdir({});
   const argv = geminiAdapter.argv({ phase: 'implement', prompt: 'Task T1: x', model: 'gemini-2.5-pro', resultFile: `${cwd}/r.json`, artifactsDir: cwd, cwd, decides: false, extraArgs: [] });
   const env = { ...process.env, ...standIn.env, ...geminiAdapter.envDefaults, PATH: `${BIN_DIR}:${process.env.PATH ?? ''}` };
   // Asynchronous: the stand-in answers from this very process.
   const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>(resolve => {
-    execFile(argv[0] ?? '', argv.slice(1), { cwd, env, timeout: 90_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) =>
+    const child = execFile(argv[0] ?? '', argv.slice(1), { cwd, env, timeout: 90_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) =>
       resolve({ status: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }));
+    // A stdin left open is waited on for 500 ms before the prompt is sent (the client reads piped input).
+    child.stdin?.end();
   });
   t.not(run.status, 0, 'the client failed');
   t.equal(standIn.requests.length, 2, `two requests: one try and one retry (${standIn.requests.length} seen)`);

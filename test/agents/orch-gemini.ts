@@ -6,10 +6,15 @@ import { checkMatrix, checkWorktreeRun, runInWorktree, runMatrix, type ClientUnd
 import { LIVE_FILE_TIMEOUT_MS } from '../fixtures/agent-api/run-client.js';
 
 t.setTimeout(LIVE_FILE_TIMEOUT_MS);
+// The two orch runs below side by side: the matrix ends with one task (the full workflow, one client at a
+// time) and leaves a core free that the worktree run can use. Each has its own testdir and client home.
+t.jobs = 2;
 
 const client: ClientUnderTest = {
   provider: 'gemini',
-  start: startGeminiStandIn,
+  // Without its relaunch: one node process per phase instead of two (specs/agents/gemini.md, "Start-up
+  // cost"). gemini-live.ts keeps the relaunch where it matters, for how the client ends on SIGTERM.
+  start: (t, respond, options) => startGeminiStandIn(t, respond, { ...options, relaunch: false }),
   models: { base: 'gemini-2.5-flash', routed: 'gemini-2.5-pro' },
   showsRetryAfter: true,
   reportsCost: false,
