@@ -3,7 +3,6 @@
 // token, a spent link, a foreign Host or Origin, a cookie without Origin, an upgrade, a 100 MB body,
 // traversal in ids and offsets, 1,000 connections dropped. Real server, real sockets, real files.
 import t, { type Test } from 'tap';
-import { testRoot } from '../fixtures/watch-helpers.js';
 import { spawn } from 'node:child_process';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
@@ -18,6 +17,7 @@ import { statePaths } from '../../src/store/paths.js';
 import { makeProject, writeTask } from '../fixtures/project.js';
 import { ORCH_BIN } from '../fixtures/run-cli.js';
 import { waitFor } from '../fixtures/wait-for.js';
+import { testRoot } from '../fixtures/watch-helpers.js';
 
 const SCHEMAS = join(import.meta.dirname, '../../schemas');
 const ajv = new Ajv.default({ allErrors: true, strict: false });
@@ -386,4 +386,41 @@ t.test('--socket: a unix socket of mode 0600, the Bearer token, Host localhost; 
   writeFileSync(socket, 'not a socket, somebody\'s file');
   await t.rejects(startServer(statePaths(root), { socket }), { code: 'EADDRINUSE' }, 'a file that is no socket is never removed');
   t.equal(readFileSync(socket, 'utf8'), 'not a socket, somebody\'s file');
+});
+
+t.test('the events stream follows a task\'s attempt beside the log (one stream per tab): ids name both offsets and resume both', async t => {
+  const { root, server, auth } = await served(t);
+  const eventsSize = (): number => statSync(join(root, '.isollm', 'events.jsonl')).size;
+  const path = '/api/v1/events?task=A&attempt=1';
+  const first = await streamOf(server, path, auth, got => got.some(e => e.event === 'output'));
+  const output = first.got.filter(e => e.event === 'output');
+  t.same(output.map(e => JSON.parse(e.data) as unknown), [{ text: 'working on A\n' }], 'a plain command\'s output as it is');
+  t.equal(output[0]?.id, `${eventsSize()}.13`, 'the id: the events\' offset, then the output\'s');
+
+  const record = JSON.parse(readFileSync(join(root, '.isollm', 'state', 'tasks', 'A.json'), 'utf8')) as TaskRecord;
+  appendFileSync(join(root, '.isollm', record.attempts[0]?.artifacts_dir ?? '', 'stdout.log'), 'more\n');
+  const resumed = await streamOf(server, path, { ...auth, 'Last-Event-ID': output[0]?.id ?? '' }, got => got.some(e => e.event === 'output'));
+  t.same(resumed.got.filter(e => e.event === 'output').map(e => JSON.parse(e.data) as unknown), [{ text: 'more\n' }], 'resumed after what was sent, nothing twice');
+  const afresh = await streamOf(server, path, { ...auth, 'Last-Event-ID': '13' }, got => got.some(e => e.event === 'output'));
+  t.same(afresh.got.filter(e => e.event === 'output').map(e => JSON.parse(e.data) as unknown), [{ text: 'working on A\nmore\n' }], 'an id made for another stream is ignored: from the start');
+
+  t.match(await streamOf(server, '/api/v1/events?task=A', auth, () => true), { status: 400 }, 'no attempt named');
+  t.match(await streamOf(server, '/api/v1/events?task=..%2Fx&attempt=1', auth, () => true), { status: 400 });
+  t.match(await streamOf(server, '/api/v1/events?task=A&attempt=9', auth, () => true), { status: 404 });
+});
+
+t.test('an agent client\'s output on the events stream is rendered line by line, and a line over 1 MiB is skipped with a word, never held', async t => {
+  const root = testRoot(t);
+  const agent = { provider: 'claude_code', command: [process.execPath, '-e', "console.log('plain words')"] as [string, ...string[]] };
+  makeProject(root, { workflow: { implement: agent, retry: { max_attempts: 1 } }, tasks: { A: { goal: 'a' } } });
+  await runOnce(root);
+  const server = await startServer(statePaths(root));
+  t.teardown(() => server.close());
+  const token = (JSON.parse(readFileSync(serveFile(statePaths(root)), 'utf8')) as { token: string }).token;
+  const record = JSON.parse(readFileSync(join(root, '.isollm', 'state', 'tasks', 'A.json'), 'utf8')) as TaskRecord;
+  appendFileSync(join(root, '.isollm', record.attempts[0]?.artifacts_dir ?? '', 'stdout.log'), `${'x'.repeat(1200 * 1024)}\nafter\n`);
+  const { got } = await streamOf(server, '/api/v1/events?task=A&attempt=1', { Authorization: `Bearer ${token}` }, events => events.some(e => e.data.includes('after')));
+  const lines = got.filter(e => e.event === 'output').flatMap(e => (JSON.parse(e.data) as { lines: { kind: string; text: string }[] }).lines);
+  t.equal(lines.length, 3, JSON.stringify(lines).slice(0, 500));
+  t.match(lines, [{ kind: 'info', text: 'plain words' }, { kind: 'info', text: /^\(a line of \d+ bytes or more, not shown\)$/ }, { kind: 'info', text: 'after' }]);
 });

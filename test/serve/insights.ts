@@ -2,7 +2,6 @@
 // project that a real run left with a task retried, one failed, one waiting for a person and one on
 // another model: their shapes against the schema, their bounds, and a project of many tasks.
 import t, { type Test } from 'tap';
-import { testRoot } from '../fixtures/watch-helpers.js';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { serveFile, startServer, type RunningServer } from '../../src/serve/serv
 import { statePaths } from '../../src/store/paths.js';
 import { insightProject } from '../fixtures/insight-project.js';
 import { makeProject } from '../fixtures/project.js';
+import { testRoot } from '../fixtures/watch-helpers.js';
 
 const SCHEMAS = join(import.meta.dirname, '../../schemas');
 const ajv = new Ajv.default({ allErrors: true, strict: false });
