@@ -3,6 +3,7 @@
 // EventSource carries every change and the open task's output; each change makes the board read the
 // tasks again. Plain DOM and textContent only: nothing from a task is ever parsed as HTML, and the page
 // runs with a CSP that forbids inline script.
+import { coalesced } from './coalesce.js';
 import { renderMarkdownLine } from './markdown.js';
 
 const STATES = ['NEW', 'PLANNING', 'PLAN_REVIEW', 'PLAN_APPROVED', 'PLAN_REJECTED', 'IMPLEMENTING', 'CODE_REVIEW', 'QUALITY_GATE', 'DONE', 'FAILED', 'CANCELLED'];
@@ -74,17 +75,8 @@ async function draw() {
 let current;
 /** The last diff fetched, by task and rev: a redraw for someone else's event does not spawn git again. */
 let diffFor;
-let drawing = Promise.resolve();
-let again = false;
 /** Redraws once for a burst of events, never two draws at once. */
-function redraw() {
-  if (again) return;
-  again = true;
-  drawing = drawing.then(async () => {
-    again = false;
-    await draw().catch(error => ($('#live').textContent = `could not read the tasks: ${error.message}`));
-  });
-}
+const redraw = coalesced(draw, error => ($('#live').textContent = `could not read the tasks: ${error.message}`));
 
 async function openTask(id, scroll = true) {
   const task = await api(`/tasks/${encodeURIComponent(id)}`);

@@ -2,6 +2,8 @@
 // with createElementNS, text only through textContent; geometry in SVG attributes and looks in
 // board.css classes, since the CSP forbids inline style. It opens no stream of its own (one per tab):
 // board.js dispatches `orch:changed` on document after each redraw, and only the view shown is read again.
+import { coalesced } from './coalesce.js';
+
 const SVG = 'http://www.w3.org/2000/svg';
 /** Timeline rows read at once (the API's default page). */
 const PAGE = 200;
@@ -172,19 +174,10 @@ async function draw() {
   for (const button of section.querySelectorAll('button[data-view]')) button.setAttribute('aria-pressed', String(button.getAttribute('data-view') === shown.view));
 }
 
-let drawing = Promise.resolve();
-let again = false;
 /** Draws once for a burst of changes, never two draws at once. */
-function redraw() {
-  if (again) return;
-  again = true;
-  drawing = drawing.then(async () => {
-    again = false;
-    await draw().catch(error => {
-      document.querySelector('#insights .insights-body').replaceChildren(html('p', { class: 'insights-error' }, `could not read the ${shown.view}: ${error.message}`));
-    });
-  });
-}
+const redraw = coalesced(draw, error => {
+  document.querySelector('#insights .insights-body').replaceChildren(html('p', { class: 'insights-error' }, `could not read the ${shown.view}: ${error.message}`));
+});
 
 function tab(view, text) {
   const button = html('button', { type: 'button', 'data-view': view, 'aria-pressed': String(view === shown.view) }, text);

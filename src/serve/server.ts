@@ -47,6 +47,7 @@ const BOARD_ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
   '/board.css': { file: 'board.css', type: 'text/css; charset=utf-8' },
   '/insights.js': { file: 'insights.js', type: 'text/javascript; charset=utf-8' },
   '/markdown.js': { file: 'markdown.js', type: 'text/javascript; charset=utf-8' },
+  '/coalesce.js': { file: 'coalesce.js', type: 'text/javascript; charset=utf-8' },
 };
 
 let boardFolder: string | undefined;

@@ -6,10 +6,9 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import Ajv from 'ajv';
 import type { TaskRecord } from '../../src/generated/types.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
 import { serveFile, startServer, type RunningServer } from '../../src/serve/server.js';
@@ -17,16 +16,9 @@ import { statePaths } from '../../src/store/paths.js';
 import { makeProject, writeTask } from '../fixtures/project.js';
 import { ORCH_BIN } from '../fixtures/run-cli.js';
 import { waitFor } from '../fixtures/wait-for.js';
+import { shapeOf } from '../fixtures/serve-schemas.js';
 import { testRoot } from '../fixtures/watch-helpers.js';
 
-const SCHEMAS = join(import.meta.dirname, '../../schemas');
-const ajv = new Ajv.default({ allErrors: true, strict: false });
-for (const name of readdirSync(SCHEMAS)) ajv.addSchema(JSON.parse(readFileSync(join(SCHEMAS, name), 'utf8')));
-const shapeOf = (definition: string) => (value: unknown): string => {
-  const validate = ajv.getSchema(`serve.schema.json#/definitions/${definition}`);
-  if (validate === undefined) throw new Error(`no schema ${definition}`);
-  return validate(value) ? '' : ajv.errorsText(validate.errors);
-};
 
 interface Answer {
   status: number;

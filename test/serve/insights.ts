@@ -2,10 +2,9 @@
 // project that a real run left with a task retried, one failed, one waiting for a person and one on
 // another model: their shapes against the schema, their bounds, and a project of many tasks.
 import t, { type Test } from 'tap';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import Ajv from 'ajv';
 import type { ApiCosts, ApiTimeline, RunSummaryFile, TaskRecord } from '../../src/generated/types.js';
 import { decide } from '../../src/runtime/decide.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
@@ -13,16 +12,9 @@ import { serveFile, startServer, type RunningServer } from '../../src/serve/serv
 import { statePaths } from '../../src/store/paths.js';
 import { insightProject } from '../fixtures/insight-project.js';
 import { makeProject } from '../fixtures/project.js';
+import { shapeOf } from '../fixtures/serve-schemas.js';
 import { testRoot } from '../fixtures/watch-helpers.js';
 
-const SCHEMAS = join(import.meta.dirname, '../../schemas');
-const ajv = new Ajv.default({ allErrors: true, strict: false });
-for (const name of readdirSync(SCHEMAS)) ajv.addSchema(JSON.parse(readFileSync(join(SCHEMAS, name), 'utf8')));
-const shapeOf = (definition: string) => (value: unknown): string => {
-  const validate = ajv.getSchema(`serve.schema.json#/definitions/${definition}`);
-  if (validate === undefined) throw new Error(`no schema ${definition}`);
-  return validate(value) ? '' : ajv.errorsText(validate.errors);
-};
 
 interface Answer<T> {
   status: number;
