@@ -319,7 +319,11 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
     switch (p.kind) {
       case 'stale_lock':
         // reapLock removes the holder file first (a plain rmdir fails on it) and only a lock still abandoned.
-        p.fixed = reapLock(p.path, options.lockStaleMs ?? LOCK_STALE_MS, clock.now());
+        try {
+          p.fixed = reapLock(p.path, options.lockStaleMs ?? LOCK_STALE_MS, clock.now());
+        } catch {
+          p.fixed = false; // the disk refused the removal (read-only, permissions): reported as not fixed
+        }
         break;
       case 'orphan_process':
         if (p.process !== undefined) {

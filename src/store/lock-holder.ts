@@ -179,6 +179,7 @@ export function judgeLock(lockPath: string, staleMs: number, now: number = Date.
  * removed by rmdir. A lock dir with no holder file (its holder died between mkdir and the write)
  * is removed on its mtime, as proper-lockfile does.
  */
+/** Removes an abandoned lock: true when it is gone, false when it is held; throws when the disk refuses the removal (read-only, no permission). */
 export function reapLock(lockPath: string, staleMs: number, now: number = Date.now()): boolean {
   const before = statIfExists(lockPath);
   if (before === undefined) return true;
@@ -192,15 +193,19 @@ export function reapLock(lockPath: string, staleMs: number, now: number = Date.n
   for (const name of names) {
     try {
       fs.unlinkSync(join(lockPath, name));
-    } catch {
-      return false; // another contender is removing it (ENOENT): it takes the lock, we wait
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return false; // another contender is removing it: it takes the lock, we wait
+      throw error; // EROFS, EACCES…: this lock can never be taken; waiting for it would only hide why
     }
   }
   try {
     fs.rmdirSync(lockPath);
     return true;
   } catch (error) {
-    return errnoCode(error) === 'ENOENT';
+    const code = errnoCode(error);
+    if (code === 'ENOENT') return true;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return false; // a contender made it again meanwhile
+    throw error;
   }
 }
 

@@ -242,6 +242,22 @@ function lockedError(path: string): NodeJS.ErrnoException {
 
 let acquisitions = 0;
 
+/**
+ * An abandoned lock removed (true), or held (false). A lock the disk will not let us remove (a
+ * read-only remount left one behind) fails the write now with the disk's errno (EROFS), so the caller
+ * reports the fault at once instead of waiting out the lock timeout.
+ */
+function reapOrFail(held: Held, path: string): boolean {
+  try {
+    return reapLock(held.lockPath, held.staleMs);
+  } catch (error) {
+    throw new OrchError('ORCH_WRITE_FAILED', `could not lock ${path}: its abandoned lock cannot be removed (${errnoCode(error) ?? (error as Error).message})`, {
+      cause: error,
+      details: { file: path, lock: held.lockPath, errno: errnoCode(error) },
+    });
+  }
+}
+
 async function acquire(path: string, options: LockOptions): Promise<Held> {
   // The values proper-lockfile will really use: stale 2 s at least, update within [1 s, stale / 2].
   const staleMs = Math.max(options.staleMs ?? LOCK_STALE_MS, 2_000);
@@ -300,7 +316,7 @@ async function acquire(path: string, options: LockOptions): Promise<Held> {
     }
     // Held: taken at once if its holder is dead (or it is stale). Once in a row, so a lock that keeps
     // coming back is waited for with the backoff below.
-    if (!reaped && reapLock(held.lockPath, staleMs)) {
+    if (!reaped && reapOrFail(held, path)) {
       reaped = true;
       continue;
     }

@@ -99,7 +99,9 @@ for (const fault of FAULTS) {
     const said = await waitFor('the heartbeat fault to be reported', () => {
       if (settled !== undefined) throw new Error(`the run ${settled}`);
       return entries.find(e => /could not write .*session\.json \((ENOSPC|EROFS)\)/.test(e.message));
-    }, 10_000);
+    }, 10_000).catch((error: Error) => {
+      throw new Error(`${error.message}; the run said: ${entries.slice(-6).map(e => e.message).join(' | ')}`);
+    });
     t.match(said.message, /the run carries on/);
     // Several heartbeats fail while we look (the session's heartbeat_at stands still), and the run lives.
     const last = Date.parse(JSON.parse(readFileSync(sessionFile, 'utf8')).heartbeat_at);
