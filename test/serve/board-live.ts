@@ -13,6 +13,7 @@ import { CLIENT_BIN_DIR, LIVE_FILE_TIMEOUT_MS } from '../fixtures/agent-api/run-
 import type { StandInReply } from '../fixtures/agent-api/stand-in.js';
 import { openBoard, screenshot, unexpected, WAIT } from '../fixtures/board-browser.js';
 import { runCli } from '../fixtures/run-cli.js';
+import { waitFor } from '../fixtures/wait-for.js';
 import { testRoot } from '../fixtures/watch-helpers.js';
 
 t.setTimeout(LIVE_FILE_TIMEOUT_MS);
@@ -47,7 +48,9 @@ t.test('a running agent\'s output, live on its task page, across a server restar
   const tool = await page.waitForSelector('#detail-output .out-tool:not(.out-sub)', WAIT);
   t.match(await tool.textContent(), /live\.txt/, 'the client\'s file-writing tool call, rendered with the file it writes, while the client still runs');
   t.match(await page.textContent('#detail-output-title'), /Output of attempt 1 \(implement S1\), live/);
-  t.equal(standIn.requests.length, 2, 'the client is waiting on its second turn: the page showed it mid-run');
+  // Its second turn may reach the stand-in a moment after the tool call's line: it cannot end before release().
+  await waitFor('the client to ask for its second turn, held', () => standIn.requests.length === 2);
+  t.pass('the page showed the tool call while the client waits on its held second turn');
   await screenshot(page, 'task-live.png');
   const before = await page.$$eval('#detail-output .out', nodes => nodes.map(node => node.textContent));
 
