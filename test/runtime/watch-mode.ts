@@ -203,6 +203,7 @@ t.test('with chokidar replaced (polling mode): a hint wakes the engine, and a wa
   // Mocks apply to the imports of the module loaded, so chokidar is replaced inside a polling-watcher
   // copy, that copy inside a state-watcher copy, and that inside watch-mode. (Natively there is no
   // chokidar: bare fs.watch.)
+  // Mock keys name the .ts file: tsx (the tests' loader) resolves a module's own `./x.js` import to x.ts.
   const polling = await t.mockImport<typeof import('../../src/watcher/polling-watcher.js')>('../../src/watcher/polling-watcher.js', {
     chokidar: {
       watch: () => {
@@ -213,10 +214,10 @@ t.test('with chokidar replaced (polling mode): a hint wakes the engine, and a wa
     },
   });
   const stateWatcher = await t.mockImport<typeof import('../../src/watcher/state-watcher.js')>('../../src/watcher/state-watcher.js', {
-    '../../src/watcher/polling-watcher.js': polling,
+    '../../src/watcher/polling-watcher.ts': polling,
   });
   const mod = await t.mockImport<typeof import('../../src/runtime/watch-mode.js')>('../../src/runtime/watch-mode.js', {
-    '../../src/watcher/state-watcher.js': stateWatcher,
+    '../../src/watcher/state-watcher.ts': stateWatcher,
   });
   const { root, log } = goalProject(t);
   const orch = await mod.watchAndWork(root, { env: { ...process.env, GOAL_LOG: log }, usePolling: true, pollIntervalMs: 10 });

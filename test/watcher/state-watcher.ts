@@ -23,8 +23,9 @@ t.test('natively chokidar is never started; polling, it is', async t => {
     started.push(options.usePolling === true);
     return Object.assign(new EventEmitter(), { close: async () => undefined });
   };
+  // Mock keys name the .ts file: tsx (the tests' loader) resolves a module's own `./x.js` import to x.ts.
   const polling = await t.mockImport<typeof PollingWatcherModule>('../../src/watcher/polling-watcher.js', { chokidar: { watch } });
-  const mod = await t.mockImport<typeof StateWatcherModule>('../../src/watcher/state-watcher.js', { '../../src/watcher/polling-watcher.js': polling });
+  const mod = await t.mockImport<typeof StateWatcherModule>('../../src/watcher/state-watcher.js', { '../../src/watcher/polling-watcher.ts': polling });
   const native = mod.watchStateDir(statePaths(t.testdir()), { onHint: () => undefined, onError: () => undefined });
   t.teardown(() => native.close());
   await native.ready;
