@@ -12,6 +12,7 @@ import { openAttempt } from '../machine/record.js';
 import { TASK_STATE_INFO } from '../machine/states.js';
 import { stopProcessGroup, STOP_RESULT } from '../runner/kill-group.js';
 import { listGroupMembers, readProcessStat } from '../runner/process-group.js';
+import { foreignMarkedGroups, identityOfMarked } from '../runner/session-marker.js';
 import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
 import { TEMP_DIR_NAME, parseTempFileName } from '../store/durable-write.js';
 import { loadAll, loadDocument, loadIfExists } from '../store/load.js';
@@ -273,7 +274,23 @@ async function recordProblems(paths: StatePaths, held: boolean): Promise<DoctorP
       problems.push(problem('orphan_process', path, `process group ${p.pgid} (leader pid ${p.pid}) of ${what} is still running, with no orchestrator to wait on it`, `\`orch doctor --fix\` stops it (or kill -- -${p.pgid})`, true, { task: doc.id, process: p }));
     }
   }
+  if (!held) problems.push(...markedOrphanProblems(paths, problems));
   return problems;
+}
+
+/**
+ * Commands of a dead run that no record names (it died between their spawn and the write of their
+ * identity), found by the session marker in their environment; one problem per process group.
+ */
+function markedOrphanProblems(paths: StatePaths, known: readonly DoctorProblem[]): DoctorProblem[] {
+  const reported = new Set(known.flatMap(p => (p.process === undefined ? [] : [p.process.pgid])));
+  return foreignMarkedGroups(paths.stateDir, undefined)
+    .filter(m => !reported.has(m.pgid))
+    .map(m => {
+      const message = `process group ${m.pgid} (pid ${m.pid}) of attempt ${m.attemptId} is still running: run ${m.session} spawned it and is gone, and no record names it`;
+      const action = `\`orch doctor --fix\` stops it (or kill -- -${m.pgid}); \`orch --resume\` does too`;
+      return problem('orphan_process', `/proc/${m.pid}`, message, action, true, { task: m.attemptId.split('/')[0] ?? '', process: identityOfMarked(m) });
+    });
 }
 
 /**

@@ -89,6 +89,8 @@ export interface OrchCommandContext {
   feedbackFile?: string | undefined;
   /** The task's own worktree and the commit its branch was made from (isolation worktree). */
   worktree?: { path: string; base_sha: string } | undefined;
+  /** Who spawned it: the session marker (src/runner/session-marker.ts), so a crash cannot hide it. */
+  marker?: { stateDir: string; session: string; attemptId: string } | undefined;
 }
 
 /** The ORCH_* variables a command receives (PRODUCT.md §4). */
@@ -104,6 +106,9 @@ export const ORCH_ENV_NAMES = [
   'ORCH_FEEDBACK_FILE',
   'ORCH_WORKTREE',
   'ORCH_BASE_SHA',
+  'ORCH_STATE_DIR',
+  'ORCH_SESSION',
+  'ORCH_ATTEMPT_ID',
 ] as const;
 export type OrchEnvName = (typeof ORCH_ENV_NAMES)[number];
 
@@ -134,6 +139,11 @@ export function buildCommandEnv(base: NodeJS.ProcessEnv, orch: OrchCommandContex
   if (orch.worktree !== undefined) {
     set.ORCH_WORKTREE = orch.worktree.path;
     set.ORCH_BASE_SHA = orch.worktree.base_sha;
+  }
+  if (orch.marker !== undefined) {
+    set.ORCH_STATE_DIR = orch.marker.stateDir;
+    set.ORCH_SESSION = orch.marker.session;
+    set.ORCH_ATTEMPT_ID = orch.marker.attemptId;
   }
   return Object.assign(env, set);
 }

@@ -14,6 +14,7 @@ import {
   waitUntil,
   type ProcessStat,
 } from './process-group.js';
+import { foreignMarkedGroups, identityOfMarked } from './session-marker.js';
 
 export const STOP_RESULT = { stopped: 'stopped', already_gone: 'already_gone', not_ours: 'not_ours' } as const;
 export type StopResult = (typeof STOP_RESULT)[keyof typeof STOP_RESULT];
@@ -64,4 +65,24 @@ function signalMembers(identity: ProcessIdentity, members: ProcessStat[], signal
     if (now === undefined || now.start_time !== member.start_time || now.pgid !== identity.pgid) continue;
     signalProcess(member.pid, signal);
   }
+}
+
+export interface StoppedOrphan {
+  pgid: number;
+  /** The marker's attempt (`<task>/<generation>/<attempt>`) and the run that spawned it. */
+  attemptId: string;
+  session: string;
+  result: StopResult;
+}
+
+/**
+ * Stops every process group holding a process that a session other than `liveSession` spawned for
+ * `stateDir` (the session marker: src/runner/session-marker.ts), whether or not a record names it.
+ */
+export async function stopForeignMarked(stateDir: string, liveSession: string | undefined, graceMs: number): Promise<StoppedOrphan[]> {
+  const stopped: StoppedOrphan[] = [];
+  for (const found of foreignMarkedGroups(stateDir, liveSession)) {
+    stopped.push({ pgid: found.pgid, attemptId: found.attemptId, session: found.session, result: await stopProcessGroup(identityOfMarked(found), graceMs) });
+  }
+  return stopped;
 }

@@ -7,16 +7,16 @@
 // attempt settles on the leader's own `exit` event; then the rest of the group is stopped, the pipes are
 // drained for a bounded time, and reading stops (a destroyed readable is an abort that execa ignores).
 //
-// The spawn gate (gatedArgv in spawn-error.ts): the command is started as a shell that blocks reading
-// one line from a pipe on its fd 3 and only then closes fd 3 and execs the command, which keeps the pid
-// (hence the process group and the start time read at spawn). The line is written once `onSpawn` (the
-// caller recording the identity) has resolved. If the orchestrator dies before that, the kernel closes
-// our end, `read` sees EOF and fails, and the shell exits without ever running the command: nothing
-// runs that the record does not name.
+// No spawn gate: the command starts at once, and `onSpawn` (the caller recording its identity) runs
+// while it does. An orchestrator that dies before that write leaves a command no record names; every
+// command carries the session marker in its environment (src/runner/session-marker.ts), by which
+// `orch --resume` and `orch doctor` find and stop it (PRODUCT.md §7). Until phase 5 of the performance
+// work, a shell held each command at a gate until the write was done: an extra exec and a wait per
+// attempt on the hot path.
 import { execa } from 'execa';
 import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { systemClock, type Clock } from '../clock.js';
 import type { ProcessIdentity } from '../generated/types.js';
@@ -24,7 +24,7 @@ import { bootId, identityOf } from '../store/process-identity.js';
 import { COMMAND_REASONS, type CommandOutcome, type CommandReason } from './outcome.js';
 import { createOutputTail, openCappedFile, type CappedFile } from './output-sink.js';
 import { GROUP_STOP, groupIsAlive, signalGroup, terminateGroup } from './process-group.js';
-import { describeSpawnError, GATE_STDERR_BYTES, gatedArgv, gateExecErrorCode, spawnErrorCode, watchSpawn } from './spawn-error.js';
+import { describeSpawnError, spawnErrorCode, watchSpawn } from './spawn-error.js';
 
 /** Between SIGTERM and SIGKILL when a group is stopped. */
 export const DEFAULT_KILL_GRACE_MS = 5000;
@@ -62,8 +62,8 @@ export interface RunCommandOptions {
   signal?: AbortSignal;
   killGraceMs?: number;
   /**
-   * Called with the process identity as soon as the process exists. The command itself does not
-   * start until it resolves; when it throws, the command never runs (see RunOutcome.onSpawnError).
+   * Called with the process identity as soon as the process exists, while the command runs. Its end is
+   * not waited on before this resolves; when it throws, the command is stopped (RunOutcome.onSpawnError).
    */
   onSpawn?: (identity: ProcessIdentity) => Promise<void>;
   onOutput?: (stream: OutputStreamName, chunk: Buffer) => void;
@@ -72,8 +72,8 @@ export interface RunCommandOptions {
 
 export interface RunOutcome extends CommandOutcome {
   /**
-   * What `onSpawn` threw. Its process was stopped while still waiting at the gate: the command never
-   * ran (reason `failed`, no exit code, no signal). Not part of any file: the caller decides.
+   * What `onSpawn` threw. The command was stopped at once (reason `failed`, no exit code, no signal):
+   * it ran for no longer than the failed write took. Not part of any file: the caller decides.
    */
   onSpawnError?: unknown;
 }
@@ -112,7 +112,7 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
   let subprocess: ReturnType<typeof spawnCommand>;
   const spawnWatch = watchSpawn();
   try {
-    subprocess = spawnCommand(gatedArgv(argv, options.shell ?? false), options);
+    subprocess = spawnCommand(options.shell === true ? ['/bin/sh', '-c', argv.join(' ')] : argv, options);
     spawnWatch.stop();
   } catch (thrown) {
     // execa refuses some arguments before spawning (a NUL byte in an argument…), and throws a
@@ -126,9 +126,6 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
   // A spawn that fails (EMFILE, EAGAIN…) also emits 'error': execa's result reports it, and an
   // 'error' with no listener would end the orchestrator.
   subprocess.on('error', () => undefined);
-  const gate = subprocess.stdio[3] as unknown as Writable | null | undefined;
-  // EPIPE when the shell is gone before the go line (killed by someone else): its exit says the rest.
-  gate?.on('error', () => undefined);
   const pid = subprocess.pid;
   if (pid === undefined) {
     const result = await subprocess; // reject: false, so a failed result, never a throw
@@ -148,17 +145,9 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
     });
     const tail = createOutputTail();
     let lastOutputAt = clock.now();
-    let stdoutBytes = 0;
-    let stderrBytes = 0;
-    let stderrHead = Buffer.alloc(0);
     const pump = (name: OutputStreamName, stream: Readable, sink: CappedFile): Promise<void> => {
       stream.on('data', (chunk: Buffer) => {
         lastOutputAt = clock.now();
-        if (name === 'stdout') stdoutBytes += chunk.length;
-        else {
-          stderrBytes += chunk.length;
-          if (stderrHead.length < GATE_STDERR_BYTES) stderrHead = Buffer.concat([stderrHead, chunk]).subarray(0, GATE_STDERR_BYTES);
-        }
         tail.push(chunk);
         try {
           options.onOutput?.(name, chunk);
@@ -174,7 +163,8 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
     };
     const pipesEnded = Promise.all([pump('stdout', subprocess.stdout, stdoutFile), pump('stderr', subprocess.stderr, stderrFile)]);
 
-    // The group leader is the child (detached: setsid), so its pgid is its pid.
+    // The group leader is the child (detached: setsid), so its pgid is its pid. Read in the tick of the
+    // spawn: the child cannot have been reaped yet (a zombie still has its /proc entry).
     const known = identityOf(pid);
     const identity: ProcessIdentity = {
       pid,
@@ -196,7 +186,6 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
     const finish = async (): Promise<{ pipesHeld: boolean; survivors: boolean }> => {
       if (stopReason !== undefined) await terminateGroup(pid, graceMs);
       await exited;
-      gate?.destroy();
       // What the leader left behind in its group is stopped too: a phase ends with its leader.
       const leftovers = await terminateGroup(pid, graceMs);
       const drained = await settleWithin(pipesEnded, STREAM_DRAIN_GRACE_MS);
@@ -210,18 +199,15 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
     };
 
     try {
-      // A stop asked for while the identity is being recorded does not wait for that write: the gate
-      // stays shut, and the command is stopped below without ever having run.
+      // A stop asked for while the identity is being recorded does not wait for that write.
       await Promise.race([options.onSpawn?.(identity), abortedPromise(options.signal)]);
     } catch (error) {
-      // The caller could not record who runs: the gate is never opened, so nothing ran untracked.
+      // The caller could not record who runs: the command is stopped now rather than left untracked.
       requestStop('cancelled');
       await finish();
       const why = error instanceof Error ? error.message : String(error);
-      return { ...notStarted(`not started: onSpawn failed (${why}); it was stopped at the spawn gate`), onSpawnError: error };
+      return { ...notStarted(`stopped: onSpawn failed (${why}), so its process could not be recorded`), onSpawnError: error };
     }
-    // Cancelled while the identity was being recorded: the gate stays shut, and the stop below ends it.
-    if (options.signal?.aborted !== true) gate?.end('go\n');
 
     const watchdog = new AbortController();
     if (options.timeoutMs !== undefined) {
@@ -253,11 +239,6 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
       options.signal?.removeEventListener('abort', onAbort);
     }
     const exit = await exited;
-    if (stopReason === undefined && exit.signal === null) {
-      // The shell could not exec the command (not found, not executable…): a spawn failure, as before the gate.
-      const code = gateExecErrorCode(exit.code, stdoutBytes, stderrBytes <= GATE_STDERR_BYTES ? stderrHead.toString('utf8') : '');
-      if (code !== undefined) return notStarted(describeSpawnError(file, code, argvBytes(argv), `exit ${exit.code}`, options.cwd), code);
-    }
     const reason: CommandReason = stopReason ?? (exit.code === 0 && exit.signal === null ? COMMAND_REASONS.succeeded : COMMAND_REASONS.failed);
     const notes: string[] = [];
     const why = describeEnding(reason, exit, options);
@@ -276,10 +257,9 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
     };
   } catch (error) {
     // Whatever throws once the process exists (a /proc read refused on EMFILE…) must not leave it
-    // behind: its group is killed (at its gate, if it never got the go line; kill needs no
-    // descriptor), our ends are closed, and the error goes on to the caller.
+    // behind: its group is killed (kill needs no descriptor), our ends are closed, and the error goes on
+    // to the caller.
     signalGroup(pid, 'SIGKILL');
-    gate?.destroy();
     subprocess.stdout.destroy();
     subprocess.stderr.destroy();
     await closeFiles().catch(() => undefined);
@@ -295,8 +275,7 @@ function spawnCommand(spawnArgv: string[], options: RunCommandOptions) {
     detached: true,
     reject: false,
     buffer: false,
-    // fd 3 is the gate's pipe; the command gets stdin from /dev/null as before.
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     encoding: 'buffer',
     stripFinalNewline: false,
     windowsHide: true,

@@ -1,60 +1,14 @@
-// How a command is spawned (through the spawn gate) and what is said when it cannot be: a command
-// that could not be started is an outcome, never a throw, described in one line that says which
-// binary and why, without echoing a huge argv back.
+// How a failed spawn is caught, and what is said when a command cannot be started: an outcome, never a
+// throw, described in one line that says which binary and why, without echoing a huge argv back.
 import type { ChildProcess } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { errnoCode } from '../errors.js';
 
-/**
- * The `$0` of the spawn gate's shell. The shell prefixes its own error messages with it, so a failed
- * `exec` is told apart from a command that ran and printed something similar.
- */
-export const GATE_NAME = 'orch-spawn-gate';
-/**
- * Run as `sh -c GATE_SCRIPT GATE_NAME ARGV…`: waits for one line on fd 3, then execs ARGV with fd 3
- * closed (no command ever holds it). At EOF (the orchestrator died) `read` fails and `&&` runs nothing.
- */
-export const GATE_SCRIPT = 'read -r go <&3 && exec 3<&- && exec "$@"';
-/** How much of stderr is enough to recognise the gate's exec failure message. */
-export const GATE_STDERR_BYTES = 1024;
-
-/**
- * The argv actually spawned, with a pipe on fd 3: the gate shell, then the command. With `shell: true`
- * the command is `/bin/sh -c LINE` (argv joined by spaces, as Node's `shell` option does).
- */
-export function gatedArgv(argv: readonly string[], shell: boolean): string[] {
-  const command = shell ? ['/bin/sh', '-c', argv.join(' ')] : argv;
-  return ['/bin/sh', '-c', GATE_SCRIPT, GATE_NAME, ...command];
-}
-
 /** The errno code of a failed spawn, looking through execa's wrapping (`cause`). */
 export function spawnErrorCode(error: unknown): string | undefined {
   return errnoCode((error as { cause?: unknown } | null)?.cause) ?? errnoCode(error);
-}
-
-/** What the shells' exec failure messages say, by errno (dash, bash, busybox ash word them alike). */
-const EXEC_FAILURES: readonly [RegExp, string][] = [
-  [/: (not found|No such file or directory)$/, 'ENOENT'],
-  [/: (Permission denied|Is a directory)$/, 'EACCES'],
-  [/: Text file busy$/, 'ETXTBSY'],
-  [/: Exec format error$/, 'ENOEXEC'],
-  [/: Argument list too long$/, 'E2BIG'],
-];
-
-/**
- * The errno code of an `exec` that the spawn gate's shell could not do, or undefined when the
- * command did run. A failed exec means the shell exited 127 (not found) or 126 (found, not
- * runnable) having printed nothing but one line of its own, prefixed with GATE_NAME; a command
- * that ran cannot produce that (it would have to print our gate's name as its only stderr line).
- */
-export function gateExecErrorCode(exitCode: number | null, stdoutBytes: number, stderrHead: string): string | undefined {
-  if ((exitCode !== 127 && exitCode !== 126) || stdoutBytes !== 0) return undefined;
-  const line = stderrHead.endsWith('\n') ? stderrHead.slice(0, -1) : stderrHead;
-  if (!line.startsWith(`${GATE_NAME}:`) || line.includes('\n')) return undefined;
-  for (const [pattern, code] of EXEC_FAILURES) if (pattern.test(line)) return code;
-  return exitCode === 127 ? 'ENOENT' : 'EACCES';
 }
 
 /** One line: what could not be run and why. `argBytes` is the size of the whole argv (for E2BIG). */

@@ -2,7 +2,7 @@
 // to the record before we wait on it), read its result file, classify how it ended, and return the
 // attempt_finished event for the machine. A failing command is a result here, never a throw.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { adapterFor, isDecisionPhase, quietCommand, resolvePhaseResult, type AgentInvocation } from '../agents/index.js';
 import type { Attempt, AttemptReason, CommandResult, PhaseName, ProcessIdentity, TaskRecord, Worktree } from '../generated/types.js';
 import type { Clock } from '../clock.js';
@@ -15,6 +15,7 @@ import { buildCommandEnv, renderArgs } from '../runner/command-env.js';
 import { readCommandResult } from '../runner/result-file.js';
 import { judgeAgentRun, readAgentOutput } from './agent-run.js';
 import { runCommand } from '../runner/run-command.js';
+import { attemptMarkerId } from '../runner/session-marker.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import { crashPoint } from '../testing/crash-points.js';
 import { gateArgv } from './gate-script.js';
@@ -150,6 +151,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
         resultFile: artifacts.result,
         feedbackFile: feedback === undefined || feedback === '' ? undefined : artifacts.feedback,
         worktree: options.worktree,
+        marker: { stateDir: resolve(paths.stateDir), session: options.runId, attemptId: attemptMarkerId(record.id, record.generation, n) },
       },
       { ...unsetDefaults(client?.envDefaults, options.env), ...phase.env },
     ),

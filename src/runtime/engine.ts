@@ -115,7 +115,7 @@ export class Engine {
    * A record write of ours that failed but may have landed (its rename done, the directory fsync
    * refused on EMFILE or EIO) and could not be read back to tell, with the record it was made from.
    * The engine went on as if it had not landed (its effects were not carried out, a command waiting
-   * on it was stopped at its gate), so if the file turns out to hold it, it is rolled back to that
+   * on it was stopped), so if the file turns out to hold it, it is rolled back to that
    * record (a new task's first write: to the task as created): not judged as a hand edit.
    */
   private readonly unconfirmed = new Map<string, { attempted: TaskRecord; before: TaskRecord }>();
@@ -897,7 +897,7 @@ export class Engine {
    * Starts NEW tasks and gives free workers to runnable ones: priority, then age. A new spec (`unborn`,
    * no record yet) that gets a worker now is created in the same write as its start and its first
    * attempt: one durable write fewer between a dropped spec and its command. The record then appears
-   * once the command is spawned (and waits at its gate for that write). Every other new spec is
+   * once the command is spawned (which runs meanwhile, carrying its session marker). Every other new spec is
    * created NEW here.
    */
   private async schedule(unborn: readonly LoadedSpec[] = []): Promise<void> {

@@ -9,7 +9,7 @@ import { configStamp } from './config-reload.js';
 import type { OrchConfig, RunEvent, TaskRecord } from '../generated/types.js';
 import { openAttempt } from '../machine/record.js';
 import { RunLog } from '../runlog/run-log.js';
-import { stopProcessGroup } from '../runner/kill-group.js';
+import { STOP_RESULT, stopForeignMarked, stopProcessGroup } from '../runner/kill-group.js';
 import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
 import { layoutAt, statePaths, type StatePaths } from '../store/paths.js';
 import { acquireSession, SESSION_LEASE_MS, type Session } from '../store/session.js';
@@ -140,6 +140,12 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       for (const notice of project.configNotices) await report('warning', notice);
       for (const line of [...(await describeIsolation(config, paths.root, options.env ?? process.env, paths.machine)), ...(await describeMergeTargets(config, paths.root))]) {
         await runLog.entry({ category: 'task', level: 'info', message: line }).catch(() => undefined);
+      }
+      // Commands of a dead run that no record names (killed between spawn and record): found by marker.
+      for (const orphan of await stopForeignMarked(paths.stateDir, session.runId, DEFAULT_KILL_GRACE_MS)) {
+        if (orphan.result !== STOP_RESULT.stopped) continue;
+        const message = `Stopped process group ${orphan.pgid} (attempt ${orphan.attemptId}), left running by run ${orphan.session}`;
+        await runLog.entry({ category: 'task', level: 'warning', message }).catch(() => undefined);
       }
       // Before anything writes a record: a write would make an unjudged hand edit orch's own.
       const interrupted = await recoverOpenAttempts(engine, await engine.judgeOfflineEdits(records));

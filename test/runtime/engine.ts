@@ -1,6 +1,7 @@
 import t from 'tap';
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runOnce } from '../../src/runtime/orchestrator.js';
 import type { TaskRecord } from '../../src/generated/types.js';
 import { checkRunLog } from '../fixtures/run-log-checker.js';
@@ -136,4 +137,17 @@ t.test("a worker slot's changes that come together go in one write: five quick t
   // the end. The idle of one task and the busy of the next come in the same pass, so they always share
   // a write; how many more share one within WORKER_WRITE_DELAY_MS depends on the machine's speed.
   t.ok(slot.rev < 12, `w1.json written ${slot.rev} times`);
+});
+
+t.test('every command carries the session marker: the state dir, the run, and its attempt', async t => {
+  const agentEnv = fileURLToPath(new URL('../fixtures/agent-env.mjs', import.meta.url));
+  const root = makeProject(t.testdir(), {
+    workflow: { implement: { command: [process.execPath, agentEnv] }, retry: { max_attempts: 1 } },
+    tasks: { M1: { goal: 'show the marker' } },
+  });
+  const result = await runOnce(root);
+  t.same(result.done, ['M1']);
+  const attempt = record(root, 'M1').attempts[0];
+  const seen = JSON.parse(readFileSync(join(root, '.isollm', attempt?.artifacts_dir ?? '', 'stdout.log'), 'utf8')) as { env: Record<string, string> };
+  t.match(seen.env, { ORCH_STATE_DIR: join(root, '.isollm'), ORCH_SESSION: result.runId, ORCH_ATTEMPT_ID: `M1/${attempt?.generation}/1` });
 });

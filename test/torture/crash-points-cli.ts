@@ -10,7 +10,8 @@ import type { CrashPointName } from '../../src/testing/crash-points.js';
 import { inPool } from './crash-case.js';
 import { checkInvariants, formatViolations } from './oracle.js';
 import { snapshotOutside } from './outside.js';
-import { makeTortureProject, outcomeProblems, readRecord, runOrch, type TortureProject } from './project.js';
+import { makeTortureProject, outcomeProblems, readRecord, readRecords, runOrch, type TortureProject } from './project.js';
+import { markedProcesses } from './processes.js';
 import { planTasks } from './workload.js';
 
 const POINTS: CrashPointName[] = [
@@ -87,4 +88,25 @@ t.test('orch doctor --fix killed while it repairs (an orphan command of a dead r
     t.same(formatViolations(r.afterResume), '', `${r.point}: the oracle finds nothing after the resume`);
     t.same(r.outcome, [], `${r.point}: every task ends as it would have`);
   }
+});
+
+t.test('orch doctor finds a command that no record names (killed between its spawn and its record) by its session marker; --fix stops it', async t => {
+  const held = planTasks(1, 7, ['quick']).map(task => ({ ...task, spec: { ...task.spec, env: { ...task.spec.env, TORTURE_HOLD_S: '30' } } }));
+  const project = makeTortureProject(t.testdir(), held);
+  t.teardown(() => {
+    for (const p of markedProcesses(project.marker)) process.kill(p.pid, 'SIGKILL');
+  });
+  const first = await runOrch(project, ['--once'], { env: { ORCH_CRASH_AT: 'attempt.spawned:1' } });
+  t.equal(first.signal, 'SIGKILL', 'killed right after the spawn');
+  const [command] = markedProcesses(project.marker);
+  t.ok(command, 'the command runs on');
+  t.equal(readRecords(project.root).get(held[0]?.id ?? '')?.attempts.at(-1)?.process, undefined, 'no record names its process');
+
+  type Problems = { problems: { kind: string; path: string; message: string; fixed: boolean }[] };
+  const doctor = JSON.parse((await runOrch(project, ['doctor', '--json'])).output) as Problems;
+  const orphan = doctor.problems.find(p => p.kind === 'orphan_process');
+  t.match(orphan, { path: `/proc/${command?.pgid}`, message: /of attempt T001\/1\/1 is still running: run \S+ spawned it and is gone, and no record names it/ });
+  const fixed = JSON.parse((await runOrch(project, ['doctor', '--fix', '--json'])).output) as Problems;
+  t.match(fixed.problems.find(p => p.kind === 'orphan_process'), { fixed: true });
+  t.same(markedProcesses(project.marker), [], 'nothing of the dead run runs any more');
 });
