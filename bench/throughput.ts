@@ -3,7 +3,7 @@
 // code review, quality gate; every phase a tiny `sh` command writing the minimal result). Baseline:
 // throughput-floor.mjs doing, per task, the same number of durable writes, log appends and spawns
 // (the same commands) as orch did in the same run, 8 tasks in flight. Both timed as whole processes.
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,26 +75,33 @@ function freshProject(dir: string, workflow: Workflow, n: number): string {
   return root;
 }
 
-async function measure(ctx: BenchContext, label: string, workflow: Workflow, n: number, reps: number): Promise<Row> {
+async function measure(ctx: BenchContext, label: string, workflow: Workflow, n: number, reps: number, workDir = ctx.workDir): Promise<Row> {
   const orchRates: number[] = [];
   const floorRates: number[] = [];
+  const cpu = { orchOwn: 0, orchAll: 0, floorOwn: 0, floorAll: 0, tasks: 0 };
   let perTask: PerTask | undefined;
   // A warm-up pair first (the disk cache, the per-task counts), except in --quick, which counts from its one pair.
   const first = ctx.quick ? 1 : 0;
   for (let i = first; i <= reps; i++) {
-    const root = freshProject(join(ctx.workDir, `${label}-${i}`), workflow, n);
-    const orch = await timeProcess([process.execPath, ORCH_CLI, '--once', '--json', '--root', root], { cwd: root });
+    const root = freshProject(join(workDir, `${label}-${i}`), workflow, n);
+    const orch = await timeProcess([process.execPath, ORCH_CLI, '--once', '--json', '--root', root], { cwd: root, cpu: true });
     if (orch.code !== 0) throw new Error(`orch --once exited ${orch.code}: ${orch.stderr.slice(-1000)}`);
     perTask ??= countPerTask(root, workflow, n);
-    const floorDir = join(ctx.workDir, `${label}-floor-${i}`);
+    const floorDir = join(workDir, `${label}-floor-${i}`);
     mkdirSync(floorDir, { recursive: true });
-    const floor = await timeProcess([process.execPath, FLOOR, JSON.stringify({ dir: floorDir, tasks: n, inFlight: WORKERS, ...perTask })]);
+    const floor = await timeProcess([process.execPath, FLOOR, JSON.stringify({ dir: floorDir, tasks: n, inFlight: WORKERS, ...perTask })], { cpu: true });
     if (floor.code !== 0) throw new Error(`throughput floor exited ${floor.code}: ${floor.stderr.slice(-1000)}`);
     ctx.log(`throughput ${label} run ${i}${i === 0 ? ' (warm-up)' : ''}: orch ${(n / (orch.ms / 1000)).toFixed(1)} tasks/s, floor ${(n / (floor.ms / 1000)).toFixed(1)} tasks/s`);
     if (i === 0) continue;
     orchRates.push(n / (orch.ms / 1000));
     floorRates.push(n / (floor.ms / 1000));
+    cpu.orchOwn += orch.cpu?.ownMs ?? Number.NaN;
+    cpu.orchAll += orch.cpu?.withChildrenMs ?? Number.NaN;
+    cpu.floorOwn += floor.cpu?.ownMs ?? Number.NaN;
+    cpu.floorAll += floor.cpu?.withChildrenMs ?? Number.NaN;
+    cpu.tasks += n;
   }
+  const perTaskMs = (ms: number): string => (ms / cpu.tasks).toFixed(2);
   const subject = summarizeRate(orchRates);
   const baseline = summarizeRate(floorRates);
   const r = ratio(subject.p50, baseline.p50);
@@ -107,7 +114,10 @@ async function measure(ctx: BenchContext, label: string, workflow: Workflow, n: 
     ratio: `${r.toFixed(2)}×`,
     target: '≥ 0.8×',
     verdict: r >= 0.8 ? 'PASS' : 'FAIL',
-    note: `per task: ${perTask?.writes} durable writes, ${perTask?.appends} log appends, ${perTask?.spawns.length} spawns; whole processes timed`,
+    note:
+      `per task: ${perTask?.writes} durable writes, ${perTask?.appends} log appends, ${perTask?.spawns.length} spawns; whole processes timed; ` +
+      `CPU per task (user + system): orch ${perTaskMs(cpu.orchOwn)} ms itself, ${perTaskMs(cpu.orchAll)} ms with its commands; ` +
+      `floor ${perTaskMs(cpu.floorOwn)} ms itself, ${perTaskMs(cpu.floorAll)} ms with its commands`,
   };
 }
 
@@ -115,19 +125,23 @@ export const throughput: Benchmark = {
   name: 'throughput',
   about: 'no-op tasks through orch --once with 8 workers vs the same writes, appends and spawns, 8 in flight',
   async run(ctx) {
-    const cases: [string, Workflow, number][] = [
+    // On tmpfs an fsync costs nothing: what is left of the gap there is CPU (issue 16).
+    const tmpfs = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/orch-bench-') : undefined;
+    const cases: [string, Workflow, number, string?][] = [
       ['one-phase', ONE_PHASE, ctx.quick ? 24 : 200],
       ['full default workflow', FULL, ctx.quick ? 8 : 48],
+      ...(tmpfs === undefined ? [] : [['one-phase on tmpfs', ONE_PHASE, ctx.quick ? 24 : 200, tmpfs] satisfies [string, Workflow, number, string]]),
     ];
     const rows: Row[] = [];
-    for (const [label, workflow, n] of cases) {
+    for (const [label, workflow, n, dir] of cases) {
       try {
-        rows.push(await measure(ctx, label, workflow, n, ctx.quick ? 1 : 3));
+        rows.push(await measure(ctx, label, workflow, n, ctx.quick ? 1 : 3, dir));
       } catch (error) {
         ctx.log(`throughput ${label}: ${(error as Error).message}`);
         rows.push(errorRow('throughput', `${label}, ${n} tasks, ${WORKERS} workers`, 'tasks/s', '≥ 0.8×', error));
       }
     }
+    if (tmpfs !== undefined) rmSync(tmpfs, { recursive: true, force: true });
     return rows;
   },
 };

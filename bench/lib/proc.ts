@@ -12,6 +12,12 @@ export interface Timed {
   code: number | null;
   /** Peak RSS in MiB, when measured with /usr/bin/time. */
   rssMiB?: number;
+  /**
+   * With `cpu`: user + system CPU in ms of the process itself (all its threads; sampled every 5 ms
+   * while it runs, so up to one sample short) and of it with every descendant it waited for (its
+   * commands), from this process's cutime + cstime, which grow when it is reaped.
+   */
+  cpu?: { ownMs: number; withChildrenMs: number };
   stdout: string;
   stderr: string;
 }
@@ -20,12 +26,15 @@ export interface Timed {
  * Runs argv to its end and times it from spawn() to 'exit'. With `rss`, it runs under
  * `/usr/bin/time -f %M` (the kernel's peak RSS of the process, from wait4) and reports it.
  */
-export function timeProcess(argv: readonly string[], options: SpawnOptions & { rss?: boolean; input?: string } = {}): Promise<Timed> {
+export function timeProcess(argv: readonly string[], options: SpawnOptions & { rss?: boolean; input?: string; cpu?: boolean } = {}): Promise<Timed> {
   const rssFile = `/tmp/orch-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const full = options.rss === true ? ['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv] : [...argv];
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
+    const reapedBefore = reapedChildrenTicks();
     const child = spawn(full[0] ?? '', full.slice(1), { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
+    let ownTicks = 0;
+    const sampler = options.cpu === true ? setInterval(() => (ownTicks = cpuTicks(child.pid ?? 0) ?? ownTicks), 5) : undefined;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
@@ -34,6 +43,8 @@ export function timeProcess(argv: readonly string[], options: SpawnOptions & { r
     child.on('error', reject);
     child.on('close', code => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      clearInterval(sampler);
+      const cpu = options.cpu === true ? { ownMs: ownTicks * TICK_MS, withChildrenMs: (reapedChildrenTicks() - reapedBefore) * TICK_MS } : undefined;
       let rssMiB: number | undefined;
       if (options.rss === true) {
         try {
@@ -42,9 +53,19 @@ export function timeProcess(argv: readonly string[], options: SpawnOptions & { r
           rssMiB = Number.NaN;
         }
       }
-      resolve({ ms, code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), ...(rssMiB !== undefined && { rssMiB }) });
+      resolve({ ms, code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), ...(rssMiB !== undefined && { rssMiB }), ...(cpu !== undefined && { cpu }) });
     });
   });
+}
+
+/** A clock tick of /proc/<pid>/stat: USER_HZ is 100 on Linux whatever the kernel's HZ. */
+const TICK_MS = 10;
+
+/** cutime + cstime of this process (fields 16 and 17): the CPU of the children it has reaped. */
+function reapedChildrenTicks(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[13]) + Number(fields[14]);
 }
 
 /** utime + stime of `pid` in clock ticks (field 14 and 15 of /proc/pid/stat), or undefined if gone. */
