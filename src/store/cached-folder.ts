@@ -119,12 +119,17 @@ export class CachedFolder<T> {
    * stats at the rename), if the file still has it. A stat taken now alone could be of a file put
    * there since our write (a person's edit, a FIFO), and the signature of the write alone could be of
    * a file deleted since: either way the cache would hold our write for a file that is not it, and no
-   * later look would read it. Otherwise the entry is left alone and false returned: the file must be
-   * looked at again.
+   * later look would read it. Otherwise `value` is kept untrusted, with a signature no file has, and
+   * false returned: the next look at the file reads it again and reports any difference from our write
+   * as a change, a deletion included. (Leaving the entry as it was lost a deletion made right after our
+   * first write of a file: with no entry, "gone" was no change, and the engine never restored it.)
    */
   noteWritten(name: string, value: T, signature: string | undefined): boolean {
     const now = lstatSync(join(this.options.dir, name), { throwIfNoEntry: false });
-    if (signature === undefined || now === undefined || signatureOf(now) !== signature) return false;
+    if (signature === undefined || now === undefined || signatureOf(now) !== signature) {
+      this.entries.set(name, { signature: 'unverified', trusted: false, result: { ok: true, value } });
+      return false;
+    }
     this.entries.set(name, { signature, trusted: true, result: { ok: true, value } });
     return true;
   }

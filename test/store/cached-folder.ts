@@ -113,10 +113,23 @@ t.test('noteWritten trusts the signature our write had, not the file that stands
   t.notOk(cache.noteWritten('mine.json', { n: 7 }, ours), 'not ours any more: not cached');
   t.ok(await cache.refresh('mine.json'), 'the FIFO is a change');
   t.match(cache.failures(), [{ path, error: { code: 'ORCH_NOT_REGULAR_FILE' } }]);
-  t.notOk(cache.noteWritten('mine.json', { n: 9 }, undefined), 'without the signature of our write nothing is cached');
-  t.match(cache.failures(), [{ path }], 'and what was known is left as it was');
+  t.notOk(cache.noteWritten('mine.json', { n: 9 }, undefined), 'without the signature of our write nothing is trusted');
+  t.ok(await cache.refresh('mine.json'), 'the next look reads the file again: not our write, a change');
+  t.match(cache.failures(), [{ path, error: { code: 'ORCH_NOT_REGULAR_FILE' } }]);
   rmSync(path);
   t.notOk(cache.noteWritten('mine.json', { n: 7 }, ours), 'nor when the file is gone');
+});
+
+t.test('a file deleted right after our first write of it, before we noted the write: the next look reports it gone', async t => {
+  const dir = t.testdir();
+  const { cache } = cacheOver(dir);
+  const path = join(dir, 'new.json');
+  writeFileSync(path, '{"n":1}');
+  const ours = signatureOf(lstatSync(path));
+  rmSync(path); // a person (or a test) deleting the record the moment it appeared
+  t.notOk(cache.noteWritten('new.json', { n: 1 }, ours));
+  t.ok(await cache.refresh('new.json'), 'the deletion is a change (it was lost: no entry, so "gone" changed nothing)');
+  t.notOk(cache.has('new.json'));
 });
 
 t.test('noteWritten caches our own write: its echo is not read again', async t => {
