@@ -7,6 +7,7 @@ import { systemClock } from '../clock.js';
 import { loadConfig, versionWarnings } from '../config/load-config.js';
 import { configStamp } from './config-reload.js';
 import type { OrchConfig, RunEvent, TaskRecord } from '../generated/types.js';
+import { isOrchError } from '../errors.js';
 import { openAttempt } from '../machine/record.js';
 import { RunLog } from '../runlog/run-log.js';
 import { STOP_RESULT, stopForeignMarked, stopProcessGroup } from '../runner/kill-group.js';
@@ -81,6 +82,27 @@ async function recoverOpenAttempts(engine: Engine, records: readonly TaskRecord[
   return interrupted;
 }
 
+/**
+ * Commands of a dead run that no record names (it died between their spawn and the write of their
+ * identity), found by their session marker and stopped. A /proc that cannot be read (EMFILE) does not
+ * stop the run: it is said, and `orch doctor` can look again later.
+ */
+async function stopUnnamedOrphans(stateDir: string, runId: string, runLog: RunLog, report: (level: 'warning', message: string) => Promise<void>): Promise<void> {
+  let stopped;
+  try {
+    stopped = await stopForeignMarked(stateDir, runId, DEFAULT_KILL_GRACE_MS);
+  } catch (error) {
+    if (!isOrchError(error)) throw error;
+    await report('warning', `Could not look for commands left running by a dead run: ${error.message}; \`orch doctor\` looks again`);
+    return;
+  }
+  for (const orphan of stopped) {
+    if (orphan.result !== STOP_RESULT.stopped) continue;
+    const message = `Stopped process group ${orphan.pgid} (attempt ${orphan.attemptId}), left running by run ${orphan.session}`;
+    await runLog.entry({ category: 'task', level: 'warning', message }).catch(() => undefined);
+  }
+}
+
 /** The state paths and config of the project at `root`, and what the run says of the config once at its start. */
 export async function openProject(root: string): Promise<{ paths: StatePaths; config: OrchConfig; configStamp: string; configNotices: string[] }> {
   const layout = layoutAt(root) ?? '.isollm';
@@ -141,12 +163,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       for (const line of [...(await describeIsolation(config, paths.root, options.env ?? process.env, paths.machine)), ...(await describeMergeTargets(config, paths.root))]) {
         await runLog.entry({ category: 'task', level: 'info', message: line }).catch(() => undefined);
       }
-      // Commands of a dead run that no record names (killed between spawn and record): found by marker.
-      for (const orphan of await stopForeignMarked(paths.stateDir, session.runId, DEFAULT_KILL_GRACE_MS)) {
-        if (orphan.result !== STOP_RESULT.stopped) continue;
-        const message = `Stopped process group ${orphan.pgid} (attempt ${orphan.attemptId}), left running by run ${orphan.session}`;
-        await runLog.entry({ category: 'task', level: 'warning', message }).catch(() => undefined);
-      }
+      await stopUnnamedOrphans(paths.stateDir, session.runId, runLog, report);
       // Before anything writes a record: a write would make an unjudged hand edit orch's own.
       const interrupted = await recoverOpenAttempts(engine, await engine.judgeOfflineEdits(records));
       // Every record loaded (the engine keeps only what it works on): a finished task's is what says its worktree may go.

@@ -30,7 +30,7 @@ t.test('a record whose read fails on EMFILE is read again at the next pass, and 
   t.notMatch(readFileSync(result.runLogPath, 'utf8'), /Hand edit/);
 });
 
-t.test('a /proc read refused right after a spawn: the command is stopped at its gate, launched again, and the run ends', async t => {
+t.test('a /proc read refused right after a spawn (and at the start\'s look for orphans): the command is stopped, launched again, and the run ends', async t => {
   const dir = t.testdir();
   const runs = join(dir, 'runs.log');
   const root = makeProject(join(dir, 'project'), {
@@ -41,6 +41,8 @@ t.test('a /proc read refused right after a spawn: the command is stopped at its 
   injectFault('proc.read', { path: new RegExp(`^/proc/(?!${process.pid}/)\\d+/stat$`), code: 'EMFILE' });
   const result = await runOnce(root, { env: { ...process.env, RUNS: runs } });
   t.same(result.done, ['T1']);
-  t.equal(readFileSync(runs, 'utf8'), 'ran\n', 'the command ran once: the first spawn never passed its gate');
+  // No spawn gate: the first command may have done its act before it was stopped, so once or twice.
+  t.match(readFileSync(runs, 'utf8'), /^(ran\n){1,2}$/, 'the command ran to its end once');
   t.match(readFileSync(result.runLogPath, 'utf8'), /cannot read \/proc\/\d+\/stat: EMFILE/, 'the refused read is reported');
+  t.match(readFileSync(result.runLogPath, 'utf8'), /Could not look for commands left running by a dead run: cannot read \/proc\/\d+\/stat: EMFILE/, 'so is the look for orphans that it stopped');
 });
