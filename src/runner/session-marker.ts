@@ -17,7 +17,7 @@ import { bootId, procError, readProcessStat, type ProcessStat } from '../store/p
 import type { OrchCommandContext, OrchEnvName } from './command-env.js';
 
 /** The state dir (absolute) whose orchestrator spawned the process. */
-const MARKER_STATE_DIR: OrchEnvName = 'ORCH_STATE_DIR';
+export const MARKER_STATE_DIR: OrchEnvName = 'ORCH_STATE_DIR';
 /** The run id of the session that spawned it. */
 const MARKER_SESSION: OrchEnvName = 'ORCH_SESSION';
 /** `<task>/<generation>/<attempt>`: which attempt the process belongs to (for people and doctor). */

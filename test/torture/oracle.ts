@@ -20,7 +20,6 @@ import { safeLstat, safeReaddir } from './fs-safe.js';
 import { checkLogs } from './oracle-logs.js';
 import { compareOutside, type OutsideSnapshot } from './outside.js';
 import { markedProcesses } from './processes.js';
-import { readMarker } from '../../src/runner/session-marker.js';
 import { projectPaths } from './project.js';
 
 export const INVARIANTS = {
@@ -243,7 +242,7 @@ async function checkProcesses(marker: string, phase: OraclePhase, stateDir: stri
   }
   for (const p of markedProcesses(marker)) {
     if (phase === 'resumed') add('process_alive', `/proc/${p.pid}`, `still running after the resume: ${p.command}`);
-    else if (!groups.has(p.pgid) && readMarker(p.pid)?.stateDir !== resolve(stateDir)) {
+    else if (!groups.has(p.pgid) && p.stateDir !== resolve(stateDir)) {
       add('process_untracked', `/proc/${p.pid}`, `runs (group ${p.pgid}), no open attempt names it, and it carries no session marker of ${stateDir}: ${p.command}`);
     }
   }

@@ -4,12 +4,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { readProcessStat } from '../../src/runner/process-group.js';
 import { MARKER_ENV } from './project.js';
+import { MARKER_STATE_DIR as STATE_DIR_ENV } from '../../src/runner/session-marker.js';
 
 /** A live process whose environment carries `ORCH_TORTURE_ID=<marker>`. */
 export interface MarkedProcess {
   pid: number;
   pgid: number;
   command: string;
+  /**
+   * Its ORCH_STATE_DIR, read from the same copy of the environment as the torture marker: a second
+   * read could find a short command gone (or a zombie, whose environ reads empty) and so "unmarked".
+   */
+  stateDir: string | undefined;
 }
 
 /** Every live process (not a zombie) of the run marked `marker`, found through /proc/<pid>/environ. */
@@ -24,7 +30,8 @@ export function markedProcesses(marker: string): MarkedProcess[] {
     } catch {
       continue;
     }
-    if (!environ.split('\0').includes(needle)) continue;
+    const entries = environ.split('\0');
+    if (!entries.includes(needle)) continue;
     const stat = readProcessStat(Number(name));
     if (stat === undefined || stat.state === 'Z' || stat.state === 'X') continue;
     let command = '';
@@ -33,7 +40,8 @@ export function markedProcesses(marker: string): MarkedProcess[] {
     } catch {
       // gone meanwhile
     }
-    found.push({ pid: Number(name), pgid: stat.pgid, command });
+    const stateDir = entries.find(entry => entry.startsWith(`${STATE_DIR_ENV}=`))?.slice(STATE_DIR_ENV.length + 1);
+    found.push({ pid: Number(name), pgid: stat.pgid, command, stateDir });
   }
   return found;
 }
