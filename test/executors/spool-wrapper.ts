@@ -87,5 +87,5 @@ t.test('run: the same in the foreground (a Slurm batch job); a spool serves one 
   t.match(again.stderr, /already holds an ended attempt/);
   t.match(wrapper('start', spool).stderr, /usage/);
   t.match(wrapper('bogus').stderr, /usage/);
-  t.same(wrapper('--version'), { code: 0, stdout: 'orch-spool-run 1\n', stderr: '' });
+  t.same(wrapper('--version'), { code: 0, stdout: 'orch-spool-run 2\n', stderr: '' });
 });
