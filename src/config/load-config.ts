@@ -83,19 +83,54 @@ export function checkConfig(config: OrchConfig, root: string, env: NodeJS.Proces
         errors.push({ path, message: `unknown placeholder {{${name}}}: orch fills in ${PLACEHOLDER_NAMES.map(p => `{{${p}}}`).join(', ')} and {{task.<any spec field>}}` });
       }
     }
+    executorProblems(config, workflow, base, errors, warnings);
     for (const [argv, path] of commandsOf(workflow, base)) {
       const program = argv[0];
-      if (program !== undefined && !commandExists(program, root, env)) {
+      // A program run on another host cannot be looked for here.
+      if (program !== undefined && !runsRemotely(workflow, path, base) && !commandExists(program, root, env)) {
         warnings.push({ path, message: `command "${program}" is not found ${program.includes('/') ? `(relative to ${root})` : 'on PATH'}` });
       }
     }
   }
   retryProblems(config.retry, '/retry', errors);
+  poolProblems(config, errors, warnings);
   (config.launchers ?? []).forEach((launcher, i) => {
     if (i >= (config.workers ?? 1)) warnings.push({ path: `/launchers/${i}`, message: `there are only ${config.workers ?? 1} worker(s): this launcher is never used` });
     if (launcher.length === 0) errors.push({ path: `/launchers/${i}`, message: 'a launcher needs at least a program' });
   });
   return { errors, warnings };
+}
+
+/** A workflow or phase that names an executor the config does not define; a remote phase's stall timeout. */
+function executorProblems(config: OrchConfig, workflow: Workflow, base: string, errors: SchemaProblem[], warnings: SchemaProblem[]): void {
+  const named: [string, string | undefined][] = [[`${base}/executor`, workflow.executor], ...PHASES_WITH_COMMANDS.map((phase): [string, string | undefined] => [`${base}/${phase}/executor`, workflow[phase]?.executor])];
+  for (const [path, executor] of named) {
+    if (executor === 'ssh' && config.executors?.ssh === undefined) errors.push({ path, message: 'executor "ssh" needs executors.ssh.hosts in the config' });
+  }
+  for (const phase of PHASES_WITH_COMMANDS) {
+    if ((workflow[phase]?.executor ?? workflow.executor) !== 'ssh') continue;
+    const stall = workflow[phase]?.retry?.stall_timeout_s ?? workflow.retry?.stall_timeout_s ?? config.retry?.stall_timeout_s;
+    if (stall !== undefined) warnings.push({ path: `${base}/${phase}/executor`, message: `a command run over ssh is read when it has ended: stall_timeout_s (${stall}s) does not apply to it (its timeout does)` });
+  }
+}
+
+/** Whether the command at `path` (a commandsOf path) runs on a host of a remote executor. */
+function runsRemotely(workflow: Workflow, path: string, base: string): boolean {
+  const phase = path === `${base}/run` ? 'implement' : PHASES_WITH_COMMANDS.find(name => path.startsWith(`${base}/${name}/`));
+  return phase !== undefined && (workflow[phase]?.executor ?? workflow.executor) === 'ssh';
+}
+
+/** Host names are the pool's keys (records and logs name them): two alike would be one. */
+function poolProblems(config: OrchConfig, errors: SchemaProblem[], warnings: SchemaProblem[]): void {
+  const hosts = config.executors?.ssh?.hosts ?? [];
+  const seen = new Set<string>();
+  hosts.forEach((host, i) => {
+    if (seen.has(host.host)) errors.push({ path: `/executors/ssh/hosts/${i}/host`, message: `host "${host.host}" is listed twice: give each entry its own name (a Host alias of ssh_config)` });
+    seen.add(host.host);
+  });
+  const slots = hosts.reduce((sum, host) => sum + (host.slots ?? 1), 0);
+  const workers = config.workers ?? 1;
+  if (slots > workers) warnings.push({ path: '/workers', message: `the ssh pool has ${slots} slots but only ${workers} worker(s): at most ${workers} command(s) run at once` });
 }
 
 function hasAnyCommand(workflow: Workflow): boolean {

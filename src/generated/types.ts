@@ -164,6 +164,28 @@ export interface OrchConfig {
    */
   launchers?: string[][];
   /**
+   * Where commands may run besides this machine (PRODUCT.md section 16, specs/executors.md). A workflow or phase picks one with `executor`.
+   */
+  executors?: {
+    /**
+     * A pool of hosts reached with the OpenSSH client (one multiplexed connection per host).
+     */
+    ssh?: {
+      /**
+       * @minItems 1
+       */
+      hosts: [SshHost, ...SshHost[]];
+      /**
+       * How long a connection may take before the host counts as unreachable. Default 10.
+       */
+      connect_timeout_s?: number;
+      /**
+       * How long an attempt waits for its host to come back after the connection is lost before the attempt is given up as lost (interrupted: retried elsewhere, not counted as a failure; its command may still run there). Default 300.
+       */
+      host_down_grace_s?: number;
+    };
+  };
+  /**
    * How a task's worktree is set up once, when it is made (isolation worktree).
    */
   worktree?: {
@@ -221,6 +243,36 @@ export interface OrchConfig {
   workflows?: {
     [k: string]: Workflow | undefined;
   };
+}
+/**
+ * One host of the ssh pool.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "SshHost".
+ */
+export interface SshHost {
+  /**
+   * What `ssh` is given: a host name, an address, or a Host alias of ssh_config. Also the host's name in records and logs.
+   */
+  host: string;
+  user?: string;
+  port?: number;
+  /**
+   * How many commands may run on the host at once. Default 1.
+   */
+  slots?: number;
+  /**
+   * The folder on the host where commands run (a checkout of the project there), and under which orch keeps .orch/ (its wrapper and the spool of each attempt). Absolute, or relative to the login folder. Default: the login folder.
+   */
+  workdir?: string;
+  /**
+   * A private key file on this machine (ssh -i).
+   */
+  identity_file?: string;
+  /**
+   * An ssh client config file on this machine (ssh -F).
+   */
+  ssh_config?: string;
 }
 /**
  * How failed attempts are retried (PRODUCT.md section 5). Every field is optional: unset fields come from the next level (phase, workflow, config, built-in defaults).
@@ -315,6 +367,10 @@ export interface Workflow {
    * The same error this many times in a row parks the task for a human.
    */
   no_progress_limit?: number;
+  /**
+   * The executor of every phase of this workflow that does not name its own.
+   */
+  executor?: 'local' | 'ssh';
 }
 /**
  * A phase of a workflow: the command it runs and how.
@@ -343,6 +399,10 @@ export interface Phase {
   routes?: Route[];
   retry?: RetryPolicy;
   env?: Env;
+  /**
+   * Where this phase's commands run: local (this machine, the default) or ssh (a host of executors.ssh). The quality gate always runs here.
+   */
+  executor?: 'local' | 'ssh';
 }
 /**
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
@@ -1067,6 +1127,7 @@ export interface Attempt {
   exit_code?: number | null;
   signal?: string | null;
   process?: ProcessIdentity;
+  remote?: RemoteRun;
   run_id?: string;
   /**
    * The spec_hash of the spec this attempt's command was built from: a task is DONE only for a spec its last command saw.
@@ -1129,6 +1190,27 @@ export interface ProcessIdentity {
   start_time: number;
   boot_id: string;
   host: string;
+}
+/**
+ * Where an attempt's command runs when an executor other than local runs it (specs/executors.md).
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "RemoteRun".
+ */
+export interface RemoteRun {
+  executor: 'ssh';
+  /**
+   * The host, as the config names it.
+   */
+  host: string;
+  /**
+   * The attempt's spool folder on the host: the command's output and its exit code are written there.
+   */
+  spool: string;
+  /**
+   * The command's process group on the host.
+   */
+  pgid?: number;
 }
 /**
  * This interface was referenced by `OrchSchemas`'s JSON-Schema

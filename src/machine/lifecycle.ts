@@ -45,6 +45,11 @@ export function attemptStarted(d: Draft, ev: Extract<TaskEvent, { type: 'attempt
   }
   d.r.attempts.push({ ...attempt, generation: attempt.generation ?? d.r.generation });
   delete d.r.next_attempt_at;
+  // Where a remote executor runs it: the run log tells which host to look at (local attempts say nothing).
+  if (attempt.remote !== undefined) {
+    const group = attempt.remote.pgid === undefined ? '' : `, process group ${attempt.remote.pgid}`;
+    log(d, 'task', 'info', `Attempt ${attempt.n} of task ${d.r.id} (${attempt.phase}) runs on ${attempt.remote.host} (${attempt.remote.executor}${group})`);
+  }
   // A command started for a phase the task has left (a cancel or decision got in first) is stopped at once.
   const wanted =
     phaseOfState(d.r.state) !== undefined &&

@@ -8,6 +8,9 @@ import type { AgentProvider } from '../agents/types.js';
 import { DEFAULT_RETRY, resolveRetryPolicy, type ResolvedRetryPolicy } from '../retry/backoff.js';
 import { PHASES, roleOfPhase } from './states.js';
 
+/** An executor a phase may name (the schema's enum). */
+export type ExecutorName = NonNullable<Phase['executor']>;
+
 export const DEFAULT_WORKFLOW = 'default';
 export const DEFAULT_MAX_PLAN_REJECTIONS = 2;
 export const DEFAULT_NO_PROGRESS_LIMIT = 3;
@@ -51,6 +54,8 @@ export interface ResolvedPhase {
   /** The phase's env with the spec's env over it. */
   readonly env: Readonly<Record<string, string>>;
   readonly retry: ResolvedRetryPolicy;
+  /** Where its commands run (specs/executors.md). The quality gate, the merge queue's work, runs here. */
+  readonly executor: ExecutorName;
 }
 
 export interface ResolvedWorkflow {
@@ -146,6 +151,7 @@ function resolvePhase(
     provider,
     routing: route === undefined ? undefined : { when: route.when, reason: route.reason ?? describeWhen(route.when) },
     env: definedEntries({ ...(name === 'quality_gate' ? gate.env : phase.env), ...spec.env }),
+    executor: name === 'quality_gate' ? 'local' : (phase.executor ?? workflow.executor ?? 'local'),
     retry: resolveRetryPolicy(
       DEFAULT_RETRY,
       config.retry,

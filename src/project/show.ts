@@ -15,6 +15,8 @@ export interface AttemptView {
   phase: string;
   step: string | null;
   worker: string | null;
+  /** Where its command ran: the host (a remote executor), null on this machine. */
+  host: string | null;
   started_at: string;
   ended_at: string | null;
   duration_s: number | null;
@@ -135,6 +137,7 @@ export function attemptView(paths: StatePaths, attempt: Attempt): AttemptView {
     phase: attempt.phase,
     step: attempt.step_id ?? null,
     worker: attempt.worker ?? null,
+    host: attempt.remote?.host ?? null,
     started_at: attempt.started_at,
     ended_at: attempt.ended_at ?? null,
     duration_s: seconds(attempt.started_at, attempt.ended_at),

@@ -145,7 +145,7 @@ function readRecord(path: string, validAt: string | undefined): TaskRecord {
 function unrecordedRow(path: string, spec: TaskSpec, done: ReadonlySet<string>, busy: readonly BusyTask[]): TaskRow {
   return {
     id: assertSafeId(specIdOf(path, spec), path), title: spec.title ?? firstLine(spec.goal ?? ''), state: 'NEW', activity: 'queued',
-    phase: null, step: null, attempts: 0, phase_attempts: 0, worker: null, since: null, waiting_until: null,
+    phase: null, step: null, attempts: 0, phase_attempts: 0, worker: null, host: null, since: null, waiting_until: null,
     waiting_for: waitingToStart(spec, done, busy) ?? 'the orchestrator to take it up',
     last_error: null, cost_usd: 0, tokens: 0, recorded: false,
   };

@@ -26,6 +26,8 @@ export interface TaskRow {
   phase_attempts: number;
   /** The worker running its open attempt. */
   worker: string | null;
+  /** The host its open attempt runs on (a remote executor); null on this machine. */
+  host: string | null;
   /** When it entered its state (null for a spec not taken up yet). */
   since: string | null;
   /** When the next attempt may start (backoff or a rate-limit park), while that is in the future. */
@@ -40,7 +42,7 @@ export interface TaskRow {
 }
 
 export const TASK_ROW_FIELDS = [
-  'id', 'title', 'state', 'activity', 'phase', 'step', 'attempts', 'phase_attempts', 'worker', 'since',
+  'id', 'title', 'state', 'activity', 'phase', 'step', 'attempts', 'phase_attempts', 'worker', 'host', 'since',
   'waiting_until', 'waiting_for', 'last_error', 'cost_usd', 'tokens', 'recorded',
 ] as const satisfies readonly (keyof TaskRow)[];
 
@@ -129,6 +131,7 @@ export function taskRow(record: TaskRecord, now: number, done: ReadonlySet<strin
     attempts: record.attempts.length,
     phase_attempts: record.phase_attempts ?? 0,
     worker: open?.worker ?? null,
+    host: open?.remote?.host ?? null,
     since: record.state_since,
     waiting_until: activity === 'backoff' ? (summary.retry_at ?? null) : null,
     waiting_for: waitingFor,

@@ -4,17 +4,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { adapterFor, isDecisionPhase, quietCommand, resolvePhaseResult, type AgentInvocation } from '../agents/index.js';
-import type { Attempt, AttemptReason, CommandResult, PhaseName, ProcessIdentity, TaskRecord, Worktree } from '../generated/types.js';
+import type { Attempt, AttemptReason, CommandResult, PhaseName, TaskRecord, Worktree } from '../generated/types.js';
 import type { Clock } from '../clock.js';
 import { isOrchError } from '../errors.js';
 import type { PhaseRun, TaskEvent } from '../machine/transition.js';
 import type { ResolvedWorkflow } from '../machine/workflow.js';
 import { attemptArtifacts } from '../runner/artifacts.js';
 import { classifyFailure } from '../runner/classify.js';
-import { buildCommandEnv, renderArgs } from '../runner/command-env.js';
+import { renderArgs } from '../runner/command-env.js';
 import { readCommandResult } from '../runner/result-file.js';
 import { judgeAgentRun, readAgentOutput } from './agent-run.js';
-import { runCommand } from '../runner/run-command.js';
+import type { AttemptPlace, Executor } from '../executors/executor.js';
 import { attemptMarkerId } from '../runner/session-marker.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import { crashPoint } from '../testing/crash-points.js';
@@ -53,6 +53,8 @@ export interface AttemptOptions {
   verdict?: CommandResult;
   /** True once the orchestrator is shutting down: a command stopped for that was interrupted, not cancelled. */
   isShuttingDown: () => boolean;
+  /** Where the phase's command runs (local, or a host of a pool). */
+  executor: Executor;
   /** Writes the attempt (with its process identity) to the record; awaited before we wait on the command. */
   onStarted: (attempt: Attempt) => Promise<void>;
 }
@@ -134,13 +136,13 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   const stallTimeoutS = quiet ? undefined : phase.retry.stall_timeout_s;
 
   let spawned = false;
-  const outcome = await runCommand({
+  const outcome = await options.executor.run({
     argv,
     shell: run.phase === 'quality_gate' ? false : phase.shell,
     cwd,
-    env: buildCommandEnv(
-      options.env,
-      {
+    env: {
+      base: options.env,
+      context: {
         taskId: record.id,
         taskFile: join(paths.stateDir, record.spec_file),
         recordFile: recordPath(paths, record.id),
@@ -153,8 +155,10 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
         worktree: options.worktree,
         marker: { stateDir: resolve(paths.stateDir), session: options.runId, attemptId: attemptMarkerId(record.id, record.generation, n) },
       },
-      { ...unsetDefaults(client?.envDefaults, options.env), ...phase.env },
-    ),
+      extra: { ...unsetDefaults(client?.envDefaults, options.env), ...phase.env },
+    },
+    // Sticky: the host of the task's last remote attempt (its build dir and caches are there).
+    preferredHost: [...record.attempts].reverse().find(a => a.remote !== undefined)?.remote?.host,
     ...(run.phase !== 'quality_gate' && options.launcher.length > 0 && { launcher: options.launcher }),
     stdoutPath: artifacts.stdout,
     stderrPath: artifacts.stderr,
@@ -163,10 +167,10 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
     ...(stallTimeoutS !== undefined && { stallTimeoutMs: stallTimeoutS * 1000 }),
     signal: options.signal,
     clock,
-    onSpawn: async (identity: ProcessIdentity) => {
+    onSpawn: async (place: AttemptPlace) => {
       spawned = true;
       crashPoint('attempt.spawned');
-      await options.onStarted({ ...attempt, process: identity });
+      await options.onStarted({ ...attempt, ...place });
       crashPoint('attempt.identity-written');
     },
   });
@@ -175,6 +179,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   if (outcome.onSpawnError !== undefined) throw outcome.onSpawnError;
   if (!spawned) await options.onStarted(attempt); // never ran (missing binary…): the attempt is still recorded
 
+  if (outcome.lost !== undefined) return finished({ ...outcome, reason: 'interrupted' }, { retryable: true, error: outcome.lost });
   if (outcome.reason === 'cancelled' && options.isShuttingDown()) {
     return finished({ ...outcome, reason: 'interrupted' }, { retryable: true, error: 'stopped by the orchestrator shutting down' });
   }

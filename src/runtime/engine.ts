@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { OrchConfig, TaskRecord, Worktree } from '../generated/types.js';
+import type { OrchConfig, RemoteRun, TaskRecord, Worktree } from '../generated/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { isOrchError, OrchError } from '../errors.js';
 import { DEFAULT_MAX_INTERRUPTIONS, DEFAULT_WORKFLOW, resolveWorkflow, type ResolvedWorkflow } from '../machine/workflow.js';
@@ -26,6 +26,7 @@ import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
 import { runAttempt, type AttemptFinishedEvent, type AttemptOptions } from './attempt.js';
+import { Executors } from '../executors/executor.js';
 import { mergeThroughGate } from './merge-step.js';
 import { changedFilesOf, checkpoint, ensureWorktree, isolationOf, isTopOfRepository, planWorktree, removeWorktreeIfClean, repoFolder, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
 import { prepareWorktree, setupOf } from '../worktree/worktree-setup.js';
@@ -94,6 +95,8 @@ export class Engine {
   private readonly options: EngineOptions;
   private readonly clock: Clock;
   private readonly waits: Waits;
+  /** Where attempts run (local, an ssh pool): made on first use, closed by closeExecutors(). */
+  private readonly executors: Executors;
   private readonly running = new Map<string, Running>();
   /** Whether the project root is the top of a git work tree (default isolation), looked at once a run. */
   private atTopOfRepository: Promise<boolean> | undefined;
@@ -155,6 +158,17 @@ export class Engine {
     this.workers = new WorkerPool(options.paths, options.config, options.fence, this.clock);
     this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config, options.configStamp);
     this.tree = new TaskTree(options.paths, this.clock, options.watched === true);
+    this.executors = new Executors(() => this.config, options.paths.stateDir);
+  }
+
+  /** Stops a dead run's command on a host (orch --resume); throws when the host cannot be reached. */
+  async stopRemoteLeftover(remote: RemoteRun): Promise<void> {
+    await this.executors.stopLeftover(remote);
+  }
+
+  /** Closes the executors' connections (the run has ended: nothing of it runs). */
+  async closeExecutors(): Promise<void> {
+    await this.executors.close();
   }
 
   /**
@@ -1013,14 +1027,16 @@ export class Engine {
         setupError = `the task's worktree could not be set up: ${error.message}${error.hint === undefined ? '' : ` (${error.hint})`}`;
       }
       const n = nextAttemptNumber(record);
+      const workflow = this.workflowFor(record);
       const attemptOptions: AttemptOptions = {
         paths,
         runId: this.options.runId,
         record,
         run,
         n,
-        workflow: this.workflowFor(record),
+        workflow,
         worker,
+        executor: this.executors.get(workflow.phases[run.phase].executor),
         launcher: this.workers.launcherOf(worker),
         outputCapBytes: config.output_cap_bytes ?? DEFAULT_OUTPUT_CAP_BYTES,
         clock: this.clock,

@@ -66,13 +66,20 @@ export interface Orchestrator {
  * Attempts still open in the records belong to a run that is gone (we hold the session now): stop
  * their process groups, after checking they are the same processes, and mark them interrupted.
  */
-async function recoverOpenAttempts(engine: Engine, records: readonly TaskRecord[]): Promise<string[]> {
+async function recoverOpenAttempts(engine: Engine, records: readonly TaskRecord[], report: (level: 'warning', message: string) => Promise<void>): Promise<string[]> {
   const interrupted: string[] = [];
   for (const doc of records) {
     const attempt = openAttempt(doc);
     if (attempt === undefined) continue;
     crashPoint('resume.before-stop');
     if (attempt.process !== undefined) await stopProcessGroup(attempt.process, DEFAULT_KILL_GRACE_MS);
+    // On a host: stopped there through its wrapper. A host that cannot be reached is said, not waited for.
+    if (attempt.remote !== undefined) {
+      const { host, spool, pgid } = attempt.remote;
+      await engine.stopRemoteLeftover(attempt.remote).catch((error: unknown) =>
+        report('warning', `Could not stop attempt ${attempt.n} of task ${doc.id} on ${host} (process group ${pgid ?? '?'}, spool ${spool}): ${error instanceof Error ? error.message : String(error)}`),
+      );
+    }
     crashPoint('resume.before-interrupt');
     engine.adopt(doc);
     await engine.apply(doc.id, { type: 'attempt_finished', n: attempt.n, reason: 'interrupted', retryable: true, exit_code: null, signal: null, error: 'the orchestrator running it stopped' });
@@ -165,7 +172,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       }
       await stopUnnamedOrphans(paths.stateDir, session.runId, runLog, report);
       // Before anything writes a record: a write would make an unjudged hand edit orch's own.
-      const interrupted = await recoverOpenAttempts(engine, await engine.judgeOfflineEdits(records));
+      const interrupted = await recoverOpenAttempts(engine, await engine.judgeOfflineEdits(records), report);
       // Every record loaded (the engine keeps only what it works on): a finished task's is what says its worktree may go.
       for (const line of await sweepWorktrees(paths.root, config, records, options.env ?? process.env, clock.now())) {
         await runLog.entry({ category: 'task', level: 'info', message: line }).catch(() => undefined);
@@ -181,6 +188,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       throw error;
     } finally {
       heartbeat.stop();
+      await engine.closeExecutors().catch((error: unknown) => report('warning', `could not close the executors' connections: ${(error as Error).message}`));
       // A session that cannot be marked stopped (the disk still refuses) is left to the next start,
       // which finds its process gone: the run's own ending is not lost for it.
       await session.release().catch((error: unknown) => report('warning', `could not mark ${session.path} stopped: ${(error as Error).message}`));

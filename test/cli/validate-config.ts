@@ -39,3 +39,22 @@ t.test('orch --once with a broken config names every problem at once, one a line
   t.match(result.stderr, /config\.json: 3 problems:\n {2}\/workflows\/default\/retry\/rate_limit\/patterns: .*\n {2}\/workflows\/default\/implement\/command: unknown placeholder \{\{task\.gaol\}\}.*\n {2}\/launchers\/0: a launcher needs at least a program/);
   t.notMatch(result.stderr, /and \d+ more/);
 });
+
+t.test('orch validate and executors: ssh without a pool, a host listed twice, more slots than workers, remote commands not looked for here', async t => {
+  const bare = makeProject(t.testdir({}), { workflow: { executor: 'ssh', implement: { command: ['true'] } } });
+  const refused = await runCli(['validate'], { cwd: bare });
+  t.equal(refused.code, 2);
+  t.match(refused.stdout, /\/workflows\/default\/executor: executor "ssh" needs executors\.ssh\.hosts in the config/);
+
+  const root = makeProject(t.testdir({}), {
+    workflow: { implement: { command: ['only-on-the-build-host'], executor: 'ssh', retry: { stall_timeout_s: 30 } }, code_review: { command: ['nowhere-here'] } },
+    config: { workers: 2, executors: { ssh: { hosts: [{ host: 'b1', slots: 2 }, { host: 'b1' }] } } },
+  });
+  const result = await runCli(['validate'], { cwd: root });
+  t.equal(result.code, 2);
+  t.match(result.stdout, /\/executors\/ssh\/hosts\/1\/host: host "b1" is listed twice/);
+  t.match(result.stdout, /\/workers: the ssh pool has 3 slots but only 2 worker\(s\)/);
+  t.match(result.stdout, /\/workflows\/default\/implement\/executor: a command run over ssh is read when it has ended: stall_timeout_s \(30s\) does not apply/);
+  t.notMatch(result.stdout, /only-on-the-build-host/, 'a program run on a host is not looked for here');
+  t.match(result.stdout, /command "nowhere-here" is not found/, 'a local one still is');
+});

@@ -27,11 +27,13 @@ function commitOf(a: AttemptView): string {
   return a.merge === null ? '' : `${a.merge.commit.slice(0, 12)} → ${a.merge.target}`;
 }
 
-function attemptColumns(root: string, withCommits: boolean): Column<AttemptView>[] {
+function attemptColumns(root: string, withCommits: boolean, withHosts: boolean): Column<AttemptView>[] {
   return [
     { key: 'n', header: '#', cell: a => String(a.n), right: true },
     { key: 'phase', header: 'PHASE', cell: a => a.phase },
     { key: 'step', header: 'STEP', cell: a => a.step ?? '' },
+    // Where each ran, once any ran on another host (a remote executor).
+    ...(withHosts ? [{ key: 'host', header: 'HOST', cell: (a: AttemptView) => a.host ?? 'local' }] : []),
     { key: 'reason', header: 'REASON', cell: a => a.reason ?? 'running', paint: (t, a) => (a.reason === 'succeeded' ? t : a.reason === null ? warn(t) : bad(t)) },
     { key: 'exit_code', header: 'EXIT', cell: a => (a.exit_code === null ? (a.signal ?? '') : String(a.exit_code)), right: true },
     { key: 'duration_s', header: 'TOOK', cell: a => (a.duration_s === null ? '' : duration(a.duration_s)), right: true },
@@ -108,7 +110,7 @@ function printDetail(detail: TaskDetail, root: string, limit: number): void {
     for (const line of renderTable(columns, shown.items, dim)) println(`  ${line}`);
   };
   section('steps', STEP_COLUMNS, detail.steps);
-  section('attempts', attemptColumns(root, detail.worktree !== null), detail.attempts);
+  section('attempts', attemptColumns(root, detail.worktree !== null, detail.attempts.some(a => a.host !== null)), detail.attempts);
   section('history', HISTORY_COLUMNS, detail.history);
 }
 

@@ -10,7 +10,7 @@ import { money, relative, when } from '../format/text.js';
 import { projectPaths } from '../context.js';
 import { printJson, println } from '../output.js';
 
-const DEFAULT_COLUMNS = ['id', 'state', 'phase', 'step', 'attempts', 'waiting_until', 'waiting_for', 'cost_usd', 'last_error'] as const;
+const DEFAULT_COLUMNS = ['id', 'state', 'phase', 'step', 'host', 'attempts', 'waiting_until', 'waiting_for', 'cost_usd', 'last_error'] as const;
 
 function columns(now: number): Column<TaskRow>[] {
   const text = (key: keyof TaskRow, header: string, max?: number): Column<TaskRow> => ({
@@ -26,6 +26,7 @@ function columns(now: number): Column<TaskRow>[] {
     { key: 'attempts', header: 'ATT', cell: row => String(row.attempts), right: true },
     { key: 'phase_attempts', header: 'PHASE ATT', cell: row => String(row.phase_attempts), right: true },
     text('worker', 'WORKER'),
+    text('host', 'HOST'),
     { key: 'since', header: 'SINCE', cell: row => (row.since === null ? '' : relative(row.since, now)) },
     { key: 'waiting_until', header: 'RETRY', cell: row => (row.waiting_until === null ? '' : relative(row.waiting_until, now)) },
     text('waiting_for', 'WAITING FOR', 40),

@@ -1,0 +1,75 @@
+// Where an attempt's command runs (PRODUCT.md §16, specs/executors.md). An executor takes the command
+// as the runner would (argv, cwd, output files, timeout, cancel signal), tells where it runs as soon as
+// it does (the caller records it), and answers how it ended. `local` is the runner itself; `ssh` runs it
+// on a host of a pool. The engine holds one Executors per run and closes it at the end.
+import type { Attempt, OrchConfig, RemoteRun } from '../generated/types.js';
+import type { ExecutorName } from '../machine/workflow.js';
+import { buildCommandEnv, type OrchCommandContext } from '../runner/command-env.js';
+import { runCommand, type RunCommandOptions, type RunOutcome } from '../runner/run-command.js';
+import { SshExecutor } from './ssh/ssh-executor.js';
+
+/** What the record says of where an attempt runs: a local process, or a remote one. */
+export type AttemptPlace = Pick<Attempt, 'process' | 'remote'>;
+
+export interface ExecutorRun extends Omit<RunCommandOptions, 'env' | 'onSpawn'> {
+  /** The environment's parts: each executor builds the command's environment from them. */
+  env: { base: NodeJS.ProcessEnv; context: OrchCommandContext; extra: Record<string, string> };
+  /** The host of the task's last attempt of this phase (a remote executor prefers it while it is up). */
+  preferredHost?: string | undefined;
+  /** Called as soon as the command runs, with where; the command is stopped when it throws. */
+  onSpawn?: (place: AttemptPlace) => Promise<void>;
+}
+
+export interface ExecutorOutcome extends RunOutcome {
+  /**
+   * The command's end could not be learnt (its host stayed unreachable): the attempt is given up
+   * without being counted as a failure (interrupted), and says why.
+   */
+  lost?: string;
+}
+
+export interface Executor {
+  run(run: ExecutorRun): Promise<ExecutorOutcome>;
+  close(): Promise<void>;
+}
+
+export const localExecutor: Executor = {
+  run: ({ env, onSpawn, ...options }) =>
+    runCommand({
+      ...options,
+      env: buildCommandEnv(env.base, env.context, env.extra),
+      ...(onSpawn !== undefined && { onSpawn: identity => onSpawn({ process: identity }) }),
+    }),
+  close: async () => undefined,
+};
+
+/** The executors of one run, each made on first use from the config. */
+export class Executors {
+  private ssh: SshExecutor | undefined;
+  private readonly config: () => OrchConfig;
+  private readonly stateDir: string;
+
+  constructor(config: () => OrchConfig, stateDir: string) {
+    this.config = config;
+    this.stateDir = stateDir;
+  }
+
+  get(name: ExecutorName): Executor {
+    if (name === 'local') return localExecutor;
+    const ssh = this.config().executors?.ssh;
+    if (ssh === undefined) throw new Error('executor "ssh" is named but the config has no executors.ssh');
+    this.ssh ??= new SshExecutor(ssh, this.stateDir);
+    return this.ssh;
+  }
+
+  /** Stops what a dead run's attempt left running on a host (see SshExecutor.stopLeftover). */
+  async stopLeftover(remote: RemoteRun): Promise<void> {
+    const ssh = this.get(remote.executor);
+    if (!(ssh instanceof SshExecutor)) return;
+    await ssh.stopLeftover(remote);
+  }
+
+  async close(): Promise<void> {
+    await this.ssh?.close();
+  }
+}
