@@ -28,8 +28,9 @@ import { spawnHeap } from './spawn-heap.js';
 import { throughput } from './throughput.js';
 import { mergeQueue, worktree } from './worktree.js';
 import { serveFreshness, serveMemory, serveState } from './serve.js';
+import { sshDispatch } from './ssh-dispatch.js';
 
-const BENCHMARKS: readonly Benchmark[] = [dropToStart, throughput, durableWrite, coldStart, scale, spawnHeap, worktree, mergeQueue, serveFreshness, serveMemory, serveState];
+const BENCHMARKS: readonly Benchmark[] = [dropToStart, throughput, durableWrite, coldStart, scale, spawnHeap, worktree, mergeQueue, serveFreshness, serveMemory, serveState, sshDispatch];
 
 function newestMtime(dir: string): number {
   let newest = 0;
