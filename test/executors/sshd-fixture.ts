@@ -175,7 +175,8 @@ t.test('nothing is left running', async t => {
   for (const h of started) t.same(h.survivors(), [], `nothing of ${h.alias} (port ${h.port})`);
   const alive = [...seen].filter(([pid, start]) => readProcessStat(pid)?.start_time === start && isAlive(pid));
   t.same(alive, [], `none of the ${seen.size} processes seen (sshd, connections, masters, remote commands)`);
-  // And by a look at every process, as pgrep would: no marked session, no fixture sshd or master.
+  // And by a look at every process, as pgrep would: no session marked by one of these sshds, no fixture
+  // sshd or master of theirs. (Other test files run sshds of their own meanwhile: their marks differ.)
   const ours = readdirSync('/proc')
     .filter(name => /^\d+$/.test(name) && isAlive(Number(name)))
     .filter(name => {
@@ -186,7 +187,8 @@ t.test('nothing is left running', async t => {
           return '';
         }
       };
-      return read('environ').includes(`${FIXTURE_MARK}=`) || started.some(h => read('cmdline').includes(h.dir));
+      const environ = read('environ');
+      return started.some(h => environ.includes(`${FIXTURE_MARK}=${h.token}\0`) || read('cmdline').includes(h.dir));
     });
   t.same(ours, [], 'no process in /proc is one of ours');
 });
