@@ -10,6 +10,7 @@ import { makeProject } from '../fixtures/project.js';
 import { startSshd, type SshdHandle } from '../fixtures/sshd.js';
 import { waitFor } from '../fixtures/wait-for.js';
 import { processTable, readProc } from '../fixtures/proc-table.js';
+import { git, initRepo } from '../fixtures/git-repo.js';
 
 /** Each remote command appends a line here (one per run of it): a second line is a duplicate run. */
 const RUN_LOG = 'runs.log';
@@ -168,4 +169,87 @@ t.test('the watch connection dropped mid-run: the link connects again and reads 
   t.equal(readFileSync(join(workdir, RUN_LOG), 'utf8'), 'run\n', 'the command ran once');
   const attempt = record(root, 'W1').attempts.find(a => a.phase === 'implement');
   t.equal(readFileSync(join(root, '.isollm', attempt?.artifacts_dir ?? '', 'stdout.log'), 'utf8'), 'finished\n');
+});
+
+t.test('with a worktree: the branch goes to the host by git, the command works in a worktree there, its work comes back as a checkpoint', async t => {
+  const [host] = await hosts(t, 'h1');
+  const dir = t.testdir();
+  const root = join(dir, 'repo');
+  const workdir = join(dir, 'remote-work');
+  // Attempt 1 leaves junk and fails; attempt 2 must not see it (the host's worktree is reset to the
+  // branch), reads the file the base commit has, and makes one.
+  const line = [
+    'if [ "$ORCH_ATTEMPT" = 1 ]; then echo junk > junk.txt; exit 1; fi',
+    '[ ! -e junk.txt ] || exit 8',
+    '[ "$PWD" = "$ORCH_WORKTREE" ] || exit 9',
+    'echo "made on the host from $(cat base.txt)" > made.txt',
+  ].join('; ');
+  makeProject(root, {
+    workflow: { isolation: 'worktree', executor: 'ssh', implement: { command: ['/bin/sh', '-c', line] }, retry: { max_attempts: 2, base_delay_s: 0.01, max_delay_s: 0.05, jitter: 0 } },
+    config: { workers: 1, worktree_root: join(dir, 'worktrees'), executors: { ssh: { hosts: [poolHost(host!, workdir)] } } },
+    tasks: { G1: { goal: 'edit on the host' } },
+  });
+  initRepo(root, { 'base.txt': 'the base' });
+  const result = await runOnce(root);
+  t.same(result.done, ['G1'], JSON.stringify(record(root, 'G1').attempts.map(a => a.error)));
+  const attempts = record(root, 'G1').attempts.filter(a => a.phase === 'implement');
+  t.match(attempts, [{ reason: 'failed', exit_code: 1 }, { reason: 'succeeded', checkpoint: /^[0-9a-f]{40}$/ }]);
+  t.equal(git(root, 'show', 'orch/G1:made.txt'), 'made on the host from the base', 'the work is on the task\'s branch here');
+  t.equal(git(root, 'rev-parse', 'orch/G1'), attempts[1]?.checkpoint, 'as orch\'s checkpoint');
+  t.notMatch(git(root, 'ls-tree', '--name-only', 'orch/G1'), /junk/, 'what the failed attempt left never reached the branch');
+  t.ok(existsSync(join(workdir, '.orch', 'worktrees', 'G1', 'made.txt')), 'the command ran in the host\'s worktree of the task');
+});
+
+t.test('a host lost mid-run: queued tasks go to the other host; when it is back, its command\'s end is read, and nothing ran twice', async t => {
+  const [a, b] = await hosts(t, 'ha', 'hb');
+  const root = t.testdir();
+  const work = { ha: join(root, 'work-a'), hb: join(root, 'work-b') };
+  const go = join(root, 'go');
+  const line = `echo "start $ORCH_TASK_ID" >> ${RUN_LOG}; while [ ! -e ${go} ]; do sleep 0.05; done; echo "end $ORCH_TASK_ID" >> ${RUN_LOG}`;
+  const ids = ['L1', 'L2', 'L3', 'L4'];
+  makeProject(root, {
+    workflow: remoteWorkflow(line, { max_attempts: 1 }),
+    config: { workers: 2, executors: { ssh: { host_down_grace_s: 120, hosts: [poolHost(a!, work.ha), poolHost(b!, work.hb)] } } },
+    tasks: Object.fromEntries(ids.map(id => [id, { goal: `wait for go as ${id}` }])),
+  });
+  const runsOn = (host: 'ha' | 'hb'): string[] => (existsSync(join(work[host], RUN_LOG)) ? readFileSync(join(work[host], RUN_LOG), 'utf8').split('\n').filter(Boolean) : []);
+  const orchestrator = await startOrchestrator(root);
+  await waitFor('a command on each host', () => runsOn('ha').length === 1 && runsOn('hb').length === 1, 30_000);
+  const [lostTask] = runsOn('ha').map(row => row.split(' ')[1]);
+  await a!.kill({ connections: true }); // ha's network is gone; its command runs on
+  writeFileSync(go, '');
+  await waitFor('the queued tasks to be done on hb', () => ids.filter(id => record(root, id).state === 'DONE').length === 3, 60_000);
+  t.equal(record(root, lostTask!).state, 'IMPLEMENTING', `${lostTask} waits for its host: its end is a file there`);
+  t.match(runsOn('ha'), [`start ${lostTask}`, `end ${lostTask}`], 'its command ended there meanwhile');
+  await a!.restart();
+  const result = await orchestrator.done;
+  t.same(result.done.sort(), ids, 'every task is done');
+  const started = [...runsOn('ha'), ...runsOn('hb')].filter(row => row.startsWith('start ')).map(row => row.slice(6)).sort();
+  t.same(started, ids, 'each command ran once');
+  t.same(runsOn('ha').filter(row => row.startsWith('start')), [`start ${lostTask}`], 'nothing was placed on the lost host');
+  t.match(record(root, lostTask!).attempts.filter(x => x.phase === 'implement'), [{ reason: 'succeeded', remote: { host: 'ha' } }]);
+});
+
+t.test('a host that stays lost past host_down_grace_s: its attempt is interrupted (no attempt spent) and the task runs on another host', async t => {
+  const [a, b] = await hosts(t, 'ha', 'hb');
+  const root = t.testdir();
+  const work = { ha: join(root, 'work-a'), hb: join(root, 'work-b') };
+  // On ha the command never ends by itself; on hb it ends at once.
+  const line = `echo "start $ORCH_TASK_ID" >> ${RUN_LOG}; [ "$(basename "$PWD")" = work-b ] && exit 0; sleep 600`;
+  makeProject(root, {
+    workflow: remoteWorkflow(line, { max_attempts: 1 }),
+    config: { workers: 1, executors: { ssh: { host_down_grace_s: 1, hosts: [poolHost(a!, work.ha), poolHost(b!, work.hb)] } } },
+    tasks: { D1: { goal: 'outlive a lost host' } },
+  });
+  const orchestrator = await startOrchestrator(root);
+  await waitFor('the command to run on ha', () => existsSync(join(work.ha, RUN_LOG)), 30_000);
+  await a!.kill({ connections: true });
+  const result = await orchestrator.done;
+  t.same(result.done, ['D1']);
+  const attempts = record(root, 'D1').attempts.filter(x => x.phase === 'implement');
+  t.match(attempts, [
+    { reason: 'interrupted', remote: { host: 'ha' }, error: /ha could not be reached for 1 s: the attempt is given up \(its command may still run there, in process group \d+\)/ },
+    { reason: 'succeeded', remote: { host: 'hb' } },
+  ]);
+  t.match(readFileSync(join(root, 'ORCHESTRATOR_RUN_LOG.md'), 'utf8'), /interrupted/, 'the run log says so');
 });

@@ -15,6 +15,7 @@ import { shellQuote } from '../../cli/format/text.js';
 import { packageRoot } from '../../schema/package-dir.js';
 import { SSH_FAILED, shPath, sshArgv, sshControlArgv } from './ssh-argv.js';
 import { START_EXIT, startScript, type StartScript } from './remote-script.js';
+import { HOST_REPO, NO_HOST_WORKTREE, ensureRepoCommand, type HostGit } from './remote-git.js';
 
 /** sshd's MaxSessions is 10 by default: keep the short commands of one connection below it (the watch holds one). */
 const MAX_SESSIONS = 8;
@@ -86,6 +87,8 @@ export class HostLink {
   downSince: number | undefined;
   /** The workdir as an absolute path on the host, once asked (prepare). */
   private absoluteWorkdir: string | undefined;
+  /** Whether the host's bare repository is known to exist (ensureRepo). */
+  private repoReady = false;
 
   constructor(options: HostLinkOptions) {
     this.options = options;
@@ -130,13 +133,42 @@ export class HostLink {
     return path;
   }
 
+  /** The host's bare repository for task branches, made once (needs git on the host). */
+  async ensureRepo(): Promise<void> {
+    if (this.repoReady) return;
+    const result = await this.exec(`cd ${shPath(this.workdir)} && ${ensureRepoCommand()}`);
+    if (result.code !== 0) throw this.failure(result, `could not make the repository ${HOST_REPO} (is git installed there?)`);
+    this.repoReady = true;
+  }
+
+  /** What git needs to reach the host's repository (after prepare). */
+  gitTarget(): HostGit {
+    if (this.absoluteWorkdir === undefined) throw new Error(`${this.name}: prepare() first`);
+    return { host: this.options.host, ssh: this.options, workdir: this.absoluteWorkdir };
+  }
+
+  /** Why git could not reach the host: UnreachableHostError when ssh itself cannot, else `error` as it is. */
+  async explainGitFailure(error: unknown): Promise<Error> {
+    const probe = await this.exec('true');
+    if (probe.code === SSH_FAILED || probe.timedOut) return this.failure(probe, 'could not reach');
+    return error instanceof Error ? error : new Error(String(error));
+  }
+
+  /** Runs `command` in the host's workdir; throws saying `what` failed. */
+  async inWorkdirOrThrow(command: string, what: string): Promise<void> {
+    const result = await this.exec(`cd ${shPath(this.workdir)} && ${command}`);
+    if (result.code !== 0) throw this.failure(result, what);
+  }
+
   /**
    * Starts an attempt; resolves with the command's process group on the host. Copies the wrapper first
    * when the host does not have it. Throws UnreachableHostError when ssh could not reach the host, and
    * an Error saying why for anything else.
    */
   async start(start: Omit<StartScript, 'wrapper' | 'workdir'>): Promise<number> {
-    const script = startScript({ ...start, workdir: this.workdir, wrapper: wrapper().path });
+    const workdir = this.absoluteWorkdir ?? this.workdir;
+    const wrapperPath = this.absoluteWorkdir === undefined ? wrapper().path : `${this.absoluteWorkdir}/${wrapper().path}`;
+    const script = startScript({ ...start, workdir, wrapper: wrapperPath });
     for (let copied = false; ; copied = true) {
       const result = await this.exec('sh -s', script);
       if (result.code === 0) {
@@ -211,6 +243,7 @@ export class HostLink {
   private failure(result: ShortResult, what: string): Error {
     if (result.code === SSH_FAILED || result.timedOut) return new UnreachableHostError(`${this.name} could not be reached: ${result.stderr || (result.timedOut ? 'no answer' : 'ssh failed')}`);
     if (result.code === START_EXIT.noWorkdir) return new Error(`${what} on ${this.name}: its workdir ${this.workdir} does not exist (executors.ssh.hosts)`);
+    if (result.code === NO_HOST_WORKTREE) return new Error(`${what} on ${this.name}: the task's worktree there could not be made or reset (git worktree, in ${this.workdir}/${HOST_REPO})`);
     return new Error(`${what} on ${this.name} (exit code ${result.code}): ${result.stderr || result.stdout.toString('utf8').trim() || 'no message'}`);
   }
 

@@ -19,10 +19,12 @@ export const START_EXIT = {
 export interface StartScript {
   /** The host's workdir (absolute, or relative to the login folder). */
   workdir: string;
-  /** The wrapper, relative to workdir. */
+  /** The wrapper (absolute, or relative to workdir). */
   wrapper: string;
-  /** The attempt's spool folder, relative to workdir. */
+  /** The attempt's spool folder (absolute, or relative to workdir). */
   spool: string;
+  /** Shell lines run last before the command starts, in the folder where it is to run (a `cd`). */
+  prelude?: readonly string[];
   /** `<run id>/<task>/<generation>/<attempt>`: written with the exit code, compared when it is read. */
   attemptId: string;
   /** Variables to export (names must be shell names; values any text). */
@@ -59,6 +61,7 @@ export function startScript(start: StartScript): Buffer {
     lines.push(`base64 -d >"$spool/${name}" <<'ORCH_EOF' || exit ${START_EXIT.noSpool}`, `${encoded}ORCH_EOF`);
   }
   for (const [name, value] of Object.entries(start.env)) lines.push(`export ${shellName(name)}=${shellQuote(value)}`);
+  lines.push(...(start.prelude ?? []));
   lines.push(`exec sh ${shellQuote(start.wrapper)} start "$spool" ${shellQuote(start.attemptId)} -- ${start.argv.map(shellQuote).join(' ')}`);
   return Buffer.concat(lines.flatMap(line => [typeof line === 'string' ? Buffer.from(line) : line, NEWLINE]));
 }

@@ -34,8 +34,14 @@ export function controlDir(): string {
   return dir;
 }
 
+/** What every ssh call of a run shares. */
+export interface SshOptions {
+  controlDir: string;
+  connectTimeoutS: number;
+}
+
 /** `ssh [options] -- host command`: `command` is one shell line, run by the host's login shell. */
-export function sshArgv(host: SshHost, options: { controlDir: string; connectTimeoutS: number }, command: string): string[] {
+export function sshArgv(host: SshHost, options: SshOptions, command: string): string[] {
   const argv = [
     '-o', 'BatchMode=yes',
     '-o', `ConnectTimeout=${Math.ceil(options.connectTimeoutS)}`,
@@ -55,7 +61,7 @@ export function sshArgv(host: SshHost, options: { controlDir: string; connectTim
 }
 
 /** `ssh -O <control> host`: asks the master (check, exit). */
-export function sshControlArgv(host: SshHost, options: { controlDir: string; connectTimeoutS: number }, control: 'check' | 'exit'): string[] {
+export function sshControlArgv(host: SshHost, options: SshOptions, control: 'check' | 'exit'): string[] {
   const argv = sshArgv(host, options, '');
   argv.splice(argv.length - 3, 3, '-O', control, '--', host.host);
   return argv;

@@ -17,6 +17,7 @@ import type { Executor, ExecutorOutcome, ExecutorRun } from '../executor.js';
 import { HostPool } from './host-pool.js';
 import { HostLink, UnreachableHostError, type RemoteEnd } from './host-link.js';
 import { controlDir } from './ssh-argv.js';
+import { checkoutLines, fetchBack, hostWorktree, pushTip, snapshotCommand } from './remote-git.js';
 
 type SshConfig = NonNullable<NonNullable<OrchConfig['executors']>['ssh']>;
 
@@ -116,7 +117,14 @@ export class SshExecutor implements Executor {
     const wrapperAttempt = `${context.marker?.session ?? 'run'}/${attemptId}`;
     const workdir = await link.prepare();
     const remoteSpool = `${workdir}/${spool}`;
-    const toRemote = (text: string): string => text.split(context.artifactsDir).join(remoteSpool);
+    // With a worktree here, the command runs in the task's worktree there, at the same commit.
+    const local = context.worktree;
+    const code = local === undefined ? undefined : await this.sendBranch(link, local.path, context.taskId);
+    const remoteWorktree = `${workdir}/${hostWorktree(context.taskId)}`;
+    const toRemote = (text: string): string => {
+      const spooled = text.split(context.artifactsDir).join(remoteSpool);
+      return local === undefined ? spooled : spooled.split(local.path).join(remoteWorktree);
+    };
 
     const env = buildCommandEnv({}, context, run.env.extra);
     for (const name of LOCAL_ONLY) delete env[name];
@@ -125,13 +133,14 @@ export class SshExecutor implements Executor {
     if (existsSync(context.taskFile)) files[taskFileName] = readFileSync(context.taskFile);
     env.ORCH_TASK_FILE = `${remoteSpool}/${taskFileName}`;
     if (context.feedbackFile !== undefined) files['feedback.md'] = readFileSync(context.feedbackFile);
+    if (local !== undefined) Object.assign(env, { ORCH_WORKTREE: remoteWorktree, ORCH_BASE_SHA: local.base_sha });
     for (const [name, value] of Object.entries(env)) env[name] = toRemote(value);
     const argv = run.shell === true ? ['/bin/sh', '-c', run.argv.join(' ')] : run.argv;
 
     // The output files exist from the start, as the local runner's do (orch tail, an attempt lost).
     writeFileSync(run.stdoutPath, '');
     writeFileSync(run.stderrPath, '');
-    const pgid = await link.start({ spool, attemptId: wrapperAttempt, env, files, argv: argv.map(toRemote) });
+    const pgid = await link.start({ spool: remoteSpool, attemptId: wrapperAttempt, env, files, argv: argv.map(toRemote), ...(code !== undefined && { prelude: checkoutLines(context.taskId, code) }) });
     const startedAt = Date.now();
     const remote: RemoteRun = { executor: 'ssh', host: link.name, spool, pgid };
     const ending = new Ending(run, startedAt);
@@ -159,7 +168,27 @@ export class SshExecutor implements Executor {
     }
     const outcome = await this.collect(link, spool, run, end, ending, startedAt);
     await link.remove(spool).catch(() => undefined);
-    return outcome;
+    if (local === undefined || outcome.reason !== COMMAND_REASONS.succeeded) return outcome;
+    // Its work comes back here, into the local worktree, for orch's checkpoint. Fail closed: work that
+    // could not be brought back is not done (retryable: nothing is wrong with the work itself).
+    try {
+      await link.inWorkdirOrThrow(snapshotCommand(context.taskId), 'could not commit the attempt\'s work');
+      await fetchBack(local.path, context.taskId, link.gitTarget());
+      return outcome;
+    } catch (error) {
+      return { ...outcome, reason: COMMAND_REASONS.failed, error: `its work could not be brought back from ${link.name}: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
+
+  /** Pushes the task's branch tip to the host; the sha the host's worktree is to hold. */
+  private async sendBranch(link: HostLink, worktreePath: string, taskId: string): Promise<string> {
+    try {
+      await link.ensureRepo();
+      return await pushTip(worktreePath, taskId, link.gitTarget());
+    } catch (error) {
+      // Nothing ran: an unreachable host moves the attempt elsewhere, as for a failed start.
+      throw error instanceof UnreachableHostError ? error : await link.explainGitFailure(error);
+    }
   }
 
   /**
