@@ -14,6 +14,10 @@ import { snapshotOutside } from './outside.js';
 import { killNow, makeTortureProject, outcomeProblems, readRecords, runOrch, startOrch, type TortureProject } from './project.js';
 import { planTasks } from './workload.js';
 
+// Its cases run one after another, each bounded by its own waits (up to about 3 minutes on a loaded
+// machine: a loaded run saw 63 s for one); tap's 120 s for a whole file cut the second case short.
+t.setTimeout(600_000);
+
 function mount(args: string[]): { ok: boolean; error: string } {
   const result = spawnSync('mount', args, { encoding: 'utf8' });
   return { ok: result.status === 0, error: result.stderr.trim() };
