@@ -106,18 +106,22 @@ function executorProblems(config: OrchConfig, workflow: Workflow, base: string, 
   const named: [string, string | undefined][] = [[`${base}/executor`, workflow.executor], ...PHASES_WITH_COMMANDS.map((phase): [string, string | undefined] => [`${base}/${phase}/executor`, workflow[phase]?.executor])];
   for (const [path, executor] of named) {
     if (executor === 'ssh' && config.executors?.ssh === undefined) errors.push({ path, message: 'executor "ssh" needs executors.ssh.hosts in the config' });
+    if (executor === 'slurm' && config.executors?.slurm === undefined) errors.push({ path, message: 'executor "slurm" needs executors.slurm (its spool_dir at least) in the config' });
   }
   for (const phase of PHASES_WITH_COMMANDS) {
-    if ((workflow[phase]?.executor ?? workflow.executor) !== 'ssh') continue;
+    const executor = workflow[phase]?.executor ?? workflow.executor;
+    if (executor === undefined || executor === 'local') continue;
     const stall = workflow[phase]?.retry?.stall_timeout_s ?? workflow.retry?.stall_timeout_s ?? config.retry?.stall_timeout_s;
-    if (stall !== undefined) warnings.push({ path: `${base}/${phase}/executor`, message: `a command run over ssh is read when it has ended: stall_timeout_s (${stall}s) does not apply to it (its timeout does)` });
+    const how = executor === 'ssh' ? 'run over ssh' : 'run as a Slurm job';
+    if (stall !== undefined) warnings.push({ path: `${base}/${phase}/executor`, message: `a command ${how} is read when it has ended: stall_timeout_s (${stall}s) does not apply to it (its timeout does)` });
   }
 }
 
-/** Whether the command at `path` (a commandsOf path) runs on a host of a remote executor. */
+/** Whether the command at `path` (a commandsOf path) runs elsewhere (a host, a cluster's node). */
 function runsRemotely(workflow: Workflow, path: string, base: string): boolean {
   const phase = path === `${base}/run` ? 'implement' : PHASES_WITH_COMMANDS.find(name => path.startsWith(`${base}/${name}/`));
-  return phase !== undefined && (workflow[phase]?.executor ?? workflow.executor) === 'ssh';
+  const executor = phase === undefined ? undefined : (workflow[phase]?.executor ?? workflow.executor);
+  return executor !== undefined && executor !== 'local';
 }
 
 /** Host names are the pool's keys (records and logs name them): two alike would be one. */

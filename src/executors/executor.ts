@@ -7,6 +7,7 @@ import type { ExecutorName } from '../machine/workflow.js';
 import { buildCommandEnv, type OrchCommandContext } from '../runner/command-env.js';
 import { runCommand, type RunCommandOptions, type RunOutcome } from '../runner/run-command.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
+import { SlurmExecutor } from './slurm/slurm-executor.js';
 
 /** What the record says of where an attempt runs: a local process, or a remote one. */
 export type AttemptPlace = Pick<Attempt, 'process' | 'remote'>;
@@ -46,30 +47,39 @@ export const localExecutor: Executor = {
 /** The executors of one run, each made on first use from the config. */
 export class Executors {
   private ssh: SshExecutor | undefined;
+  private slurm: SlurmExecutor | undefined;
   private readonly config: () => OrchConfig;
   private readonly stateDir: string;
+  private readonly env: NodeJS.ProcessEnv;
 
-  constructor(config: () => OrchConfig, stateDir: string) {
+  constructor(config: () => OrchConfig, stateDir: string, env: NodeJS.ProcessEnv) {
     this.config = config;
     this.stateDir = stateDir;
+    this.env = env;
   }
 
   get(name: ExecutorName): Executor {
-    if (name === 'local') return localExecutor;
-    const ssh = this.config().executors?.ssh;
-    if (ssh === undefined) throw new Error('executor "ssh" is named but the config has no executors.ssh');
-    this.ssh ??= new SshExecutor(ssh, this.stateDir);
-    return this.ssh;
+    return name === 'local' ? localExecutor : this.remote(name);
   }
 
-  /** Stops what a dead run's attempt left running on a host (see SshExecutor.stopLeftover). */
+  /** Stops what a dead run's attempt left running on a host or cluster (orch --resume). */
   async stopLeftover(remote: RemoteRun): Promise<void> {
-    const ssh = this.get(remote.executor);
-    if (!(ssh instanceof SshExecutor)) return;
-    await ssh.stopLeftover(remote);
+    await this.remote(remote.executor).stopLeftover(remote);
   }
 
   async close(): Promise<void> {
-    await this.ssh?.close();
+    await Promise.all([this.ssh?.close(), this.slurm?.close()]);
+  }
+
+  private remote(name: RemoteRun['executor']): SshExecutor | SlurmExecutor {
+    const executors = this.config().executors;
+    if (name === 'ssh') {
+      if (executors?.ssh === undefined) throw new Error('executor "ssh" is named but the config has no executors.ssh');
+      this.ssh ??= new SshExecutor(executors.ssh, this.stateDir);
+      return this.ssh;
+    }
+    if (executors?.slurm === undefined) throw new Error('executor "slurm" is named but the config has no executors.slurm');
+    this.slurm ??= new SlurmExecutor(executors.slurm, this.stateDir, this.env);
+    return this.slurm;
   }
 }

@@ -184,6 +184,24 @@ export interface OrchConfig {
        */
       host_down_grace_s?: number;
     };
+    /**
+     * A Slurm cluster: each attempt is a batch job (sbatch), its end read from a spool folder the compute nodes share with this machine.
+     */
+    slurm?: {
+      /**
+       * An absolute folder on a filesystem this machine and the compute nodes share: each attempt's spool (its command's output and exit code) and orch's wrapper live there.
+       */
+      spool_dir: string;
+      /**
+       * Where a job's command runs (absolute, seen by the compute nodes). Default: the task's worktree, else the project root (both must then be on the shared filesystem).
+       */
+      workdir?: string;
+      partition?: string;
+      /**
+       * More sbatch options for every job (--mem=4G, --gres=gpu:1, --account=…); after orch's own, so they win.
+       */
+      sbatch_args?: string[];
+    };
   };
   /**
    * How a task's worktree is set up once, when it is made (isolation worktree).
@@ -370,7 +388,7 @@ export interface Workflow {
   /**
    * The executor of every phase of this workflow that does not name its own.
    */
-  executor?: 'local' | 'ssh';
+  executor?: 'local' | 'ssh' | 'slurm';
 }
 /**
  * A phase of a workflow: the command it runs and how.
@@ -400,9 +418,9 @@ export interface Phase {
   retry?: RetryPolicy;
   env?: Env;
   /**
-   * Where this phase's commands run: local (this machine, the default) or ssh (a host of executors.ssh). The quality gate always runs here.
+   * Where this phase's commands run: local (this machine, the default), ssh (a host of executors.ssh) or slurm (a batch job of executors.slurm). The quality gate always runs here.
    */
-  executor?: 'local' | 'ssh';
+  executor?: 'local' | 'ssh' | 'slurm';
 }
 /**
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
@@ -1198,13 +1216,17 @@ export interface ProcessIdentity {
  * via the `definition` "RemoteRun".
  */
 export interface RemoteRun {
-  executor: 'ssh';
+  executor: 'ssh' | 'slurm';
   /**
-   * The host, as the config names it.
+   * The host, as the config names it (ssh), or the cluster (slurm).
    */
   host: string;
   /**
-   * The attempt's spool folder on the host: the command's output and its exit code are written there.
+   * The batch job (slurm).
+   */
+  job_id?: string;
+  /**
+   * The attempt's spool folder on the host (relative to its workdir), or on the shared filesystem (slurm, absolute): the command's output and its exit code are written there.
    */
   spool: string;
   /**

@@ -29,6 +29,7 @@ import { checkAgents } from './agent-check.js';
 import { validateProject } from './validate.js';
 import { checkWorktrees, removeFoundWorktree, type WorktreeFinding } from '../worktree/worktree-check.js';
 import { setupOf, type WorktreeSetup } from '../worktree/worktree-setup.js';
+import { checkExecutors } from '../executors/executor-check.js';
 
 export const DOCTOR_KINDS = {
   /** A file that fails to load: JSON syntax, schema, version, unsafe id (from validateProject). */
@@ -55,6 +56,8 @@ export const DOCTOR_KINDS = {
   missing_worktree: 'missing_worktree',
   /** An agent CLI the config drives: not found, another version than tested, a flag it no longer has, no credentials. */
   agent_cli: 'agent_cli',
+  /** An executor the config defines: an ssh host that cannot be reached or lacks what the wrapper needs, Slurm's commands or spool. */
+  executor: 'executor',
 } as const;
 export type DoctorKind = (typeof DOCTOR_KINDS)[keyof typeof DOCTOR_KINDS];
 
@@ -126,6 +129,7 @@ export async function checkProject(paths: StatePaths, options: DoctorOptions = {
   problems.push(...(await lockProblems(paths, clock.now(), options.lockStaleMs ?? LOCK_STALE_MS)));
   problems.push(...(await recordProblems(paths, held)));
   problems.push(...(await agentProblems(paths)));
+  problems.push(...(await executorProblems(paths)));
   problems.push(...(await worktreeProblems(paths)));
   return { problems, healthy: isHealthy(problems), ...(held && session !== undefined && { holder: describeHolder(session) }) };
 }
@@ -145,6 +149,15 @@ async function agentProblems(paths: StatePaths): Promise<DoctorProblem[]> {
   if (config === undefined) return [];
   return checkAgents(config.doc, paths.root).map(check =>
     problem('agent_cli', paths.config, `${check.pointer}: ${check.message}`, check.action, false, { severity: check.severity, details: { pointer: check.pointer } }),
+  );
+}
+
+/** The executors of a config that loads: each ssh host asked once, Slurm's commands and shared spool. */
+async function executorProblems(paths: StatePaths): Promise<DoctorProblem[]> {
+  const config = await loadDocument('config', paths.config).catch(() => undefined);
+  if (config?.doc.executors === undefined) return [];
+  return (await checkExecutors(config.doc, paths.root)).map(found =>
+    problem('executor', paths.config, `${found.pointer}: ${found.message}`, found.action, false, { severity: found.severity, details: { pointer: found.pointer } }),
   );
 }
 
@@ -369,6 +382,7 @@ export async function repairProblems(problems: DoctorProblem[], options: DoctorO
       case 'open_attempt':
       case 'hand_edit':
       case 'agent_cli':
+      case 'executor':
         break;
       default: {
         const never: never = p.kind;

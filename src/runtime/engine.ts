@@ -158,7 +158,7 @@ export class Engine {
     this.workers = new WorkerPool(options.paths, options.config, options.fence, this.clock);
     this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config, options.configStamp);
     this.tree = new TaskTree(options.paths, this.clock, options.watched === true);
-    this.executors = new Executors(() => this.config, options.paths.stateDir);
+    this.executors = new Executors(() => this.config, options.paths.stateDir, options.env ?? process.env);
   }
 
   /** Stops a dead run's command on a host (orch --resume); throws when the host cannot be reached. */

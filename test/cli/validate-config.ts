@@ -45,6 +45,8 @@ t.test('orch validate and executors: ssh without a pool, a host listed twice, mo
   const refused = await runCli(['validate'], { cwd: bare });
   t.equal(refused.code, 2);
   t.match(refused.stdout, /\/workflows\/default\/executor: executor "ssh" needs executors\.ssh\.hosts in the config/);
+  const noCluster = makeProject(t.testdir({}), { workflow: { implement: { command: ['true'], executor: 'slurm' } } });
+  t.match((await runCli(['validate'], { cwd: noCluster })).stdout, /\/workflows\/default\/implement\/executor: executor "slurm" needs executors\.slurm/);
 
   const root = makeProject(t.testdir({}), {
     workflow: { implement: { command: ['only-on-the-build-host'], executor: 'ssh', retry: { stall_timeout_s: 30 } }, code_review: { command: ['nowhere-here'] } },

@@ -5,19 +5,12 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TaskRecord } from '../../src/generated/types.js';
-import { makeProject } from '../fixtures/project.js';
+import { makeProject, readTaskRecord } from '../fixtures/project.js';
 import { ORCH_BIN, runCli } from '../fixtures/run-cli.js';
 import { startSshd } from '../fixtures/sshd.js';
 import { isAlive, waitFor } from '../fixtures/wait-for.js';
 
-function record(root: string, id: string): TaskRecord | undefined {
-  try {
-    return JSON.parse(readFileSync(join(root, '.isollm', 'state', 'tasks', `${id}.json`), 'utf8')) as TaskRecord;
-  } catch {
-    return undefined;
-  }
-}
+const record = readTaskRecord;
 
 t.test('kill -9 of orch while a remote command runs; --resume stops it on its host and runs the task again', async t => {
   const host = await startSshd(t, { alias: 'h1', env: { SHLVL: '1' } });

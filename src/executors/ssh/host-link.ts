@@ -6,13 +6,11 @@
 import { execa } from 'execa';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SshHost } from '../../generated/types.js';
 import { shellQuote } from '../../cli/format/text.js';
-import { packageRoot } from '../../schema/package-dir.js';
+import { spoolWrapper } from '../spool-wrapper.js';
+import type { CollectedFile, RemoteEnd } from '../remote-attempt.js';
 import { SSH_FAILED, shPath, sshArgv, sshControlArgv } from './ssh-argv.js';
 import { START_EXIT, startScript, type StartScript } from './remote-script.js';
 import { HOST_REPO, NO_HOST_WORKTREE, ensureRepoCommand, type HostGit } from './remote-git.js';
@@ -24,22 +22,6 @@ const SHORT_COMMAND_TIMEOUT_MS = 60_000;
 /** Waits between attempts to run the watch again after its connection dropped. */
 const WATCH_RETRY_FIRST_MS = 500;
 const WATCH_RETRY_MAX_MS = 15_000;
-
-/** How an attempt ended on the host: the wrapper's exit code line. */
-export interface RemoteEnd {
-  /** 128+N when signal N ended the command. */
-  code: number;
-  /** The attempt id the wrapper was started with. */
-  attemptId: string;
-}
-
-export interface CollectedFile {
-  name: string;
-  /** Its whole size on the host (-1: no such file). */
-  size: number;
-  /** What was sent (at most the cap). */
-  bytes: Buffer;
-}
 
 export interface ShortResult {
   code: number | null;
@@ -59,17 +41,6 @@ export interface HostLinkOptions {
   /** Told when the host answered or could not be reached. */
   onReachable: (reachable: boolean, error?: string) => void;
 }
-
-/** The wrapper as shipped, and the name it has on hosts: its content's hash, so a changed wrapper is copied again. */
-const wrapper = (() => {
-  let cached: { source: Buffer; path: string } | undefined;
-  return () => {
-    if (cached !== undefined) return cached;
-    const source = readFileSync(join(packageRoot(), 'executors', 'orch-spool-run.sh'));
-    cached = { source, path: `.orch/bin/orch-spool-run-${createHash('sha256').update(source).digest('hex').slice(0, 12)}.sh` };
-    return cached;
-  };
-})();
 
 export class HostLink {
   readonly name: string;
@@ -124,7 +95,7 @@ export class HostLink {
    */
   async prepare(): Promise<string> {
     if (this.absoluteWorkdir !== undefined) return this.absoluteWorkdir;
-    const result = await this.exec(`cd ${shPath(this.workdir)} || exit ${START_EXIT.noWorkdir}; pwd -P; [ -f ${shellQuote(wrapper().path)} ] || exit ${START_EXIT.noWrapper}`);
+    const result = await this.exec(`cd ${shPath(this.workdir)} || exit ${START_EXIT.noWorkdir}; pwd -P; [ -f ${shellQuote(spoolWrapper().path)} ] || exit ${START_EXIT.noWrapper}`);
     if (result.code !== 0 && result.code !== START_EXIT.noWrapper) throw this.failure(result, 'could not prepare the host');
     if (result.code === START_EXIT.noWrapper) await this.installWrapper();
     const path = result.stdout.toString('utf8').trim();
@@ -167,7 +138,7 @@ export class HostLink {
    */
   async start(start: Omit<StartScript, 'wrapper' | 'workdir'>): Promise<number> {
     const workdir = this.absoluteWorkdir ?? this.workdir;
-    const wrapperPath = this.absoluteWorkdir === undefined ? wrapper().path : `${this.absoluteWorkdir}/${wrapper().path}`;
+    const wrapperPath = this.absoluteWorkdir === undefined ? spoolWrapper().path : `${this.absoluteWorkdir}/${spoolWrapper().path}`;
     const script = startScript({ ...start, workdir, wrapper: wrapperPath });
     for (let copied = false; ; copied = true) {
       const result = await this.exec('sh -s', script);
@@ -230,14 +201,14 @@ export class HostLink {
   }
 
   private inWorkdir(wrapperArgs: string): string {
-    return `cd ${shPath(this.workdir)} && exec sh ${shellQuote(wrapper().path)} ${wrapperArgs}`;
+    return `cd ${shPath(this.workdir)} && exec sh ${shellQuote(spoolWrapper().path)} ${wrapperArgs}`;
   }
 
   private async installWrapper(): Promise<void> {
-    const target = shellQuote(wrapper().path);
+    const target = shellQuote(spoolWrapper().path);
     const command = `cd ${shPath(this.workdir)} && mkdir -p .orch/bin && cat >${target}.$$ && chmod 755 ${target}.$$ && mv -f ${target}.$$ ${target}`;
-    const result = await this.exec(command, wrapper().source);
-    if (result.code !== 0) throw this.failure(result, `could not copy the wrapper to ${wrapper().path}`);
+    const result = await this.exec(command, spoolWrapper().source);
+    if (result.code !== 0) throw this.failure(result, `could not copy the wrapper to ${spoolWrapper().path}`);
   }
 
   private failure(result: ShortResult, what: string): Error {

@@ -3,19 +3,14 @@
 // watch), its output is collected from the spool when it has ended. A host that cannot be reached
 // spends none of the task's attempts: the placement moves on to another host, and an attempt whose
 // host stays unreachable past host_down_grace_s is given up as lost (interrupted), not failed.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { basename, resolve } from 'node:path';
-import { constants } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import type { OrchConfig, RemoteRun } from '../../generated/types.js';
-import { buildCommandEnv, type OrchEnvName } from '../../runner/command-env.js';
 import { COMMAND_REASONS, type CommandReason } from '../../runner/outcome.js';
 import { DEFAULT_KILL_GRACE_MS } from '../../runner/run-command.js';
-import { createOutputTail } from '../../runner/output-sink.js';
 import type { Executor, ExecutorOutcome, ExecutorRun } from '../executor.js';
+import { ENDED_UNSEEN, Ending, attemptSpool, coordinatorKey, judgeEnd, remoteCommand, sleep, type RemoteEnd } from '../remote-attempt.js';
 import { HostPool } from './host-pool.js';
-import { HostLink, UnreachableHostError, type RemoteEnd } from './host-link.js';
+import { HostLink, UnreachableHostError } from './host-link.js';
 import { controlDir } from './ssh-argv.js';
 import { checkoutLines, fetchBack, hostWorktree, pushTip, snapshotCommand } from './remote-git.js';
 
@@ -28,11 +23,6 @@ const LOST_CHECK_MS = 1000;
 /** After the wrapper's kill (TERM, grace, KILL) returned, how long its end may take to be seen. */
 const END_AFTER_KILL_MS = 30_000;
 
-/** The ORCH_* variables that name files of this machine: on a host they name the spool's, or nothing. */
-const LOCAL_ONLY: readonly OrchEnvName[] = ['ORCH_RECORD_FILE', 'ORCH_WORKTREE', 'ORCH_BASE_SHA'];
-
-const ENDED_UNSEEN = { reason: COMMAND_REASONS.failed, exit_code: null, signal: null, output_tail: '', truncated: { stdout: false, stderr: false } } as const;
-
 export class SshExecutor implements Executor {
   private readonly pool: HostPool;
   private readonly links = new Map<string, HostLink>();
@@ -43,8 +33,7 @@ export class SshExecutor implements Executor {
   constructor(config: SshConfig, stateDir: string) {
     this.pool = new HostPool(config.hosts.map(host => ({ name: host.host, slots: host.slots ?? 1 })));
     this.graceMs = (config.host_down_grace_s ?? DEFAULT_HOST_DOWN_GRACE_S) * 1000;
-    const coordinator = createHash('sha256').update(`${hostname()}:${resolve(stateDir)}`).digest('hex').slice(0, 12);
-    this.spoolRoot = `.orch/spool/${coordinator}`;
+    this.spoolRoot = `.orch/spool/${coordinatorKey(stateDir)}`;
     const dir = controlDir();
     for (const host of config.hosts) {
       this.links.set(
@@ -109,38 +98,21 @@ export class SshExecutor implements Executor {
   /** One attempt on one host. Throws UnreachableHostError when the host could not be reached to start it. */
   private async runOn(link: HostLink, run: ExecutorRun): Promise<ExecutorOutcome> {
     const context = run.env.context;
-    const attemptId = context.marker?.attemptId ?? `${context.taskId}/0/${context.attempt}`;
-    // `<generation>.<attempt>.<task>`: unique per attempt of a task (ids hold no slash), readable in a listing.
-    const [, generation = '0', n = '0'] = attemptId.split('/').slice(-3);
-    const spoolName = `${generation}.${n}.${context.taskId}`;
+    const { spoolName, endId } = attemptSpool(run);
     const spool = `${this.spoolRoot}/${spoolName}`;
-    const wrapperAttempt = `${context.marker?.session ?? 'run'}/${attemptId}`;
     const workdir = await link.prepare();
     const remoteSpool = `${workdir}/${spool}`;
     // With a worktree here, the command runs in the task's worktree there, at the same commit.
     const local = context.worktree;
     const code = local === undefined ? undefined : await this.sendBranch(link, local.path, context.taskId);
     const remoteWorktree = `${workdir}/${hostWorktree(context.taskId)}`;
-    const toRemote = (text: string): string => {
-      const spooled = text.split(context.artifactsDir).join(remoteSpool);
-      return local === undefined ? spooled : spooled.split(local.path).join(remoteWorktree);
-    };
 
-    const env = buildCommandEnv({}, context, run.env.extra);
-    for (const name of LOCAL_ONLY) delete env[name];
-    const files: Record<string, Buffer> = {};
-    const taskFileName = `task-spec${specExtension(context.taskFile)}`;
-    if (existsSync(context.taskFile)) files[taskFileName] = readFileSync(context.taskFile);
-    env.ORCH_TASK_FILE = `${remoteSpool}/${taskFileName}`;
-    if (context.feedbackFile !== undefined) files['feedback.md'] = readFileSync(context.feedbackFile);
-    if (local !== undefined) Object.assign(env, { ORCH_WORKTREE: remoteWorktree, ORCH_BASE_SHA: local.base_sha });
-    for (const [name, value] of Object.entries(env)) env[name] = toRemote(value);
-    const argv = run.shell === true ? ['/bin/sh', '-c', run.argv.join(' ')] : run.argv;
+    const { env, files, argv } = remoteCommand(run, remoteSpool, local === undefined ? undefined : { local: local.path, remote: remoteWorktree, baseSha: local.base_sha });
 
     // The output files exist from the start, as the local runner's do (orch tail, an attempt lost).
     writeFileSync(run.stdoutPath, '');
     writeFileSync(run.stderrPath, '');
-    const pgid = await link.start({ spool: remoteSpool, attemptId: wrapperAttempt, env, files, argv: argv.map(toRemote), ...(code !== undefined && { prelude: checkoutLines(context.taskId, code) }) });
+    const pgid = await link.start({ spool: remoteSpool, attemptId: endId, env, files, argv, ...(code !== undefined && { prelude: checkoutLines(context.taskId, code) }) });
     const startedAt = Date.now();
     const remote: RemoteRun = { executor: 'ssh', host: link.name, spool, pgid };
     const ending = new Ending(run, startedAt);
@@ -218,92 +190,7 @@ export class SshExecutor implements Executor {
   }
 
   private async collect(link: HostLink, spool: string, run: ExecutorRun, end: RemoteEnd, ending: Ending, startedAt: number): Promise<ExecutorOutcome> {
-    const tail = createOutputTail();
-    const truncated = { stdout: false, stderr: false };
-    let outputError: string | undefined;
-    try {
-      for (const file of await link.collect(spool, run.outputCapBytes)) {
-        if (file.size < 0) continue;
-        if (file.name === 'stdout' || file.name === 'stderr') {
-          writeFileSync(file.name === 'stdout' ? run.stdoutPath : run.stderrPath, file.bytes);
-          truncated[file.name] = file.size > file.bytes.length;
-          tail.push(file.bytes);
-        } else if (file.name === 'result.json') writeFileSync(run.env.context.resultFile, file.bytes);
-      }
-    } catch (error) {
-      outputError = `its output could not be fetched from ${link.name}: ${error instanceof Error ? error.message : String(error)}`;
-    }
-    const expected = `${run.env.context.marker?.session ?? 'run'}/${run.env.context.marker?.attemptId ?? ''}`;
-    const base = { duration_ms: Date.now() - startedAt, output_tail: tail.text(), truncated, ...(outputError !== undefined && { output_error: outputError }) };
-    if (end.attemptId !== expected) {
-      // Fail closed: an end written for another attempt says nothing of this one.
-      return { ...base, reason: COMMAND_REASONS.failed, exit_code: null, signal: null, error: `the end found on ${link.name} is of attempt ${end.attemptId}, not ${expected}: refused` };
-    }
-    const signalName = end.code > 128 ? signalOf(end.code - 128) : undefined;
-    const exit = signalName === undefined ? { exit_code: end.code, signal: null } : { exit_code: null, signal: signalName };
-    const stop = ending.reason;
-    const reason: CommandReason = stop ?? (end.code === 0 ? COMMAND_REASONS.succeeded : COMMAND_REASONS.failed);
-    const error = describe(reason, exit, run, link.name);
-    return { ...base, reason, ...exit, ...(error !== undefined && { error }) };
+    const files = await link.collect(spool, run.outputCapBytes).catch((error: unknown) => new Error(`its output could not be fetched from ${link.name}: ${error instanceof Error ? error.message : String(error)}`));
+    return judgeEnd(run, files, end, ending, startedAt, link.name);
   }
-}
-
-/** Why an attempt is being stopped (its timeout, or a cancel), and the promises that say so. */
-class Ending {
-  readonly run: ExecutorRun;
-  reason: 'timed_out' | 'cancelled' | undefined;
-  readonly stopped: Promise<void>;
-  readonly cancelled: Promise<void>;
-  private readonly timer: NodeJS.Timeout | undefined;
-  private readonly onAbort: () => void;
-
-  constructor(run: ExecutorRun, startedAt: number) {
-    this.run = run;
-    let stop: () => void = () => undefined;
-    this.stopped = new Promise(resolve => (stop = resolve));
-    let cancel: () => void = () => undefined;
-    this.cancelled = new Promise(resolve => (cancel = resolve));
-    const request = (reason: 'timed_out' | 'cancelled'): void => {
-      this.reason ??= reason;
-      stop();
-      if (reason === 'cancelled') cancel();
-    };
-    this.onAbort = () => request('cancelled');
-    run.signal?.addEventListener('abort', this.onAbort, { once: true });
-    if (run.signal?.aborted === true) this.onAbort();
-    this.timer = run.timeoutMs === undefined ? undefined : setTimeout(() => request('timed_out'), Math.max(0, startedAt + run.timeoutMs - Date.now()));
-  }
-
-  dispose(): void {
-    clearTimeout(this.timer);
-    this.run.signal?.removeEventListener('abort', this.onAbort);
-  }
-}
-
-function describe(reason: CommandReason, exit: { exit_code: number | null; signal: string | null }, run: ExecutorRun, host: string): string | undefined {
-  switch (reason) {
-    case COMMAND_REASONS.succeeded:
-      return undefined;
-    case COMMAND_REASONS.timed_out:
-      return `timed out after ${Math.round((run.timeoutMs ?? 0) / 1000)}s: its process group on ${host} was stopped`;
-    case COMMAND_REASONS.cancelled:
-      return `cancelled: its process group on ${host} was stopped`;
-    default:
-      return exit.signal !== null ? `killed by ${exit.signal} on ${host}` : `exited with code ${exit.exit_code ?? 'unknown'} on ${host}`;
-  }
-}
-
-function signalOf(number: number): string | undefined {
-  return Object.entries(constants.signals).find(([, value]) => value === number)?.[0];
-}
-
-/** The spec file's extension (.md, .json…), so the copy on the host reads as what it is. */
-function specExtension(path: string): string {
-  const name = basename(path);
-  const dot = name.lastIndexOf('.');
-  return dot > 0 ? name.slice(dot) : '';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
 }

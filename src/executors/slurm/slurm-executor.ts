@@ -1,0 +1,189 @@
+// The slurm executor (specs/executors.md): each attempt is a batch job whose script is the spool
+// wrapper's `run` (the command in a process group of its own, its exit code written to the attempt's
+// spool on the filesystem this machine shares with the compute nodes). The end is that file, looked
+// for here; Slurm is asked only whether the job is still there. A job gone without an exit code ended
+// by Slurm's hand: its time limit (timed out), an scancel from outside (failed), or a loss (a node
+// failure, a purge: interrupted, retried without spending an attempt).
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { OrchConfig, RemoteRun } from '../../generated/types.js';
+import { shellQuote } from '../../cli/format/text.js';
+import { COMMAND_REASONS } from '../../runner/outcome.js';
+import type { Executor, ExecutorOutcome, ExecutorRun } from '../executor.js';
+import { ENDED_UNSEEN, Ending, attemptSpool, coordinatorKey, judgeEnd, remoteCommand, sleep, type CollectedFile, type RemoteEnd } from '../remote-attempt.js';
+import { spoolWrapper } from '../spool-wrapper.js';
+import { jobEnding, sbatch, scancel, squeueState } from './slurm-commands.js';
+
+type SlurmConfig = NonNullable<NonNullable<OrchConfig['executors']>['slurm']>;
+
+/** How often the spool is looked at for the exit code (a stat: cheap). */
+const END_POLL_MS = 200;
+/** How often Slurm is asked whether the job is still there. */
+const QUEUE_POLL_MS = 2000;
+/** A job gone from the queue may have written its exit code a moment before (a shared filesystem's caches). */
+const GONE_GRACE_MS = 3000;
+/** After orch's own scancel, how long the job may take to leave the queue. */
+const GONE_AFTER_CANCEL_MS = 60_000;
+/** The cluster's name in records and logs. */
+const CLUSTER = 'slurm';
+
+export class SlurmExecutor implements Executor {
+  private readonly config: SlurmConfig;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly spoolRoot: string;
+
+  constructor(config: SlurmConfig, stateDir: string, env: NodeJS.ProcessEnv) {
+    this.config = config;
+    this.env = env;
+    this.spoolRoot = join(config.spool_dir, coordinatorKey(stateDir));
+  }
+
+  async run(run: ExecutorRun): Promise<ExecutorOutcome> {
+    const began = Date.now();
+    const { spoolName, endId } = attemptSpool(run);
+    const spool = join(this.spoolRoot, spoolName);
+    let job: string;
+    try {
+      rmSync(spool, { recursive: true, force: true }); // a spool serves one attempt: an earlier try's is stale
+      mkdirSync(spool, { recursive: true });
+      const { env, files, argv } = remoteCommand(run, spool);
+      for (const [name, bytes] of Object.entries(files)) writeFileSync(join(spool, name), bytes);
+      writeFileSync(run.stdoutPath, '');
+      writeFileSync(run.stderrPath, '');
+      const script = `#!/bin/sh\nexec sh ${shellQuote(this.wrapper())} run ${shellQuote(spool)} ${shellQuote(endId)} -- ${argv.map(shellQuote).join(' ')}\n`;
+      job = await sbatch(this.sbatchArgs(run, spool), script, { ...this.env, ...env });
+    } catch (error) {
+      return { ...ENDED_UNSEEN, duration_ms: Date.now() - began, error: `the job could not be submitted: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    const startedAt = Date.now();
+    const remote: RemoteRun = { executor: 'slurm', host: CLUSTER, spool, job_id: job };
+    const ending = new Ending(run, startedAt);
+    try {
+      await Promise.race([run.onSpawn?.({ remote }), ending.cancelled]);
+    } catch (error) {
+      await scancel(job, this.env).catch(() => undefined);
+      const why = error instanceof Error ? error.message : String(error);
+      return { ...ENDED_UNSEEN, duration_ms: Date.now() - startedAt, error: `stopped: onSpawn failed (${why}), so its job could not be recorded`, onSpawnError: error };
+    }
+    const end = await this.waitForEnd(job, spool, ending);
+    ending.dispose();
+    const outcome = typeof end === 'object' && 'code' in end ? judgeEnd(run, readSpool(spool, run.outputCapBytes), end, ending, startedAt, `job ${job}`) : this.unseen(end, job, ending, startedAt);
+    rmSync(spool, { recursive: true, force: true });
+    return outcome;
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open: every Slurm command is its own process.
+  }
+
+  /** Cancels the job a dead run left (orch --resume) and removes its spool. */
+  async stopLeftover(remote: RemoteRun): Promise<void> {
+    if (remote.job_id !== undefined && (await squeueState(remote.job_id, this.env)) !== undefined) await scancel(remote.job_id, this.env);
+    if (remote.spool.startsWith(`${this.spoolRoot}/`)) rmSync(remote.spool, { recursive: true, force: true });
+  }
+
+  private sbatchArgs(run: ExecutorRun, spool: string): string[] {
+    const workdir = this.config.workdir ?? run.env.context.worktree?.path ?? run.cwd;
+    const args = [`--job-name=orch-${run.env.context.taskId}`, `--output=${join(spool, 'slurm.out')}`, `--chdir=${workdir}`, '--export=ALL', '--no-requeue'];
+    // Slurm's own limit is a backstop a minute past orch's timeout (orch cancels first, and says why).
+    if (run.timeoutMs !== undefined) args.push(`--time=${Math.ceil(run.timeoutMs / 60_000) + 1}`);
+    if (this.config.partition !== undefined) args.push(`--partition=${this.config.partition}`);
+    return [...args, ...(this.config.sbatch_args ?? [])];
+  }
+
+  /** The wrapper on the shared filesystem, copied there once (by rename: a job never reads half of it). */
+  private wrapper(): string {
+    const { source, path } = spoolWrapper();
+    const target = join(this.config.spool_dir, path);
+    if (!existsSync(target)) {
+      mkdirSync(dirname(target), { recursive: true });
+      const temp = `${target}.${process.pid}.tmp`;
+      writeFileSync(temp, source, { mode: 0o755 });
+      renameSync(temp, target);
+    }
+    return target;
+  }
+
+  /**
+   * The end from the spool; a stop (timeout, cancel) cancels the job first. Else how the job left the
+   * queue without an end: the state slurmctld still knows (TIMEOUT, CANCELLED…), or 'lost'.
+   */
+  private async waitForEnd(job: string, spool: string, ending: Ending): Promise<RemoteEnd | { gone: string } | 'lost' | 'stopped'> {
+    let cancelledAt: number | undefined;
+    let goneAt: number | undefined;
+    let askedAt = Date.now();
+    for (;;) {
+      const end = readEnd(spool);
+      if (end !== undefined) return end;
+      const now = Date.now();
+      if (ending.reason !== undefined && cancelledAt === undefined) {
+        cancelledAt = now;
+        await scancel(job, this.env).catch(() => (cancelledAt = undefined)); // asked again at the next look
+      }
+      if (now - askedAt >= QUEUE_POLL_MS || (goneAt !== undefined && now - goneAt >= GONE_GRACE_MS)) {
+        askedAt = now;
+        const state = await squeueState(job, this.env).catch(() => 'UNKNOWN'); // slurmctld down: not gone
+        if (state === undefined) {
+          goneAt ??= now;
+          if (now - goneAt >= GONE_GRACE_MS) {
+            if (cancelledAt !== undefined) return 'stopped';
+            const known = await jobEnding(job, this.env).catch(() => undefined);
+            return known === undefined ? 'lost' : { gone: known.state };
+          }
+        } else goneAt = undefined;
+      }
+      if (cancelledAt !== undefined && now - cancelledAt > GONE_AFTER_CANCEL_MS) return 'stopped';
+      await Promise.race([sleep(END_POLL_MS), ...(cancelledAt === undefined ? [ending.stopped] : [])]);
+    }
+  }
+
+  private unseen(end: { gone: string } | 'lost' | 'stopped', job: string, ending: Ending, startedAt: number): ExecutorOutcome {
+    const duration_ms = Date.now() - startedAt;
+    if (end === 'stopped') {
+      const how = ending.reason === 'timed_out' ? `timed out after ${Math.round((ending.run.timeoutMs ?? 0) / 1000)}s` : 'cancelled';
+      return { ...ENDED_UNSEEN, reason: ending.reason ?? COMMAND_REASONS.cancelled, duration_ms, error: `${how}: job ${job} was cancelled (scancel)` };
+    }
+    const state = end === 'lost' ? undefined : end.gone;
+    if (state?.startsWith('TIMEOUT') === true) return { ...ENDED_UNSEEN, reason: COMMAND_REASONS.timed_out, duration_ms, error: `job ${job} was ended by Slurm at its time limit` };
+    if (state?.startsWith('CANCELLED') === true) return { ...ENDED_UNSEEN, duration_ms, error: `job ${job} was cancelled outside orch (scancel)` };
+    const lost = `job ${job} left the queue without an exit code (${state === undefined ? 'Slurm no longer knows it' : `JobState ${state}`}): the attempt is lost`;
+    return { ...ENDED_UNSEEN, duration_ms, error: lost, lost };
+  }
+}
+
+/** The wrapper's exitcode line of a spool, if written. */
+function readEnd(spool: string): RemoteEnd | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(spool, 'exitcode'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const match = /^(\d+) (\S+)\n?$/.exec(text);
+  return match === null ? undefined : { code: Number(match[1]), attemptId: match[2] ?? '' };
+}
+
+/** The spool's output files, each cut at `cap` bytes (read no further), as the ssh executor collects them. */
+function readSpool(spool: string, cap: number): CollectedFile[] {
+  return ['stdout', 'stderr', 'result.json'].map(name => {
+    let fd: number;
+    try {
+      fd = openSync(join(spool, name), 'r');
+    } catch {
+      return { name, size: -1, bytes: Buffer.alloc(0) };
+    }
+    try {
+      const size = fstatSync(fd).size;
+      const bytes = Buffer.alloc(Math.min(size, cap));
+      let at = 0;
+      while (at < bytes.length) {
+        const read = readSync(fd, bytes, at, bytes.length - at, at);
+        if (read === 0) break;
+        at += read;
+      }
+      return { name, size, bytes: bytes.subarray(0, at) };
+    } finally {
+      closeSync(fd);
+    }
+  });
+}
