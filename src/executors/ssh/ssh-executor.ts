@@ -171,13 +171,17 @@ export class SshExecutor implements Executor {
     const ended = link.waitEnd(spoolName);
     let killedAt: number | undefined;
     let asking = false;
+    // A kill that failed (the host refuses at once) is asked again at the next look, not at once: a
+    // resolved `stopped` in every race would spawn ssh in a tight loop until the grace ran out.
+    let askedAt = -Infinity;
     for (;;) {
       const waits: Promise<RemoteEnd | 'stop' | 'check'>[] = [ended, sleep(LOST_CHECK_MS).then(() => 'check' as const)];
-      if (killedAt === undefined && !asking) waits.push(ending.stopped.then(() => 'stop' as const));
+      if (killedAt === undefined && !asking && Date.now() - askedAt >= LOST_CHECK_MS) waits.push(ending.stopped.then(() => 'stop' as const));
       const next = await Promise.race(waits);
       if (typeof next === 'object') return next;
       if (next === 'stop') {
         asking = true;
+        askedAt = Date.now();
         // Unreachable now: asked again at the next look; the end (or the loss) comes through the watch.
         link.kill(spool, (ending.run.killGraceMs ?? DEFAULT_KILL_GRACE_MS) / 1000).then(
           () => (killedAt = Date.now()),
