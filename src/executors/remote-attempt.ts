@@ -8,7 +8,7 @@ import { constants, hostname } from 'node:os';
 import { buildCommandEnv, type OrchEnvName } from '../runner/command-env.js';
 import { COMMAND_REASONS, type CommandReason } from '../runner/outcome.js';
 import { createOutputTail } from '../runner/output-sink.js';
-import type { ExecutorOutcome, ExecutorRun } from './executor.js';
+import type { ExecutorOutcome, ExecutorRun, FollowedRun } from './executor.js';
 
 /** How an attempt ended on the far side: the wrapper's exit code line. */
 export interface RemoteEnd {
@@ -33,14 +33,18 @@ export function coordinatorKey(stateDir: string): string {
 /** An end that could not be seen (lost, or killed without a word): no code, no output. */
 export const ENDED_UNSEEN = { reason: COMMAND_REASONS.failed, exit_code: null, signal: null, output_tail: '', truncated: { stdout: false, stderr: false } } as const;
 
-/** The ORCH_* variables that name files of this machine: on the far side they name the spool's, or nothing. */
-const LOCAL_ONLY: readonly OrchEnvName[] = ['ORCH_RECORD_FILE', 'ORCH_WORKTREE', 'ORCH_BASE_SHA'];
+/**
+ * The ORCH_* variables that name files of this machine: on the far side they name the spool's, or
+ * nothing. ORCH_STATE_DIR is also the local session marker: a remote command carrying it would be taken
+ * for a dead run's local orphan (and stopped) when its host is this machine, although --resume follows it.
+ */
+const LOCAL_ONLY: readonly OrchEnvName[] = ['ORCH_RECORD_FILE', 'ORCH_WORKTREE', 'ORCH_BASE_SHA', 'ORCH_STATE_DIR'];
 
 /**
  * The attempt's spool folder name, `<generation>.<attempt>.<task>` (unique per attempt of a task: ids
  * hold no slash), and the id written with its end, `<run>/<task>/<generation>/<attempt>`.
  */
-export function attemptSpool(run: ExecutorRun): { spoolName: string; endId: string } {
+export function attemptSpool(run: FollowedRun): { spoolName: string; endId: string } {
   const context = run.env.context;
   const attemptId = context.marker?.attemptId ?? `${context.taskId}/0/${context.attempt}`;
   const [, generation = '0', n = '0'] = attemptId.split('/').slice(-3);
@@ -77,7 +81,7 @@ export function remoteCommand(run: ExecutorRun, spool: string, worktree?: { loca
  * be read), the end refused when it names another attempt (fail closed), 128+N read as signal N, and
  * a stop this side asked for (timeout, cancel) as the reason.
  */
-export function judgeEnd(run: ExecutorRun, files: CollectedFile[] | Error, end: RemoteEnd, ending: Ending, startedAt: number, where: string): ExecutorOutcome {
+export function judgeEnd(run: FollowedRun, files: CollectedFile[] | Error, end: RemoteEnd, ending: Ending, startedAt: number, where: string): ExecutorOutcome {
   const tail = createOutputTail();
   const truncated = { stdout: false, stderr: false };
   let outputError = files instanceof Error ? files.message : undefined;
@@ -107,14 +111,14 @@ export function judgeEnd(run: ExecutorRun, files: CollectedFile[] | Error, end: 
 
 /** Why an attempt is being stopped (its timeout, or a cancel), and the promises that say so. */
 export class Ending {
-  readonly run: ExecutorRun;
+  readonly run: FollowedRun;
   reason: 'timed_out' | 'cancelled' | undefined;
   readonly stopped: Promise<void>;
   readonly cancelled: Promise<void>;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly onAbort: () => void;
 
-  constructor(run: ExecutorRun, startedAt: number) {
+  constructor(run: FollowedRun, startedAt: number) {
     this.run = run;
     let stop: () => void = () => undefined;
     this.stopped = new Promise(resolve => (stop = resolve));
@@ -137,7 +141,7 @@ export class Ending {
   }
 }
 
-function describeEnd(reason: CommandReason, exit: { exit_code: number | null; signal: string | null }, run: ExecutorRun, host: string): string | undefined {
+function describeEnd(reason: CommandReason, exit: { exit_code: number | null; signal: string | null }, run: FollowedRun, host: string): string | undefined {
   switch (reason) {
     case COMMAND_REASONS.succeeded:
       return undefined;

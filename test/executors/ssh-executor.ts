@@ -33,14 +33,17 @@ async function hosts(t: Test, ...aliases: string[]): Promise<SshdHandle[]> {
   return Promise.all(aliases.map(alias => startSshd(t, { alias, env: { SHLVL: '1' } })));
 }
 
-/** Every process whose environment names this test's project (so: every remote command it started). */
+/**
+ * Every process whose environment names this test's project (so: every remote command it started: its
+ * artifacts folder is its spool, under the test's dir).
+ */
 function commandsOf(root: string): number[] {
-  const needle = `ORCH_STATE_DIR=${join(root, '.isollm')}`;
+  const prefix = `ORCH_ARTIFACTS_DIR=${root}/`;
   const pids: number[] = [];
   for (const [pid, stat] of processTable()) {
     if (stat.state === 'Z') continue;
     try {
-      if (readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(needle)) pids.push(pid);
+      if (readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').some(entry => entry.startsWith(prefix))) pids.push(pid);
     } catch {
       // gone, or not ours
     }
