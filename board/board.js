@@ -34,6 +34,8 @@ async function api(path, init = {}) {
 function card(task) {
   const node = element('button', { class: 'card', type: 'button', 'data-task': task.id, 'data-state': task.state }, element('span', { class: 'id' }, task.id), ' ', task.title ?? '');
   if (task.waiting_for) node.append(element('span', { class: 'why' }, task.waiting_for));
+  // Where its open attempt runs, when that is another machine (a host of the ssh pool, the Slurm cluster).
+  if (task.host) node.append(element('span', { class: 'host' }, `on ${task.host}`));
   node.addEventListener('click', () => void openTask(task.id));
   return node;
 }
@@ -86,7 +88,7 @@ async function openTask(id, scroll = true) {
   $('#detail-title').textContent = `${task.id}: ${task.title}`;
   $('#detail-state').textContent = `${task.state}${task.awaiting ? ` — waiting for you (${task.awaiting.kind}): ${task.awaiting.reason}` : ''} · rev ${task.rev} · $${(task.cost?.usd ?? 0).toFixed(2)}`;
   $('#detail-steps').replaceChildren(...(task.steps ?? []).map(step => element('li', {}, `${step.id} ${step.state}: ${step.title ?? step.goal ?? ''}`)));
-  $('#detail-attempts tbody').replaceChildren(...(task.attempts ?? []).map(a => element('tr', {}, element('td', {}, a.n), element('td', {}, a.phase), element('td', {}, a.step ?? ''), element('td', {}, a.reason ?? 'running'), element('td', {}, a.cost_usd === null ? '' : `$${a.cost_usd.toFixed(2)}`))));
+  $('#detail-attempts tbody').replaceChildren(...(task.attempts ?? []).map(a => element('tr', {}, element('td', {}, a.n), element('td', {}, a.phase), element('td', {}, a.step ?? ''), element('td', {}, a.host ?? ''), element('td', {}, a.reason ?? 'running'), element('td', {}, a.cost_usd === null ? '' : `$${a.cost_usd.toFixed(2)}`))));
   $('#detail-history').replaceChildren(...(task.history ?? []).map(h => element('li', {}, `${h.at.slice(11, 19)} ${h.from} → ${h.to} (${h.actor}): ${h.reason}`)));
   // The change, for a task with a branch (isolation worktree): asked of git again only when the record moved.
   const seen = `${task.id}@${task.rev}`;

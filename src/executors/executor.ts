@@ -12,9 +12,16 @@ import { SlurmExecutor } from './slurm/slurm-executor.js';
 /** What the record says of where an attempt runs: a local process, or a remote one. */
 export type AttemptPlace = Pick<Attempt, 'process' | 'remote'>;
 
-export interface ExecutorRun extends Omit<RunCommandOptions, 'env' | 'onSpawn'> {
+/**
+ * What following a command that runs already needs (its end, its output, its stop): the part of a
+ * run that does not start anything.
+ */
+export interface FollowedRun extends Pick<RunCommandOptions, 'stdoutPath' | 'stderrPath' | 'outputCapBytes' | 'timeoutMs' | 'signal' | 'killGraceMs' | 'clock'> {
   /** The environment's parts: each executor builds the command's environment from them. */
   env: { base: NodeJS.ProcessEnv; context: OrchCommandContext; extra: Record<string, string> };
+}
+
+export interface ExecutorRun extends Omit<RunCommandOptions, 'env' | 'onSpawn'>, FollowedRun {
   /** The host of the task's last attempt of this phase (a remote executor prefers it while it is up). */
   preferredHost?: string | undefined;
   /** Called as soon as the command runs, with where; the command is stopped when it throws. */
@@ -31,6 +38,13 @@ export interface ExecutorOutcome extends RunOutcome {
 
 export interface Executor {
   run(run: ExecutorRun): Promise<ExecutorOutcome>;
+  /**
+   * Follows a command a dead run started (orch --resume) to its end, as run() would have: its exit
+   * code, output and work, or `lost`. Absent where a command cannot outlive its orchestrator (local:
+   * its output went through pipes that died with it), and such a command is stopped instead.
+   * `startedAt` (epoch ms, from the record) is when it started: its timeout counts from then.
+   */
+  follow?(remote: RemoteRun, run: FollowedRun, startedAt: number): Promise<ExecutorOutcome>;
   close(): Promise<void>;
 }
 
@@ -62,9 +76,12 @@ export class Executors {
     return name === 'local' ? localExecutor : this.remote(name);
   }
 
-  /** Stops what a dead run's attempt left running on a host or cluster (orch --resume). */
-  async stopLeftover(remote: RemoteRun): Promise<void> {
-    await this.remote(remote.executor).stopLeftover(remote);
+  /** The executor that can follow a dead run's remote attempt, if its config still names one. */
+  follower(remote: RemoteRun): Required<Pick<Executor, 'follow'>> | undefined {
+    const executors = this.config().executors;
+    if (executors?.[remote.executor] === undefined) return undefined;
+    const executor = this.remote(remote.executor);
+    return executor.follow === undefined ? undefined : { follow: executor.follow.bind(executor) };
   }
 
   async close(): Promise<void> {

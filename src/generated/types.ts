@@ -1148,6 +1148,10 @@ export interface Attempt {
   remote?: RemoteRun;
   run_id?: string;
   /**
+   * The run that followed this attempt's remote command to its end after the run that started it (run_id) died: orch --resume takes over a command still running on a host or in a Slurm job instead of stopping it.
+   */
+  adopted_by?: string;
+  /**
    * The spec_hash of the spec this attempt's command was built from: a task is DONE only for a spec its last command saw.
    */
   spec_hash?: string;

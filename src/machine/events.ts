@@ -73,6 +73,8 @@ export type TaskEvent =
       readonly checkpoint?: string;
       /** The merge of the task's branch this quality gate attempt landed on the target (merge branch or queue). */
       readonly merge?: MergeLanded;
+      /** The run that followed the attempt to its end after the run that started it died (orch --resume). */
+      readonly adopted_by?: string;
     }
   /** orch: the task's deadline_at has passed. */
   | { readonly type: 'deadline_passed' }

@@ -65,6 +65,7 @@ function closeAttempt(d: Draft, attempt: Attempt, ev: AttemptFinished): void {
   attempt.retryable = ev.retryable;
   attempt.exit_code = ev.exit_code;
   attempt.signal = ev.signal;
+  if (ev.adopted_by !== undefined) attempt.adopted_by = ev.adopted_by;
   if (result?.outcome !== undefined) attempt.outcome = result.outcome;
   if (ev.reason !== 'succeeded') attempt.error = errorText(ev);
   // The model the client reports is what the API served; the one asked for is kept beside it when they differ.

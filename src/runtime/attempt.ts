@@ -9,12 +9,12 @@ import type { Clock } from '../clock.js';
 import { isOrchError } from '../errors.js';
 import type { PhaseRun, TaskEvent } from '../machine/transition.js';
 import type { ResolvedWorkflow } from '../machine/workflow.js';
-import { attemptArtifacts } from '../runner/artifacts.js';
+import { attemptArtifacts, type AttemptArtifacts } from '../runner/artifacts.js';
 import { classifyFailure } from '../runner/classify.js';
 import { renderArgs } from '../runner/command-env.js';
 import { readCommandResult } from '../runner/result-file.js';
 import { judgeAgentRun, readAgentOutput } from './agent-run.js';
-import type { AttemptPlace, Executor } from '../executors/executor.js';
+import type { AttemptPlace, Executor, ExecutorOutcome } from '../executors/executor.js';
 import { attemptMarkerId } from '../runner/session-marker.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import { crashPoint } from '../testing/crash-points.js';
@@ -83,15 +83,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
     ...(phase.model !== undefined && { model: phase.model }),
     ...(phase.provider !== undefined && { provider: phase.provider }),
   };
-  const finished = (outcome: { reason: AttemptReason; exit_code: number | null; signal: string | null }, extra: Partial<AttemptFinishedEvent>): AttemptFinishedEvent => ({
-    type: 'attempt_finished',
-    n,
-    reason: outcome.reason,
-    retryable: false,
-    exit_code: outcome.exit_code,
-    signal: outcome.signal,
-    ...extra,
-  });
+  const finished = finishedOf(n);
 
   if (options.setupError !== undefined) {
     await options.onStarted(attempt);
@@ -179,8 +171,45 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   if (outcome.onSpawnError !== undefined) throw outcome.onSpawnError;
   if (!spawned) await options.onStarted(attempt); // never ran (missing binary…): the attempt is still recorded
 
+  return judgeOutcome({ n, outcome, phase: run.phase, workflow, clock, shuttingDown: options.isShuttingDown(), artifacts });
+}
+
+/** attempt_finished of attempt `n`: not retryable unless `extra` says so. */
+function finishedOf(n: number) {
+  return (end: { reason: AttemptReason; exit_code: number | null; signal: string | null }, extra: Partial<AttemptFinishedEvent>): AttemptFinishedEvent => ({
+    type: 'attempt_finished',
+    n,
+    reason: end.reason,
+    retryable: false,
+    exit_code: end.exit_code,
+    signal: end.signal,
+    ...extra,
+  });
+}
+
+export interface JudgeInput {
+  n: number;
+  outcome: ExecutorOutcome;
+  phase: PhaseName;
+  workflow: ResolvedWorkflow;
+  clock: Clock;
+  /** The orchestrator is shutting down: a command stopped for that was interrupted, not cancelled. */
+  shuttingDown: boolean;
+  artifacts: Pick<AttemptArtifacts, 'stdout' | 'stderr' | 'result'>;
+}
+
+/**
+ * The attempt_finished event of a command that has ended (run here, or followed to its end after a
+ * restart): its result file read, its output read by its agent client's adapter, its failure classified.
+ */
+export async function judgeOutcome(input: JudgeInput): Promise<AttemptFinishedEvent> {
+  const { n, outcome, clock, artifacts } = input;
+  const phase = input.workflow.phases[input.phase];
+  const finished = finishedOf(n);
+  const known = input.phase === 'quality_gate' ? undefined : adapterFor(phase.provider);
+  const client = known?.provider === 'command' ? undefined : known;
   if (outcome.lost !== undefined) return finished({ ...outcome, reason: 'interrupted' }, { retryable: true, error: outcome.lost });
-  if (outcome.reason === 'cancelled' && options.isShuttingDown()) {
+  if (outcome.reason === 'cancelled' && input.shuttingDown) {
     return finished({ ...outcome, reason: 'interrupted' }, { retryable: true, error: 'stopped by the orchestrator shutting down' });
   }
   const read = await readCommandResult(artifacts.result);
@@ -188,7 +217,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   // its own business (and not read at all: it costs nothing on the hot path).
   if (client !== undefined) {
     const output = readAgentOutput(artifacts.stdout, artifacts.stderr);
-    const judged = judgeAgentRun({ adapter: client, outcome, output, read, phase: run.phase, resultFile: artifacts.result, retry: phase.retry, now: clock.now() });
+    const judged = judgeAgentRun({ adapter: client, outcome, output, read, phase: input.phase, resultFile: artifacts.result, retry: phase.retry, now: clock.now() });
     return finished({ ...outcome, reason: judged.reason }, judged.extra);
   }
   let result: CommandResult | undefined = read.result;
@@ -202,9 +231,9 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptFinish
   } else if (reason === 'succeeded' && result?.outcome === 'failed') {
     reason = 'failed';
     error = result.reason ?? 'the command reported outcome "failed"';
-  } else if (reason === 'succeeded' && isDecisionPhase(run.phase)) {
+  } else if (reason === 'succeeded' && isDecisionPhase(input.phase)) {
     // Fail closed: a plan or a review that produced no decision has failed, whatever its exit code.
-    const judged = resolvePhaseResult({ phase: run.phase, fromFile: result, resultFile: artifacts.result, report: {} });
+    const judged = resolvePhaseResult({ phase: input.phase, fromFile: result, resultFile: artifacts.result, report: {} });
     if (judged.problem !== undefined) {
       reason = 'failed';
       error = judged.problem;

@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { OrchConfig, RemoteRun, TaskRecord, Worktree } from '../generated/types.js';
+import type { Attempt, OrchConfig, TaskRecord, Worktree } from '../generated/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { isOrchError, OrchError } from '../errors.js';
 import { DEFAULT_MAX_INTERRUPTIONS, DEFAULT_WORKFLOW, resolveWorkflow, type ResolvedWorkflow } from '../machine/workflow.js';
@@ -26,6 +26,7 @@ import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
 import { runAttempt, type AttemptFinishedEvent, type AttemptOptions } from './attempt.js';
+import { followAttempt } from './follow-attempt.js';
 import { Executors } from '../executors/executor.js';
 import { mergeThroughGate } from './merge-step.js';
 import { changedFilesOf, checkpoint, ensureWorktree, isolationOf, isTopOfRepository, planWorktree, removeWorktreeIfClean, repoFolder, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
@@ -98,6 +99,8 @@ export class Engine {
   /** Where attempts run (local, an ssh pool): made on first use, closed by closeExecutors(). */
   private readonly executors: Executors;
   private readonly running = new Map<string, Running>();
+  /** Remote attempts a dead run left, to be followed to their end once the run starts (orch --resume). */
+  private readonly toFollow: { record: TaskRecord; attempt: Attempt }[] = [];
   /** Whether the project root is the top of a git work tree (default isolation), looked at once a run. */
   private atTopOfRepository: Promise<boolean> | undefined;
   /** The repository of task worktrees, asked of git once a run rather than before and after every attempt. */
@@ -161,9 +164,17 @@ export class Engine {
     this.executors = new Executors(() => this.config, options.paths.stateDir, options.env ?? process.env);
   }
 
-  /** Stops a dead run's command on a host (orch --resume); throws when the host cannot be reached. */
-  async stopRemoteLeftover(remote: RemoteRun): Promise<void> {
-    await this.executors.stopLeftover(remote);
+  /**
+   * Takes over a remote attempt a dead run left open (orch --resume): its command runs on (on its host,
+   * in its job), and this run follows it to its end once it starts, then judges, checkpoints and
+   * records that end as for an attempt of its own. False when its executor cannot follow it (it is
+   * then stopped, and the attempt interrupted).
+   */
+  followLeftover(record: TaskRecord, attempt: Attempt): boolean {
+    if (attempt.remote === undefined || this.executors.follower(attempt.remote) === undefined) return false;
+    this.keep(record);
+    this.toFollow.push({ record, attempt });
+    return true;
   }
 
   /** Closes the executors' connections (the run has ended: nothing of it runs). */
@@ -179,6 +190,7 @@ export class Engine {
     this.stayAlive = options.stayAlive === true;
     this.inRunLoop = true;
     await this.workers.open();
+    for (const { record, attempt } of this.toFollow.splice(0)) this.follow(record, attempt);
     await this.configWatch.baseline();
     signal?.addEventListener('abort', () => this.wake(), { once: true });
     try {
@@ -1101,6 +1113,53 @@ export class Engine {
   }
 
   /**
+   * Follows a dead run's remote attempt (followLeftover) to its end, in the worker it ran in (or any free
+   * one): the task counts as running meanwhile, and the end is settled as launch() settles its own.
+   */
+  private follow(record: TaskRecord, attempt: Attempt): void {
+    const remote = attempt.remote;
+    const follower = remote === undefined ? undefined : this.executors.follower(remote);
+    if (remote === undefined || follower === undefined) return;
+    const controller = new AbortController();
+    const worker = this.workers.take(attempt.worker);
+    const worktree = record.worktree;
+    const run = { phase: attempt.phase, step_id: attempt.step_id };
+    const done = (async () => {
+      if (worker !== undefined) this.workers.busy(worker, record.id, attempt.phase);
+      const where = remote.job_id === undefined ? `${remote.host} (process group ${remote.pgid ?? '?'})` : `${remote.host} (job ${remote.job_id})`;
+      await this.log({ category: 'task', level: 'info', task_id: record.id, message: `Attempt ${attempt.n} of task ${record.id} (${attempt.phase}) still runs on ${where}, started by run ${attempt.run_id}: this run follows it to its end` });
+      const followed = await followAttempt({
+        paths: this.options.paths,
+        record,
+        attempt,
+        remote,
+        workflow: this.workflowFor(record),
+        follower,
+        outputCapBytes: this.config.output_cap_bytes ?? DEFAULT_OUTPUT_CAP_BYTES,
+        clock: this.clock,
+        env: this.options.env ?? process.env,
+        signal: controller.signal,
+        isShuttingDown: () => this.stopping,
+      });
+      const attemptEvent = { ...followed, adopted_by: this.options.runId };
+      const event = worktree !== undefined ? await this.checkpointAfter(record, run, attempt.n, worktree, attemptEvent) : attemptEvent;
+      if (worker !== undefined) this.workers.ended(worker, record.id, attempt.phase, event);
+      await this.applyUntilLanded(record.id, event);
+      if (worktree !== undefined) await this.removeWorktreeOfDone(record.id, worktree);
+    })()
+      .catch(async (error: unknown) => {
+        if (worker !== undefined) this.workers.failed(worker, error);
+        await this.reportOnce(`${record.id}:crash:${String(error)}`, `Task ${record.id}: ${(error as Error).message ?? String(error)}`, [], record.id).catch(() => undefined);
+      })
+      .finally(() => {
+        if (worker !== undefined) this.workers.release(worker);
+        this.running.delete(record.id);
+        this.wake();
+      });
+    this.running.set(record.id, { controller, done });
+  }
+
+  /**
    * Isolation worktree (src/worktree/task-worktree.ts): the task's worktree is planned and recorded the
    * first time, before it is made (with the task's start when it is NEW: that write then creates or
    * starts the record), then made or adopted, and reset to its last checkpoint, so every attempt starts
@@ -1161,7 +1220,7 @@ export class Engine {
    * checkpoint), named on the attempt. A checkpoint that cannot be made fails the attempt (retryable):
    * work that is not saved does not count as done.
    */
-  private async checkpointAfter(record: TaskRecord, run: PhaseRun, n: number, worktree: Worktree, event: AttemptFinishedEvent): Promise<AttemptFinishedEvent> {
+  private async checkpointAfter(record: TaskRecord, run: Pick<PhaseRun, 'phase' | 'step_id'>, n: number, worktree: Worktree, event: AttemptFinishedEvent): Promise<AttemptFinishedEvent> {
     if (run.phase !== 'implement' || event.reason !== 'succeeded') return event;
     const step = run.step_id === undefined ? '' : ` step ${run.step_id}`;
     try {

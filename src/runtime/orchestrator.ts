@@ -63,22 +63,22 @@ export interface Orchestrator {
 }
 
 /**
- * Attempts still open in the records belong to a run that is gone (we hold the session now): stop
- * their process groups, after checking they are the same processes, and mark them interrupted.
+ * Attempts still open in the records belong to a run that is gone (we hold the session now). One on a
+ * host or in a Slurm job runs on there, its end written to its spool: this run follows it. The others
+ * are stopped (their process groups, after checking they are the same processes) and marked interrupted.
  */
 async function recoverOpenAttempts(engine: Engine, records: readonly TaskRecord[], report: (level: 'warning', message: string) => Promise<void>): Promise<string[]> {
   const interrupted: string[] = [];
   for (const doc of records) {
     const attempt = openAttempt(doc);
     if (attempt === undefined) continue;
+    if (engine.followLeftover(doc, attempt)) continue;
     crashPoint('resume.before-stop');
     if (attempt.process !== undefined) await stopProcessGroup(attempt.process, DEFAULT_KILL_GRACE_MS);
-    // On a host: stopped there through its wrapper. A host that cannot be reached is said, not waited for.
+    // On a host or cluster the config no longer names (else it was followed): it cannot be reached.
     if (attempt.remote !== undefined) {
-      const { host, spool, pgid } = attempt.remote;
-      await engine.stopRemoteLeftover(attempt.remote).catch((error: unknown) =>
-        report('warning', `Could not stop attempt ${attempt.n} of task ${doc.id} on ${host} (process group ${pgid ?? '?'}, spool ${spool}): ${error instanceof Error ? error.message : String(error)}`),
-      );
+      const { executor, host, spool } = attempt.remote;
+      await report('warning', `Attempt ${attempt.n} of task ${doc.id} ran on ${host} (spool ${spool}), but the config has no executors.${executor} now: it may still run there; the attempt is given up as interrupted`);
     }
     crashPoint('resume.before-interrupt');
     engine.adopt(doc);

@@ -3,8 +3,8 @@
 //
 // "Its own": a task is this run's when the run wrote its record (the rev moved from the one it found
 // at its start, or the run created it); cost, tokens and attempts are those of the attempts it started
-// (their run_id). A resume that did nothing touched nothing and spent nothing, whatever the state dir
-// holds from the runs before it.
+// (their run_id) or followed to their end after a crash (adopted_by). A resume that did nothing touched
+// nothing and spent nothing, whatever the state dir holds from the runs before it.
 import { rmdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { RunSummaryFile, TaskRecord } from '../generated/types.js';
@@ -137,7 +137,7 @@ export class RunReport {
     // Before open() the run has written no record: it touched nothing.
     const touched = found === undefined ? [] : [...records].filter(record => found.get(record.id) !== record.rev).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const tasks = touched.map(record => {
-      const attempts = record.attempts.filter(attempt => attempt.run_id === runId);
+      const attempts = record.attempts.filter(attempt => attempt.run_id === runId || attempt.adopted_by === runId);
       const lastError = record.state === 'FAILED' || record.state === 'AWAITING_HUMAN' ? record.last_error?.message : undefined;
       return {
         id: record.id,

@@ -90,8 +90,10 @@ export class WorkerPool {
     }
   }
 
-  take(): string | undefined {
-    return this.free.shift();
+  /** A free slot: `preferred` when it is free (a followed attempt's own), else the first. */
+  take(preferred?: string): string | undefined {
+    const at = preferred === undefined ? -1 : this.free.indexOf(preferred);
+    return at >= 0 ? this.free.splice(at, 1)[0] : this.free.shift();
   }
 
   hasFree(): boolean {

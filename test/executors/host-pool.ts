@@ -56,3 +56,19 @@ t.test('a waiter gets the slot another attempt gives back, and gives up when its
   controller.abort();
   await t.rejects(cancelled, 'aborted while waiting');
 });
+
+t.test("hold takes a slot of a named host whatever its load (a followed attempt's): the others see it taken", async t => {
+  const now = { ms: 0 };
+  const p = new HostPool([{ name: 'a', slots: 1 }, { name: 'b', slots: 1 }], () => now.ms);
+  p.markDown('a', 'not reached yet');
+  const followed = p.hold('a');
+  t.equal(followed.host, 'a', 'held on a down host: its command runs there already');
+  p.markUp('a');
+  t.equal(p.tryAcquire('a')?.host, 'b', 'a is full: a new attempt goes to b');
+  const over = p.hold('b');
+  t.match(p.view(), [{ name: 'a', running: 1 }, { name: 'b', running: 2 }], 'over the cap when two commands run there');
+  over.release();
+  followed.release();
+  t.equal(p.tryAcquire('a')?.host, 'a', 'given back: a takes new work again');
+  t.throws(() => p.hold('gone'), /no host gone/, 'a host not in the pool');
+});

@@ -1,35 +1,71 @@
-// kill -9 of the coordinator while a task runs as a Slurm job, then `orch --resume`: the dead run's job
-// is cancelled, the task runs again as a new job, and nothing of the first job runs on.
-import t from 'tap';
+// kill -9 of the coordinator while a task runs as a Slurm job, then `orch --resume`: the job runs on
+// and the new run follows it to its end (PRODUCT.md §16, issue 17: "orch restarted while jobs run picks
+// them up"). Its work is neither thrown away nor run twice, whether it ends while the new run follows
+// it or ended while no orchestrator ran.
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readTaskRecord } from '../fixtures/project.js';
 import { ORCH_BIN, runCli } from '../fixtures/run-cli.js';
-import { startSlurm } from '../fixtures/slurm.js';
+import { startSlurm, type SlurmCluster } from '../fixtures/slurm.js';
 import { slurmProject } from '../fixtures/slurm-project.js';
 import { waitFor } from '../fixtures/wait-for.js';
 
 const record = readTaskRecord;
+// Each job counts its start in `started`, then waits for the test's `gate` before it says it is done.
+const LINE = 'echo start >> started; while [ ! -e gate ]; do sleep 0.05; done; echo job-output; exit 0';
 
-t.test('kill -9 of orch while its job runs; --resume cancels that job and runs the task again', async t => {
-  const cluster = await startSlurm(t);
-  // The first job marks its working folder and runs for ever; the next finds the mark and ends.
-  const line = 'if [ -e first-job-ran ]; then exit 0; fi; touch first-job-ran; while :; do sleep 0.1; done';
-  const { root, env } = slurmProject(t, cluster, line, { max_attempts: 2, base_delay_s: 0.01, max_delay_s: 0.05, jitter: 0 }, ['R1']);
+/** A project whose task R1 runs as a job; orch is killed by SIGKILL while that job runs. Returns the job id. */
+async function killWhileJobRuns(t: Test, cluster: SlurmCluster): Promise<{ root: string; env: NodeJS.ProcessEnv; job: string }> {
+  const { root, env } = slurmProject(t, cluster, LINE, { max_attempts: 2, base_delay_s: 0.01, max_delay_s: 0.05, jitter: 0 }, ['R1']);
   const orch = spawn(process.execPath, [ORCH_BIN, '--once'], { cwd: root, env, stdio: 'ignore' });
   t.teardown(() => {
     if (orch.exitCode === null) orch.kill('SIGKILL');
   });
   const job = await waitFor('the job to be recorded', () => record(root, 'R1')?.attempts.find(a => a.remote?.job_id !== undefined)?.remote?.job_id, 60_000);
   await cluster.untilJob(job, ['RUNNING'], 60_000);
+  await waitFor('the job to have started its command', () => existsSync(join(root, 'started')), 60_000);
   orch.kill('SIGKILL');
   await new Promise(resolve => orch.once('exit', resolve));
   t.equal(await cluster.squeue(job), 'RUNNING', 'the job runs on after the coordinator died');
+  return { root, env, job };
+}
 
-  const resumed = await runCli(['--resume', '--once'], { cwd: root, env, timeoutMs: 120_000 });
-  t.equal(resumed.code, 0, resumed.stderr);
-  t.equal(await cluster.squeue(job), undefined, 'the dead run\'s job was cancelled');
-  const attempts = record(root, 'R1')?.attempts.filter(a => a.phase === 'implement') ?? [];
-  t.match(attempts, [{ reason: 'interrupted', remote: { job_id: job } }, { reason: 'succeeded', remote: { executor: 'slurm' } }]);
-  t.not(attempts[1]?.remote?.job_id, job, 'the task ran again as a new job');
-  t.equal(record(root, 'R1')?.state, 'DONE');
+/** The task ended DONE with its one job's attempt, followed by a later run, the job's output kept. */
+function ranOnce(t: Test, root: string, job: string): void {
+  const done = record(root, 'R1');
+  t.equal(done?.state, 'DONE');
+  const attempts = done?.attempts.filter(a => a.phase === 'implement') ?? [];
+  t.equal(attempts.length, 1, 'one attempt: the job was not run again');
+  const [attempt] = attempts;
+  t.match(attempt, { reason: 'succeeded', exit_code: 0, remote: { executor: 'slurm', job_id: job } });
+  t.ok(attempt?.adopted_by !== undefined && attempt.adopted_by !== attempt.run_id, 'the attempt names the run that followed it');
+  t.equal(readFileSync(join(root, 'started'), 'utf8'), 'start\n', 'the command started once');
+  t.match(readFileSync(join(root, '.isollm', attempt?.artifacts_dir ?? '', 'stdout.log'), 'utf8'), 'job-output', "the job's output is the attempt's");
+}
+
+t.test('Slurm jobs outlive their coordinator', async t => {
+  t.setTimeout(300_000);
+  const cluster = await startSlurm(t);
+
+  t.test('--resume follows a job that still runs to its end', async t => {
+    const { root, env, job } = await killWhileJobRuns(t, cluster);
+    const resumed = runCli(['--resume', '--once'], { cwd: root, env, timeoutMs: 120_000 });
+    await waitFor('the resumed run to say it follows the job', () => readFileSync(join(root, 'ORCHESTRATOR_RUN_LOG.md'), 'utf8').includes(`(job ${job}), started by run`), 60_000);
+    t.equal(await cluster.squeue(job), 'RUNNING', 'the job was not cancelled');
+    writeFileSync(join(root, 'gate'), '');
+    const result = await resumed;
+    t.equal(result.code, 0, result.stderr);
+    ranOnce(t, root, job);
+  });
+
+  t.test('--resume takes the end of a job that ended while no orchestrator ran', async t => {
+    const { root, env, job } = await killWhileJobRuns(t, cluster);
+    writeFileSync(join(root, 'gate'), '');
+    await waitFor('the job to leave the queue', async () => (await cluster.squeue(job)) === undefined, 60_000);
+    const result = await runCli(['--resume', '--once'], { cwd: root, env, timeoutMs: 120_000 });
+    t.equal(result.code, 0, result.stderr);
+    ranOnce(t, root, job);
+  });
 });

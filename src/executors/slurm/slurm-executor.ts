@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import type { OrchConfig, RemoteRun } from '../../generated/types.js';
 import { shellQuote } from '../../cli/format/text.js';
 import { COMMAND_REASONS } from '../../runner/outcome.js';
-import type { Executor, ExecutorOutcome, ExecutorRun } from '../executor.js';
+import type { Executor, ExecutorOutcome, ExecutorRun, FollowedRun } from '../executor.js';
 import { ENDED_UNSEEN, Ending, attemptSpool, coordinatorKey, judgeEnd, remoteCommand, sleep, type CollectedFile, type RemoteEnd } from '../remote-attempt.js';
 import { spoolWrapper } from '../spool-wrapper.js';
 import { jobEnding, sbatch, scancel, squeueState } from './slurm-commands.js';
@@ -65,6 +65,20 @@ export class SlurmExecutor implements Executor {
       const why = error instanceof Error ? error.message : String(error);
       return { ...ENDED_UNSEEN, duration_ms: Date.now() - startedAt, error: `stopped: onSpawn failed (${why}), so its job could not be recorded`, onSpawnError: error };
     }
+    return this.finish(job, spool, run, ending, startedAt);
+  }
+
+  /** Follows the job of a dead run's attempt (orch --resume) to its end: it may have ended meanwhile. */
+  async follow(remote: RemoteRun, run: FollowedRun, startedAt: number): Promise<ExecutorOutcome> {
+    if (remote.job_id === undefined || !remote.spool.startsWith(`${this.spoolRoot}/`)) {
+      const lost = `the attempt names no job of this coordinator's spool (${remote.spool}): it cannot be followed`;
+      return { ...ENDED_UNSEEN, duration_ms: 0, error: lost, lost };
+    }
+    return this.finish(remote.job_id, remote.spool, run, new Ending(run, startedAt), startedAt);
+  }
+
+  /** The job's end (its spool's exit code, or how Slurm ended it), its output read, its spool removed. */
+  private async finish(job: string, spool: string, run: FollowedRun, ending: Ending, startedAt: number): Promise<ExecutorOutcome> {
     const end = await this.waitForEnd(job, spool, ending);
     ending.dispose();
     const outcome = typeof end === 'object' && 'code' in end ? judgeEnd(run, readSpool(spool, run.outputCapBytes), end, ending, startedAt, `job ${job}`) : this.unseen(end, job, ending, startedAt);
@@ -74,12 +88,6 @@ export class SlurmExecutor implements Executor {
 
   async close(): Promise<void> {
     // Nothing held open: every Slurm command is its own process.
-  }
-
-  /** Cancels the job a dead run left (orch --resume) and removes its spool. */
-  async stopLeftover(remote: RemoteRun): Promise<void> {
-    if (remote.job_id !== undefined && (await squeueState(remote.job_id, this.env)) !== undefined) await scancel(remote.job_id, this.env);
-    if (remote.spool.startsWith(`${this.spoolRoot}/`)) rmSync(remote.spool, { recursive: true, force: true });
   }
 
   private sbatchArgs(run: ExecutorRun, spool: string): string[] {

@@ -60,16 +60,26 @@ export class HostPool {
     for (const host of sticky === undefined ? open : []) {
       if (best === undefined || host.running / host.slots < best.running / best.slots) best = host;
     }
-    if (best === undefined) return undefined;
-    const chosen = best;
-    chosen.running += 1;
+    return best === undefined ? undefined : this.lease(best);
+  }
+
+  /**
+   * A slot on `name` whatever its load or state: for a command that runs there already (one a dead run
+   * started, followed by --resume). The host's other slots stay counted right.
+   */
+  hold(name: string): Lease {
+    return this.lease(this.find(name));
+  }
+
+  private lease(host: HostState): Lease {
+    host.running += 1;
     let released = false;
     return {
-      host: chosen.name,
+      host: host.name,
       release: () => {
         if (released) return;
         released = true;
-        chosen.running -= 1;
+        host.running -= 1;
         this.wakeAll();
       },
     };

@@ -4,10 +4,11 @@
 // spends none of the task's attempts: the placement moves on to another host, and an attempt whose
 // host stays unreachable past host_down_grace_s is given up as lost (interrupted), not failed.
 import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { OrchConfig, RemoteRun } from '../../generated/types.js';
 import { COMMAND_REASONS, type CommandReason } from '../../runner/outcome.js';
 import { DEFAULT_KILL_GRACE_MS } from '../../runner/run-command.js';
-import type { Executor, ExecutorOutcome, ExecutorRun } from '../executor.js';
+import type { Executor, ExecutorOutcome, ExecutorRun, FollowedRun } from '../executor.js';
 import { ENDED_UNSEEN, Ending, attemptSpool, coordinatorKey, judgeEnd, remoteCommand, sleep, type RemoteEnd } from '../remote-attempt.js';
 import { HostPool } from './host-pool.js';
 import { HostLink, UnreachableHostError } from './host-link.js';
@@ -79,16 +80,6 @@ export class SshExecutor implements Executor {
     await Promise.all([...this.links.values()].map(link => link.close()));
   }
 
-  /**
-   * Stops the command of an attempt a dead run left on a host (orch --resume) and removes its spool.
-   * Throws when the host cannot be reached: the caller says so (the command may still run there).
-   */
-  async stopLeftover(remote: RemoteRun): Promise<void> {
-    const link = this.link(remote.host);
-    await link.kill(remote.spool, DEFAULT_KILL_GRACE_MS / 1000);
-    await link.remove(remote.spool);
-  }
-
   private link(name: string): HostLink {
     const link = this.links.get(name);
     if (link === undefined) throw new Error(`no host ${name} in executors.ssh.hosts`);
@@ -125,17 +116,49 @@ export class SshExecutor implements Executor {
       return { reason: COMMAND_REASONS.failed, exit_code: null, signal: null, duration_ms: Date.now() - startedAt, error: `stopped: onSpawn failed (${why}), so its host could not be recorded`, output_tail: '', truncated: { stdout: false, stderr: false }, onSpawnError: error };
     }
 
+    return this.finish(link, { spool, spoolName, pgid }, run, ending, startedAt);
+  }
+
+  /**
+   * Follows the command of a dead run's attempt on its host (orch --resume) to its end, holding a slot
+   * of that host meanwhile: it may have ended while no orchestrator ran (its end is in the spool).
+   */
+  async follow(remote: RemoteRun, run: FollowedRun, startedAt: number): Promise<ExecutorOutcome> {
+    const link = this.links.get(remote.host);
+    if (link === undefined || !remote.spool.startsWith(`${this.spoolRoot}/`)) {
+      const lost = `${remote.host} is not a host of executors.ssh, or the spool ${remote.spool} is not this coordinator's: the attempt cannot be followed`;
+      return { ...ENDED_UNSEEN, duration_ms: 0, error: lost, lost };
+    }
+    const lease = this.pool.hold(remote.host);
+    try {
+      // The wrapper of this orch's version (an upgrade between the runs): its watch reads the spool.
+      // An unreachable host is waited for as any other (up to host_down_grace_s).
+      await link.prepare().catch(() => undefined);
+      return await this.finish(link, { spool: remote.spool, spoolName: basename(remote.spool), pgid: remote.pgid }, run, new Ending(run, startedAt), startedAt);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /**
+   * The attempt's end as the host's watch sees it, its output collected, its spool removed, and its work
+   * (with a worktree) brought back into the local worktree.
+   */
+  private async finish(link: HostLink, at: { spool: string; spoolName: string; pgid: number | undefined }, run: FollowedRun, ending: Ending, startedAt: number): Promise<ExecutorOutcome> {
+    const { spool, spoolName, pgid } = at;
+    const context = run.env.context;
+    const local = context.worktree;
     const end = await this.waitForEnd(link, spool, spoolName, ending);
     ending.dispose();
     if (end === 'lost') {
       link.forget(spoolName);
-      const lost = `${link.name} could not be reached for ${Math.round(this.graceMs / 1000)} s: the attempt is given up (its command may still run there, in process group ${pgid})`;
+      const lost = `${link.name} could not be reached for ${Math.round(this.graceMs / 1000)} s: the attempt is given up (its command may still run there, in process group ${pgid ?? '?'})`;
       return { ...ENDED_UNSEEN, duration_ms: Date.now() - startedAt, error: lost, lost };
     }
     if (end === 'unconfirmed') {
       link.forget(spoolName);
       // Fail closed: stopped, but how it ended is unknown.
-      const error = `${ending.reason === 'timed_out' ? 'timed out' : 'cancelled'}: its process group ${pgid} on ${link.name} was killed, but no end was seen`;
+      const error = `${ending.reason === 'timed_out' ? 'timed out' : 'cancelled'}: its process group ${pgid ?? '?'} on ${link.name} was killed, but no end was seen`;
       return { ...ENDED_UNSEEN, reason: ending.reason ?? COMMAND_REASONS.failed, duration_ms: Date.now() - startedAt, error };
     }
     const outcome = await this.collect(link, spool, run, end, ending, startedAt);
@@ -193,7 +216,7 @@ export class SshExecutor implements Executor {
     }
   }
 
-  private async collect(link: HostLink, spool: string, run: ExecutorRun, end: RemoteEnd, ending: Ending, startedAt: number): Promise<ExecutorOutcome> {
+  private async collect(link: HostLink, spool: string, run: FollowedRun, end: RemoteEnd, ending: Ending, startedAt: number): Promise<ExecutorOutcome> {
     const files = await link.collect(spool, run.outputCapBytes).catch((error: unknown) => new Error(`its output could not be fetched from ${link.name}: ${error instanceof Error ? error.message : String(error)}`));
     return judgeEnd(run, files, end, ending, startedAt, link.name);
   }
