@@ -29,8 +29,9 @@ import { throughput } from './throughput.js';
 import { mergeQueue, worktree } from './worktree.js';
 import { serveFreshness, serveMemory, serveState } from './serve.js';
 import { sshDispatch } from './ssh-dispatch.js';
+import { sshConcurrency } from './ssh-concurrency.js';
 
-const BENCHMARKS: readonly Benchmark[] = [dropToStart, throughput, durableWrite, coldStart, scale, spawnHeap, worktree, mergeQueue, serveFreshness, serveMemory, serveState, sshDispatch];
+const BENCHMARKS: readonly Benchmark[] = [dropToStart, throughput, durableWrite, coldStart, scale, spawnHeap, worktree, mergeQueue, serveFreshness, serveMemory, serveState, sshDispatch, sshConcurrency];
 
 function newestMtime(dir: string): number {
   let newest = 0;

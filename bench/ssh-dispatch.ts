@@ -5,18 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Test } from 'tap';
 import { HostLink } from '../src/executors/ssh/host-link.js';
 import { controlDir, sshArgv } from '../src/executors/ssh/ssh-argv.js';
 import { startSshd } from '../test/fixtures/sshd.js';
 import type { Benchmark } from './lib/context.js';
+import { teardowns } from './lib/teardowns.js';
 import { p50RatioRow, summarize, type Row } from './lib/stats.js';
-
-/** The fixture wants a tap Test only for its teardown: the benchmark runs that itself. */
-function teardowns(): { t: Test; run: () => Promise<void> } {
-  const pending: (() => unknown)[] = [];
-  return { t: { teardown: (fn: () => unknown) => pending.push(fn) } as unknown as Test, run: async () => { for (const fn of pending.reverse()) await fn(); } };
-}
 
 function elapsedMs(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;

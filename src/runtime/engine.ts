@@ -1128,7 +1128,7 @@ export class Engine {
       if (worker !== undefined) this.workers.busy(worker, record.id, attempt.phase);
       const where = remote.job_id === undefined ? `${remote.host} (process group ${remote.pgid ?? '?'})` : `${remote.host} (job ${remote.job_id})`;
       await this.log({ category: 'task', level: 'info', task_id: record.id, message: `Attempt ${attempt.n} of task ${record.id} (${attempt.phase}) still runs on ${where}, started by run ${attempt.run_id}: this run follows it to its end` });
-      const followed = await followAttempt({
+      const followed: AttemptFinishedEvent = await followAttempt({
         paths: this.options.paths,
         record,
         attempt,
@@ -1140,6 +1140,10 @@ export class Engine {
         env: this.options.env ?? process.env,
         signal: controller.signal,
         isShuttingDown: () => this.stopping,
+      }).catch((error: unknown) => {
+        // Closed, or the task would stay running with nothing to end it (as launch() does for its own).
+        const why = error instanceof Error ? error.message : String(error);
+        return { type: 'attempt_finished', n: attempt.n, reason: 'failed', retryable: true, exit_code: null, signal: null, error: `the orchestrator lost the command: ${why}` };
       });
       const attemptEvent = { ...followed, adopted_by: this.options.runId };
       const event = worktree !== undefined ? await this.checkpointAfter(record, run, attempt.n, worktree, attemptEvent) : attemptEvent;
