@@ -16,7 +16,7 @@ import { errorText } from '../machine/failures.js';
 import { firstLine } from '../machine/messages.js';
 import { isOrchError, type OrchError, type OrchErrorCode } from '../errors.js';
 import { updateLocked, type Draft, type Fence } from '../store/fenced-update.js';
-import { withLock } from '../store/lock.js';
+import { ownedByTheSession } from '../store/owned-file.js';
 import { loadIfExists } from '../store/load.js';
 import { workerPath, type StatePaths } from '../store/paths.js';
 
@@ -174,19 +174,20 @@ export class WorkerPool {
       const next = { ...kept, name, status, updated_at: at, last_activity: at, ...fields };
       return launcher.length > 0 ? { ...next, launcher } : next;
     };
-    await withLock(path, async lock => {
-      try {
-        await updateLocked('worker', path, lock, mutate, options);
-      } catch (error) {
-        // Only when the file itself fails to load (not our draft, not the disk refusing the write).
-        const broken = await loadIfExists('worker', path).then(() => undefined, (loadError: unknown) => brokenFileError(loadError, path));
-        if (broken === undefined) throw error;
-        // A view, never read back: a file that does not load (torn, a newer version, a link) is
-        // rebuilt from scratch rather than left wrong for the rest of the run.
-        await fs.rm(path, { force: true });
-        this.rebuilt.push(broken.message);
-        await updateLocked('worker', path, lock, mutate, options);
-      }
-    });
+    // No lock directory per write: this orchestrator alone writes its slots' files while it holds the
+    // session (doctor --fix rebuilds one only while none runs), and a slot's writes are chained.
+    const lock = ownedByTheSession(path);
+    try {
+      await updateLocked('worker', path, lock, mutate, options);
+    } catch (error) {
+      // Only when the file itself fails to load (not our draft, not the disk refusing the write).
+      const broken = await loadIfExists('worker', path).then(() => undefined, (loadError: unknown) => brokenFileError(loadError, path));
+      if (broken === undefined) throw error;
+      // A view, never read back: a file that does not load (torn, a newer version, a link) is
+      // rebuilt from scratch rather than left wrong for the rest of the run.
+      await fs.rm(path, { force: true });
+      this.rebuilt.push(broken.message);
+      await updateLocked('worker', path, lock, mutate, options);
+    }
   }
 }
