@@ -14,9 +14,10 @@ import type { CollectedFile, RemoteEnd } from '../remote-attempt.js';
 import { SSH_FAILED, shPath, sshArgv, sshControlArgv } from './ssh-argv.js';
 import { START_EXIT, startScript, type StartScript } from './remote-script.js';
 import { HOST_REPO, NO_HOST_WORKTREE, ensureRepoCommand, type HostGit } from './remote-git.js';
+import { HostShell, ShellLostError } from './host-shell.js';
 
-/** sshd's MaxSessions is 10 by default: keep the short commands of one connection below it (the watch holds one). */
-const MAX_SESSIONS = 8;
+/** sshd's MaxSessions is 10 by default: keep the short commands of one connection below it (the watch and the resident shell hold one each). */
+const MAX_SESSIONS = 7;
 /** A short command (start, collect, kill) that has not answered in this long failed. */
 const SHORT_COMMAND_TIMEOUT_MS = 60_000;
 /** Waits between attempts to run the watch again after its connection dropped. */
@@ -60,6 +61,8 @@ export class HostLink {
   private absoluteWorkdir: string | undefined;
   /** Whether the host's bare repository is known to exist (ensureRepo). */
   private repoReady = false;
+  /** The resident shell that starts attempts (host-shell.ts), once the host has answered a prepare. */
+  private shell: HostShell | undefined;
 
   constructor(options: HostLinkOptions) {
     this.options = options;
@@ -98,6 +101,7 @@ export class HostLink {
     const result = await this.exec(`cd ${shPath(this.workdir)} || exit ${START_EXIT.noWorkdir}; pwd -P; [ -f ${shellQuote(spoolWrapper().path)} ] || exit ${START_EXIT.noWrapper}`);
     if (result.code !== 0 && result.code !== START_EXIT.noWrapper) throw this.failure(result, 'could not prepare the host');
     if (result.code === START_EXIT.noWrapper) await this.installWrapper();
+    this.openShell();
     const path = result.stdout.toString('utf8').trim();
     if (!path.startsWith('/')) throw new Error(`${this.name} gave no absolute path for its workdir ${this.workdir}: ${JSON.stringify(path.slice(0, 200))}`);
     this.absoluteWorkdir = path;
@@ -141,7 +145,7 @@ export class HostLink {
     const wrapperPath = this.absoluteWorkdir === undefined ? spoolWrapper().path : `${this.absoluteWorkdir}/${spoolWrapper().path}`;
     const script = startScript({ ...start, workdir, wrapper: wrapperPath });
     for (let copied = false; ; copied = true) {
-      const result = await this.exec('sh -s', script);
+      const result = await this.runScript(script);
       if (result.code === 0) {
         const pgid = Number(result.stdout.toString('utf8').trim());
         if (Number.isSafeInteger(pgid) && pgid > 1) return pgid;
@@ -153,6 +157,39 @@ export class HostLink {
       }
       throw this.failure(result, 'could not start the command');
     }
+  }
+
+  /**
+   * Runs a start script: by the resident shell while it answers, else by its own ssh (`sh -s`), and a
+   * new resident shell is opened for the next start. A shell lost after it was given the script is an
+   * unreachable host, as an ssh that dropped mid-command is: the attempt goes elsewhere.
+   */
+  private async runScript(script: Buffer): Promise<ShortResult> {
+    const shell = this.shell;
+    if (shell?.usable !== true) {
+      if (shell?.lost === true) this.openShell(true);
+      return this.exec('sh -s', script);
+    }
+    try {
+      const answer = await shell.run(script);
+      this.options.onReachable(true);
+      return { code: answer.code, stdout: answer.output, stderr: answer.code === 0 ? '' : answer.output.toString('utf8').trim(), timedOut: false };
+    } catch (error) {
+      if (!(error instanceof ShellLostError) || !error.sent) return this.exec('sh -s', script);
+      return { code: SSH_FAILED, stdout: Buffer.alloc(0), stderr: error.message, timedOut: false };
+    }
+  }
+
+  /** How the next start goes: through the resident shell, or by an ssh of its own. */
+  get startsBy(): 'shell' | 'ssh' {
+    return this.shell?.usable === true ? 'shell' : 'ssh';
+  }
+
+  /** Opens the resident shell (again, with `replace`, when the last one is gone). */
+  private openShell(replace = false): void {
+    if (this.closed || (this.shell !== undefined && !replace)) return;
+    this.shell?.close();
+    this.shell = new HostShell(sshArgv(this.options.host, this.options, 'exec sh'), SHORT_COMMAND_TIMEOUT_MS);
   }
 
   /** Resolves with the attempt's end when the watch sees its exitcode (the watch runs while anyone waits). */
@@ -193,6 +230,7 @@ export class HostLink {
   async close(): Promise<void> {
     this.closed = true;
     this.stopWatch();
+    this.shell?.close();
     await execa('ssh', sshControlArgv(this.options.host, this.options, 'exit'), { reject: false, stdin: 'ignore', timeout: 10_000 });
   }
 
