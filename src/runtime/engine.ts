@@ -14,8 +14,9 @@ import { findDependencyCycles, isRunnable, orderRunnable } from '../machine/sche
 import { isTerminal } from '../machine/states.js';
 import { firstOverlap, type Footprint } from '../machine/footprint.js';
 import type { LogEntry, RunLog } from '../runlog/run-log.js';
-import { updateDocument, writeLocked, type Fence } from '../store/fenced-update.js';
-import { withLock } from '../store/lock.js';
+import { updateLocked, writeLocked, type Fence } from '../store/fenced-update.js';
+import type { HeldLock } from '../store/lock.js';
+import { ownedByTheSession } from '../store/owned-file.js';
 import { isReadFault, loadIfExists, toOrchError, type LoadFailure } from '../store/load.js';
 import { readBytesSync } from '../store/read-file.js';
 import { writeFileDurable } from '../store/durable-write.js';
@@ -111,6 +112,8 @@ export class Engine {
   /** Per task, the files its checkpoints changed against its base (isolation worktree): part of its footprint. */
   private readonly changedFiles = new Map<string, string[]>();
   private readonly configWatch: ConfigWatch;
+  /** The last write of each record file by this engine: its writes are put in order here, not by a lock dir (owned-file.ts). */
+  private readonly recordWrites = new Map<string, Promise<unknown>>();
   /** The apply in progress per task: applies to one task are serialized (see apply). */
   private readonly applying = new Map<string, Promise<TaskRecord | undefined>>();
   /** Specs the next pass compares with their records even if they did not change (specsToCompare). */
@@ -607,13 +610,13 @@ export class Engine {
   }
 
   /**
-   * Writes the engine's copy of task `id` back to its record file (rev raised past it), under the
-   * record's lock, once `before` said to (it may clear the way: keep a broken file aside, remove a
+   * Writes the engine's copy of task `id` back to its record file (rev raised past it), in order
+   * with the engine's other writes of it, once `before` said to (it may clear the way: keep a broken file aside, remove a
    * link). True if it was written.
    */
   private async restoreOurs(id: string, ours: TaskRecord, before: () => Promise<boolean>): Promise<boolean> {
     const path = recordPath(this.options.paths, id);
-    return withLock(path, async lock => {
+    return this.writeRecord(path, async lock => {
       if (!(await before())) return false;
       lock.assertHeld();
       this.noteWritten(await writeLocked('record', path, lock, { ...ours, rev: ours.rev + 1 }));
@@ -653,8 +656,27 @@ export class Engine {
   private async createTask(spec: LoadedSpec): Promise<void> {
     const { paths } = this.options;
     const fresh = this.newRecord(spec);
-    const written = await updateDocument('record', recordPath(paths, spec.id), current => (current === undefined ? fresh : undefined), this.updateOptions());
+    const path = recordPath(paths, spec.id);
+    const written = await this.writeRecord(path, lock => updateLocked('record', path, lock, current => (current === undefined ? fresh : undefined), this.updateOptions()));
     if (written !== undefined) this.noteWritten(written);
+  }
+
+  /**
+   * Runs `write` on the record file at `path` after the engine's last write of it, as the holder of the
+   * session: no lock dir (owned-file.ts), the session's epoch checked right before the write.
+   */
+  private writeRecord<T>(path: string, write: (lock: HeldLock) => Promise<T>): Promise<T> {
+    const previous = this.recordWrites.get(path) ?? Promise.resolve();
+    const mine = previous.then(
+      () => write(ownedByTheSession(path, this.options.fence)),
+      () => write(ownedByTheSession(path, this.options.fence)),
+    );
+    this.recordWrites.set(path, mine);
+    const forget = (): void => {
+      if (this.recordWrites.get(path) === mine) this.recordWrites.delete(path);
+    };
+    mine.then(forget, forget);
+    return mine;
   }
 
   /** `record` is what the engine just wrote: its own copy, and the tree's (its echo is not a hand edit). */
@@ -740,9 +762,11 @@ export class Engine {
     let decided: TaskEvent | undefined;
     let attempted: TaskRecord | undefined;
     let before: TaskRecord | undefined;
-    const write = updateDocument(
+    const path = recordPath(this.options.paths, id);
+    const write = this.writeRecord(path, lock => updateLocked(
       'record',
-      recordPath(this.options.paths, id),
+      path,
+      lock,
       current => {
         effects = [];
         refused = undefined;
@@ -786,7 +810,7 @@ export class Engine {
         return attempted;
       },
       this.updateOptions(),
-    );
+    ));
     const written = await write.catch(async (error: unknown) => {
       // A write can land and still fail (the directory fsync after the rename, on EMFILE or EIO).
       // Taking it for failed would leave our copy behind the file, and the next pass would take our

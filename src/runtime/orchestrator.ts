@@ -15,6 +15,7 @@ import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
 import { layoutAt, statePaths, type StatePaths } from '../store/paths.js';
 import { acquireSession, SESSION_LEASE_MS, type Session } from '../store/session.js';
 import { sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
+import { waitForWriters } from '../store/owned-file.js';
 import { crashPoint } from '../testing/crash-points.js';
 import { startHeartbeat } from './heartbeat.js';
 import { exitOf, exitOfError, RunReport, TAKEN_OVER } from './run-report.js';
@@ -163,6 +164,11 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
   let drainedBy: string | undefined;
   const run = async (): Promise<RunResult> => {
     try {
+      // The engine writes records without a lock dir (owned-file.ts): a CLI decision that checked the
+      // session before this run took it lands first, under its lock.
+      for (const { file, error } of await waitForWriters(paths.records)) {
+        await report('warning', `Could not wait for the writer holding the lock on ${relative(paths.root, file)}: ${error}; a write of it landing later is judged as a hand edit`);
+      }
       await sweepTempFiles(tempFileDirs(paths), { clock });
       const records = await engine.loadRecords();
       const { previousRunDied } = await runReport.open(records);

@@ -176,7 +176,7 @@ export class WorkerPool {
     };
     // No lock directory per write: this orchestrator alone writes its slots' files while it holds the
     // session (doctor --fix rebuilds one only while none runs), and a slot's writes are chained.
-    const lock = ownedByTheSession(path);
+    const lock = ownedByTheSession(path, this.fence);
     try {
       await updateLocked('worker', path, lock, mutate, options);
     } catch (error) {

@@ -1,6 +1,6 @@
 // Read-modify-write of one machine-owned file (PRODUCT.md §2): under the file's lock, fenced by the
 // writer's session epoch and (optionally) the rev it read, validated before a byte is written.
-import { lstatSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { OrchError } from '../errors.js';
 import { CURRENT_VERSION, schemaRef, type KindShapes } from '../schema/validators.js';
 import { signatureOf } from './cached-folder.js';
@@ -141,6 +141,30 @@ export async function assertSessionEpoch(fence: Fence, target: string): Promise<
   const session = await loadKnown('session', fence.sessionPath);
   if (session !== undefined && session.epoch > fence.epoch) {
     throw fenced(target, fence.epoch, session.epoch, `the session in ${fence.sessionPath} is at epoch ${session.epoch}`);
+  }
+}
+
+/**
+ * assertSessionEpoch without a wait, for the last moment before a write (an owned file's assertHeld).
+ * From the cache while session.json's signature holds; else its epoch is read as it is (a session file
+ * that does not parse here is left to the async check, which validates it).
+ */
+export function assertSessionEpochSync(fence: Fence, target: string): void {
+  if (fence.sessionPath === undefined) return;
+  const signature = currentSignature(fence.sessionPath);
+  if (signature === undefined) return;
+  const cached = known.get(fence.sessionPath);
+  let epoch: unknown;
+  if (cached?.signature === signature) epoch = (cached.doc as { epoch?: unknown }).epoch;
+  else {
+    try {
+      epoch = (JSON.parse(readFileSync(fence.sessionPath, 'utf8')) as { epoch?: unknown }).epoch;
+    } catch {
+      return;
+    }
+  }
+  if (typeof epoch === 'number' && epoch > fence.epoch) {
+    throw fenced(target, fence.epoch, epoch, `the session in ${fence.sessionPath} is at epoch ${epoch}`);
   }
 }
 
