@@ -170,8 +170,8 @@ export class Engine {
   /**
    * Takes over a remote attempt a dead run left open (orch --resume): its command runs on (on its host,
    * in its job), and this run follows it to its end once it starts, then judges, checkpoints and
-   * records that end as for an attempt of its own. False when its executor cannot follow it (it is
-   * then stopped, and the attempt interrupted).
+   * records that end as for an attempt of its own. False when its executor cannot follow it (the
+   * config no longer has it): the attempt is then given up as interrupted.
    */
   followLeftover(record: TaskRecord, attempt: Attempt): boolean {
     if (attempt.remote === undefined || this.executors.follower(attempt.remote) === undefined) return false;
@@ -707,7 +707,7 @@ export class Engine {
 
   /**
    * apply's work, the events in one write, failures thrown. Applies to one task run one after
-   * another: the record lock alone would let a second apply read the file between the first one's
+   * another: the order of record writes alone would let a second apply read the file between the first one's
    * write and its update of `records`, and take our own write for a hand edit.
    */
   private async applyStrict(id: string, events: readonly TaskEvent[], onWritten?: () => void, seed?: TaskRecord): Promise<TaskRecord | undefined> {

@@ -1,5 +1,6 @@
-// Read-modify-write of one machine-owned file (PRODUCT.md §2): under the file's lock, fenced by the
-// writer's session epoch and (optionally) the rev it read, validated before a byte is written.
+// Read-modify-write of one machine-owned file (PRODUCT.md §2): under the file's lock (or, for the
+// session owner's own files, under its session: owned-file.ts), fenced by the writer's session epoch
+// and (optionally) the rev it read, validated before a byte is written.
 import { lstatSync, readFileSync } from 'node:fs';
 import { OrchError } from '../errors.js';
 import { CURRENT_VERSION, schemaRef, type KindShapes } from '../schema/validators.js';
