@@ -12,6 +12,7 @@ import { COMMAND_REASONS } from '../../runner/outcome.js';
 import type { Executor, ExecutorOutcome, ExecutorRun, FollowedRun } from '../executor.js';
 import { ENDED_UNSEEN, Ending, attemptSpool, coordinatorKey, judgeEnd, remoteCommand, sleep, type CollectedFile, type RemoteEnd } from '../remote-attempt.js';
 import { spoolWrapper } from '../spool-wrapper.js';
+import { OutputMirror } from '../output-mirror.js';
 import { jobEnding, sbatch, scancel, squeueState } from './slurm-commands.js';
 
 type SlurmConfig = NonNullable<NonNullable<OrchConfig['executors']>['slurm']>;
@@ -79,7 +80,8 @@ export class SlurmExecutor implements Executor {
 
   /** The job's end (its spool's exit code, or how Slurm ended it), its output read, its spool removed. */
   private async finish(job: string, spool: string, run: FollowedRun, ending: Ending, startedAt: number): Promise<ExecutorOutcome> {
-    const end = await this.waitForEnd(job, spool, ending);
+    const mirror = new OutputMirror(spool, { stdout: run.stdoutPath, stderr: run.stderrPath }, run.outputCapBytes);
+    const end = await this.waitForEnd(job, spool, ending, mirror);
     ending.dispose();
     const outcome = typeof end === 'object' && 'code' in end ? judgeEnd(run, readSpool(spool, run.outputCapBytes), end, ending, startedAt, `job ${job}`) : this.unseen(end, job, ending, startedAt);
     rmSync(spool, { recursive: true, force: true });
@@ -116,11 +118,12 @@ export class SlurmExecutor implements Executor {
    * The end from the spool; a stop (timeout, cancel) cancels the job first. Else how the job left the
    * queue without an end: the state slurmctld still knows (TIMEOUT, CANCELLED…), or 'lost'.
    */
-  private async waitForEnd(job: string, spool: string, ending: Ending): Promise<RemoteEnd | { gone: string } | 'lost' | 'stopped'> {
+  private async waitForEnd(job: string, spool: string, ending: Ending, mirror: OutputMirror): Promise<RemoteEnd | { gone: string } | 'lost' | 'stopped'> {
     let cancelledAt: number | undefined;
     let goneAt: number | undefined;
     let askedAt = Date.now();
     for (;;) {
+      mirror.copyNew(); // the job's output so far, for orch tail and the board
       const end = readEnd(spool);
       if (end !== undefined) return end;
       const now = Date.now();
