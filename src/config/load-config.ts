@@ -110,10 +110,10 @@ function executorProblems(config: OrchConfig, workflow: Workflow, base: string, 
   }
   for (const phase of PHASES_WITH_COMMANDS) {
     const executor = workflow[phase]?.executor ?? workflow.executor;
-    if (executor === undefined || executor === 'local') continue;
+    // A Slurm job's output is read as it grows (the shared spool): its stall timeout applies.
+    if (executor !== 'ssh') continue;
     const stall = workflow[phase]?.retry?.stall_timeout_s ?? workflow.retry?.stall_timeout_s ?? config.retry?.stall_timeout_s;
-    const how = executor === 'ssh' ? 'run over ssh' : 'run as a Slurm job';
-    if (stall !== undefined) warnings.push({ path: `${base}/${phase}/executor`, message: `a command ${how} is read when it has ended: stall_timeout_s (${stall}s) does not apply to it (its timeout does)` });
+    if (stall !== undefined) warnings.push({ path: `${base}/${phase}/executor`, message: `a command run over ssh is read when it has ended: stall_timeout_s (${stall}s) does not apply to it (its timeout does)` });
   }
 }
 

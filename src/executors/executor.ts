@@ -16,7 +16,7 @@ export type AttemptPlace = Pick<Attempt, 'process' | 'remote'>;
  * What following a command that runs already needs (its end, its output, its stop): the part of a
  * run that does not start anything.
  */
-export interface FollowedRun extends Pick<RunCommandOptions, 'stdoutPath' | 'stderrPath' | 'outputCapBytes' | 'timeoutMs' | 'signal' | 'killGraceMs' | 'clock'> {
+export interface FollowedRun extends Pick<RunCommandOptions, 'stdoutPath' | 'stderrPath' | 'outputCapBytes' | 'timeoutMs' | 'stallTimeoutMs' | 'signal' | 'killGraceMs' | 'clock'> {
   /** The environment's parts: each executor builds the command's environment from them. */
   env: { base: NodeJS.ProcessEnv; context: OrchCommandContext; extra: Record<string, string> };
 }

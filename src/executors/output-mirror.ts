@@ -7,6 +7,8 @@ import { join } from 'node:path';
 
 export class OutputMirror {
   private readonly copied = { stdout: 0, stderr: 0 };
+  /** Each spool file's size at the last look (growth past the cap is still growth). */
+  private readonly seen = { stdout: 0, stderr: 0 };
   private readonly spool: string;
   private readonly targets: { stdout: string; stderr: string };
   private readonly capBytes: number;
@@ -16,33 +18,41 @@ export class OutputMirror {
     this.targets = targets;
     this.capBytes = capBytes;
     // What the local files hold already was copied before (a run that followed this job and died).
-    for (const stream of ['stdout', 'stderr'] as const) this.copied[stream] = statSync(targets[stream], { throwIfNoEntry: false })?.size ?? 0;
+    for (const stream of ['stdout', 'stderr'] as const) this.copied[stream] = this.seen[stream] = statSync(targets[stream], { throwIfNoEntry: false })?.size ?? 0;
   }
 
-  /** Copies what each stream has grown by since the last look. Never throws: a look that fails is tried again at the next. */
-  copyNew(): void {
+  /**
+   * Copies what each stream has grown by since the last look; true when either grew (output past the
+   * cap counts: the command is not stalled). Never throws: a look that fails is tried again at the next.
+   */
+  copyNew(): boolean {
+    let grew = false;
     for (const stream of ['stdout', 'stderr'] as const) {
       try {
-        this.copyStream(stream);
+        grew = this.copyStream(stream) || grew;
       } catch {
         // The spool file not there yet, or the local disk refusing: the end's collect says what matters.
       }
     }
+    return grew;
   }
 
-  private copyStream(stream: 'stdout' | 'stderr'): void {
-    const from = this.copied[stream];
-    if (from >= this.capBytes) return;
+  private copyStream(stream: 'stdout' | 'stderr'): boolean {
     const fd = openSync(join(this.spool, stream), 'r');
     try {
       const size = fstatSync(fd).size;
+      const grew = size > this.seen[stream];
+      this.seen[stream] = size;
+      const from = this.copied[stream];
       const upTo = Math.min(size, this.capBytes);
-      if (upTo <= from) return;
+      if (upTo <= from) return grew;
       const bytes = Buffer.alloc(upTo - from);
       const read = readSync(fd, bytes, 0, bytes.length, from);
-      if (read <= 0) return;
-      appendFileSync(this.targets[stream], bytes.subarray(0, read));
-      this.copied[stream] = from + read;
+      if (read > 0) {
+        appendFileSync(this.targets[stream], bytes.subarray(0, read));
+        this.copied[stream] = from + read;
+      }
+      return grew;
     } finally {
       closeSync(fd);
     }

@@ -112,11 +112,13 @@ export function judgeEnd(run: FollowedRun, files: CollectedFile[] | Error, end: 
 /** Why an attempt is being stopped (its timeout, or a cancel), and the promises that say so. */
 export class Ending {
   readonly run: FollowedRun;
-  reason: 'timed_out' | 'cancelled' | undefined;
+  reason: 'timed_out' | 'stalled' | 'cancelled' | undefined;
   readonly stopped: Promise<void>;
   readonly cancelled: Promise<void>;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly onAbort: () => void;
+  /** No output for the run's stall timeout (an executor that sees output grow says so). */
+  readonly stall: () => void;
 
   constructor(run: FollowedRun, startedAt: number) {
     this.run = run;
@@ -124,11 +126,12 @@ export class Ending {
     this.stopped = new Promise(resolve => (stop = resolve));
     let cancel: () => void = () => undefined;
     this.cancelled = new Promise(resolve => (cancel = resolve));
-    const request = (reason: 'timed_out' | 'cancelled'): void => {
+    const request = (reason: 'timed_out' | 'stalled' | 'cancelled'): void => {
       this.reason ??= reason;
       stop();
       if (reason === 'cancelled') cancel();
     };
+    this.stall = () => request('stalled');
     this.onAbort = () => request('cancelled');
     run.signal?.addEventListener('abort', this.onAbort, { once: true });
     if (run.signal?.aborted === true) this.onAbort();
@@ -149,6 +152,8 @@ function describeEnd(reason: CommandReason, exit: { exit_code: number | null; si
       return `timed out after ${Math.round((run.timeoutMs ?? 0) / 1000)}s: its process group on ${host} was stopped`;
     case COMMAND_REASONS.cancelled:
       return `cancelled: its process group on ${host} was stopped`;
+    case COMMAND_REASONS.stalled:
+      return `stalled: no output for ${Math.round((run.stallTimeoutMs ?? 0) / 1000)}s, its process group on ${host} was stopped`;
     default:
       return exit.signal !== null ? `killed by ${exit.signal} on ${host}` : `exited with code ${exit.exit_code ?? 'unknown'} on ${host}`;
   }

@@ -47,6 +47,9 @@ t.test('orch validate and executors: ssh without a pool, a host listed twice, mo
   t.match(refused.stdout, /\/workflows\/default\/executor: executor "ssh" needs executors\.ssh\.hosts in the config/);
   const noCluster = makeProject(t.testdir({}), { workflow: { implement: { command: ['true'], executor: 'slurm' } } });
   t.match((await runCli(['validate'], { cwd: noCluster })).stdout, /\/workflows\/default\/implement\/executor: executor "slurm" needs executors\.slurm/);
+  // A Slurm job's output is read as it grows: its stall timeout applies, and nothing is said of it.
+  const cluster = makeProject(t.testdir({}), { workflow: { implement: { command: ['true'], executor: 'slurm', retry: { stall_timeout_s: 30 } } }, config: { executors: { slurm: { spool_dir: '/shared/spool' } } } });
+  t.notMatch((await runCli(['validate'], { cwd: cluster })).stdout, /stall_timeout_s/);
 
   const root = makeProject(t.testdir({}), {
     workflow: { implement: { command: ['only-on-the-build-host'], executor: 'ssh', retry: { stall_timeout_s: 30 } }, code_review: { command: ['nowhere-here'] } },

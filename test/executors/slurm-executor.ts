@@ -56,12 +56,17 @@ t.test('an scancel from outside is seen: the attempt failed and the task runs ag
   ]);
 });
 
-t.test('orch\'s timeout cancels the job: timed out, no process of it left', async t => {
+t.test("orch's timeout and stall timeout cancel the job: timed out or stalled, no process of it left", async t => {
   const cluster = await startSlurm(t);
-  const { root, env } = slurmProject(t, cluster, 'sleep 300 & wait', { max_attempts: 1, timeout_s: 3 }, ['T1']);
+  // T1 prints all the time (never stalls) and runs past its timeout; S1 prints once, then nothing.
+  const line = 'if [ "$ORCH_TASK_ID" = S1 ]; then echo once; sleep 300 & wait; fi; while :; do echo tick; sleep 0.5; done';
+  const { root, env } = slurmProject(t, cluster, line, { max_attempts: 1, timeout_s: 6, stall_timeout_s: 2 }, ['T1', 'S1']);
   const result = await runOnce(root, { env });
   t.same(result.done, []);
-  t.match(record(root, 'T1').attempts.find(a => a.phase === 'implement'), { reason: 'timed_out', error: /timed out after 3s: job \d+ was cancelled \(scancel\)/ });
+  t.match(record(root, 'T1').attempts.find(a => a.phase === 'implement'), { reason: 'timed_out', error: /timed out after 6s: job \d+ was cancelled \(scancel\)/ });
+  const stalled = record(root, 'S1').attempts.find(a => a.phase === 'implement');
+  t.match(stalled, { reason: 'stalled', error: /stalled: no output for 2s: job \d+ was cancelled \(scancel\)/ });
+  t.equal(readFileSync(join(root, '.isollm', stalled?.artifacts_dir ?? '', 'stdout.log'), 'utf8'), 'once\n', 'its output so far');
   await waitFor('the job\'s processes to be gone', () => cluster.jobProcesses().length === 0, 30_000).catch(() => undefined);
   t.same(cluster.jobProcesses(), [], 'nothing of the job runs');
 });

@@ -25,6 +25,8 @@ const QUEUE_POLL_MS = 2000;
 const GONE_GRACE_MS = 3000;
 /** After orch's own scancel, how long the job may take to leave the queue. */
 const GONE_AFTER_CANCEL_MS = 60_000;
+/** squeue states of a job not yet running its command. */
+const WAITING_STATES = new Set(['PENDING', 'CONFIGURING', 'REQUEUED', 'RESV_DEL_HOLD', 'SUSPENDED']);
 /** The cluster's name in records and logs. */
 const CLUSTER = 'slurm';
 
@@ -122,11 +124,20 @@ export class SlurmExecutor implements Executor {
     let cancelledAt: number | undefined;
     let goneAt: number | undefined;
     let askedAt = Date.now();
+    // The stall clock runs from the job's start (squeue no longer says it waits) or its first output.
+    let outputAt = Date.now();
+    let started = false;
+    const stallMs = ending.run.stallTimeoutMs;
     for (;;) {
-      mirror.copyNew(); // the job's output so far, for orch tail and the board
+      if (mirror.copyNew()) {
+        outputAt = Date.now(); // the job's output so far, for orch tail and the board
+        started = true;
+      }
       const end = readEnd(spool);
       if (end !== undefined) return end;
       const now = Date.now();
+      if (!started) outputAt = now;
+      if (stallMs !== undefined && ending.reason === undefined && now - outputAt >= stallMs) ending.stall();
       if (ending.reason !== undefined && cancelledAt === undefined) {
         cancelledAt = now;
         await scancel(job, this.env).catch(() => (cancelledAt = undefined)); // asked again at the next look
@@ -134,6 +145,7 @@ export class SlurmExecutor implements Executor {
       if (now - askedAt >= QUEUE_POLL_MS || (goneAt !== undefined && now - goneAt >= GONE_GRACE_MS)) {
         askedAt = now;
         const state = await squeueState(job, this.env).catch(() => 'UNKNOWN'); // slurmctld down: not gone
+        if (state !== undefined && state !== 'UNKNOWN' && !WAITING_STATES.has(state)) started = true;
         if (state === undefined) {
           goneAt ??= now;
           if (now - goneAt >= GONE_GRACE_MS) {
@@ -151,7 +163,10 @@ export class SlurmExecutor implements Executor {
   private unseen(end: { gone: string } | 'lost' | 'stopped', job: string, ending: Ending, startedAt: number): ExecutorOutcome {
     const duration_ms = Date.now() - startedAt;
     if (end === 'stopped') {
-      const how = ending.reason === 'timed_out' ? `timed out after ${Math.round((ending.run.timeoutMs ?? 0) / 1000)}s` : 'cancelled';
+      const how =
+        ending.reason === 'timed_out' ? `timed out after ${Math.round((ending.run.timeoutMs ?? 0) / 1000)}s`
+        : ending.reason === 'stalled' ? `stalled: no output for ${Math.round((ending.run.stallTimeoutMs ?? 0) / 1000)}s`
+        : 'cancelled';
       return { ...ENDED_UNSEEN, reason: ending.reason ?? COMMAND_REASONS.cancelled, duration_ms, error: `${how}: job ${job} was cancelled (scancel)` };
     }
     const state = end === 'lost' ? undefined : end.gone;
