@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Attempt, OrchConfig, TaskRecord, Worktree } from '../generated/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { isOrchError, OrchError } from '../errors.js';
-import { DEFAULT_MAX_INTERRUPTIONS, DEFAULT_WORKFLOW, resolveWorkflow, type ResolvedWorkflow } from '../machine/workflow.js';
+import { DEFAULT_MAX_INTERRUPTIONS, resolveWorkflow, type ResolvedWorkflow } from '../machine/workflow.js';
 import { createRecord, currentPhase, nextAttemptNumber, transition, type Effect, type PhaseRun, type TaskEvent } from '../machine/transition.js';
 import { findDependencyCycles, isRunnable, orderRunnable } from '../machine/schedule.js';
 import { isTerminal } from '../machine/states.js';
@@ -26,12 +26,10 @@ import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
-import { runAttempt, type AttemptFinishedEvent, type AttemptOptions } from './attempt.js';
+import type { AttemptFinishedEvent, AttemptOptions } from './attempt.js';
+import { TaskWorktrees } from './task-worktrees.js';
 import { followAttempt } from './follow-attempt.js';
 import { Executors } from '../executors/executor.js';
-import { mergeThroughGate } from './merge-step.js';
-import { changedFilesOf, checkpoint, ensureWorktree, isolationOf, isTopOfRepository, planWorktree, removeWorktreeIfClean, repoFolder, repositoryOf, resetToCheckpoint } from '../worktree/task-worktree.js';
-import { prepareWorktree, setupOf } from '../worktree/worktree-setup.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
 import { storedWaitLimit, Waits } from './waits.js';
@@ -102,15 +100,11 @@ export class Engine {
   private readonly running = new Map<string, Running>();
   /** Remote attempts a dead run left, to be followed to their end once the run starts (orch --resume). */
   private readonly toFollow: { record: TaskRecord; attempt: Attempt }[] = [];
-  /** Whether the project root is the top of a git work tree (default isolation), looked at once a run. */
-  private atTopOfRepository: Promise<boolean> | undefined;
-  /** The repository of task worktrees, asked of git once a run rather than before and after every attempt. */
-  private repositoryTop: Promise<string> | undefined;
+  /** Isolation worktree: each task's worktree, its checkpoints and merges (task-worktrees.ts). */
+  private readonly worktrees: TaskWorktrees;
   private readonly workers: WorkerPool;
   /** Files reported invalid, with the message: reported again only when the problem changes. */
   private readonly reported = new Map<string, string>();
-  /** Per task, the files its checkpoints changed against its base (isolation worktree): part of its footprint. */
-  private readonly changedFiles = new Map<string, string[]>();
   private readonly configWatch: ConfigWatch;
   /** The last write of each record file by this engine: its writes are put in order here, not by a lock dir (owned-file.ts). */
   private readonly recordWrites = new Map<string, Promise<unknown>>();
@@ -165,6 +159,15 @@ export class Engine {
     this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config, options.configStamp);
     this.tree = new TaskTree(options.paths, this.clock, options.watched === true);
     this.executors = new Executors(() => this.config, options.paths.stateDir, options.env ?? process.env);
+    this.worktrees = new TaskWorktrees({
+      root: options.paths.root,
+      env: options.env ?? process.env,
+      config: () => this.config,
+      record: id => this.records.get(id),
+      write: (id, events, seed) => this.applyStrict(id, events, undefined, seed),
+      log: entry => this.log(entry),
+      reportOnce: (key, message, details, taskId) => this.reportOnce(key, message, details, taskId),
+    });
   }
 
   /**
@@ -976,7 +979,7 @@ export class Engine {
     const startedNow = (): { id: string; footprint: Footprint }[] =>
       (started ??= this.active()
         .filter(record => record.state !== 'NEW')
-        .map(record => ({ id: record.id, footprint: this.footprintOf(record) })));
+        .map(record => ({ id: record.id, footprint: this.worktrees.footprintOf(record) })));
     for (const candidate of orderRunnable(candidates)) {
       if (this.stopping || this.draining) return;
       // Its backoff counted on the monotonic clock (a clock set back a day does not hold it a day).
@@ -991,7 +994,7 @@ export class Engine {
       let record: TaskRecord | undefined = candidate;
       let startFirst = false;
       if (record.state === 'NEW') {
-        const footprint = this.footprintOf(record);
+        const footprint = this.worktrees.footprintOf(record);
         if (footprint.globs.length > 0) {
           const overlap = firstOverlap(footprint, startedNow());
           if (overlap !== undefined) {
@@ -1023,17 +1026,6 @@ export class Engine {
     }
   }
 
-  /** Keeps the files the task's branch changed (its footprint); a git that fails here costs only that knowledge. */
-  private async noteChangedFiles(id: string, repo: string, worktree: Worktree): Promise<void> {
-    const files = await changedFilesOf(repo, worktree).catch(() => undefined);
-    if (files !== undefined) this.changedFiles.set(id, files);
-  }
-
-  /** What a task touches, as far as is known: its spec's `paths`, and the files its checkpoints changed. */
-  private footprintOf(record: TaskRecord): Footprint {
-    return { globs: record.spec.paths ?? [], files: this.changedFiles.get(record.id) ?? [] };
-  }
-
   /** The run log says once per task and blocker why a NEW task does not start. */
   private async sayWaitsOnce(id: string, overlap: { id: string; where: string }): Promise<void> {
     const key = `${id}:paths:${overlap.id}`;
@@ -1057,7 +1049,7 @@ export class Engine {
       let worktree: Worktree | undefined;
       let setupError: string | undefined;
       try {
-        ({ record, worktree, startFirst, seed } = await this.isolate(record, startFirst, seed));
+        ({ record, worktree, startFirst, seed } = await this.worktrees.isolate(record, startFirst, seed));
       } catch (error) {
         if (!isOrchError(error)) throw error;
         setupError = `the task's worktree could not be set up: ${error.message}${error.hint === undefined ? '' : ` (${error.hint})`}`;
@@ -1095,7 +1087,7 @@ export class Engine {
             startWrite = this.applyStrict(record.id, events, written, seed).then(written, reject);
           }),
       };
-      const attemptEvent = await this.runPhase(run, worktree, attemptOptions).catch(async (error: unknown): Promise<AttemptFinishedEvent> => {
+      const attemptEvent = await this.worktrees.runPhase(run, worktree, attemptOptions).catch(async (error: unknown): Promise<AttemptFinishedEvent> => {
         // The runner failed once the attempt was in the record: it killed the command, and the attempt
         // must be closed, or the task stays "running" with no process for ever. Retryable: nothing is
         // known to be wrong with the command. Before that (the start write failed), the error is
@@ -1105,13 +1097,13 @@ export class Engine {
         const why = error instanceof Error ? error.message : String(error);
         return { type: 'attempt_finished', n, reason: 'failed', retryable: true, exit_code: null, signal: null, error: `the orchestrator lost the command: ${why}` };
       });
-      const event = worktree !== undefined && started ? await this.checkpointAfter(record, run, n, worktree, attemptEvent) : attemptEvent;
+      const event = worktree !== undefined && started ? await this.worktrees.checkpointAfter(record, run, n, worktree, attemptEvent) : attemptEvent;
       // A command stopped while its attempt was being written (a restart, a cancel) returns before
       // that write settles: whether the attempt is in the record is known only once it has.
       await startWrite?.catch(() => undefined);
       if (started) this.workers.ended(worker, record.id, run.phase, event);
       if (started) await this.applyUntilLanded(record.id, event);
-      if (worktree !== undefined) await this.removeWorktreeOfDone(record.id, worktree);
+      if (worktree !== undefined) await this.worktrees.removeWorktreeOfDone(record.id, worktree);
     })()
       .catch(async (error: unknown) => {
         // Reporting may fail for the same reason the attempt did (a full disk): it must never become
@@ -1170,10 +1162,10 @@ export class Engine {
         return { type: 'attempt_finished', n: attempt.n, reason: 'failed', retryable: true, exit_code: null, signal: null, error: `the orchestrator lost the command: ${why}` };
       });
       const attemptEvent = { ...followed, adopted_by: this.options.runId };
-      const event = worktree !== undefined ? await this.checkpointAfter(record, run, attempt.n, worktree, attemptEvent) : attemptEvent;
+      const event = worktree !== undefined ? await this.worktrees.checkpointAfter(record, run, attempt.n, worktree, attemptEvent) : attemptEvent;
       if (worker !== undefined) this.workers.ended(worker, record.id, attempt.phase, event);
       await this.applyUntilLanded(record.id, event);
-      if (worktree !== undefined) await this.removeWorktreeOfDone(record.id, worktree);
+      if (worktree !== undefined) await this.worktrees.removeWorktreeOfDone(record.id, worktree);
     })()
       .catch(async (error: unknown) => {
         if (worker !== undefined) this.workers.failed(worker, error);
@@ -1185,109 +1177,6 @@ export class Engine {
         this.wake();
       });
     this.running.set(record.id, { controller, done });
-  }
-
-  /**
-   * Isolation worktree (src/worktree/task-worktree.ts): the task's worktree is planned and recorded the
-   * first time, before it is made (with the task's start when it is NEW: that write then creates or
-   * starts the record), then made or adopted, and reset to its last checkpoint, so every attempt starts
-   * from a whole tree. Returns the record as it now is, and what is left for the attempt's own write.
-   */
-  private async isolate(
-    record: TaskRecord,
-    startFirst: boolean,
-    seed: TaskRecord | undefined,
-  ): Promise<{ record: TaskRecord; worktree: Worktree | undefined; startFirst: boolean; seed: TaskRecord | undefined }> {
-    const { root } = this.options.paths;
-    // Looked at once a run: a `.git` that appears while tasks run (an agent's `git init`) must not move
-    // the next attempt of a task somewhere else.
-    this.atTopOfRepository ??= isTopOfRepository(root);
-    if (isolationOf(this.config, record.spec.workflow ?? DEFAULT_WORKFLOW, await this.atTopOfRepository) !== 'worktree') return { record, worktree: undefined, startFirst, seed };
-    // A task whose commands have run in the project root in this generation goes on there: its work so
-    // far is there. (An attempt whose worktree could not be set up ran no command: it does not count.)
-    if (record.worktree === undefined && record.attempts.some(a => (a.generation ?? 1) === record.generation && a.process !== undefined)) {
-      return { record, worktree: undefined, startFirst, seed };
-    }
-    let current = record;
-    if (current.worktree === undefined) {
-      const plan = await planWorktree(root, record.id, this.config, this.options.env ?? process.env);
-      const events: TaskEvent[] = startFirst ? [{ type: 'start' }, { type: 'worktree_planned', worktree: plan }] : [{ type: 'worktree_planned', worktree: plan }];
-      const written = await this.applyStrict(record.id, events, undefined, seed);
-      if (written?.worktree === undefined) throw new OrchError('ORCH_INTERNAL', `task ${record.id}: its worktree could not be recorded`);
-      current = written;
-    }
-    const worktree = current.worktree;
-    if (worktree === undefined) throw new OrchError('ORCH_INTERNAL', `task ${record.id}: no worktree recorded`);
-    const repo = await this.repository();
-    const setup = setupOf(this.config);
-    await ensureWorktree(repo, worktree);
-    await prepareWorktree(repo, worktree, setup);
-    await resetToCheckpoint(repo, worktree, setup);
-    if (!this.changedFiles.has(record.id) && current.attempts.some(a => a.checkpoint !== undefined)) await this.noteChangedFiles(record.id, repo, worktree); // a resumed task's earlier checkpoints
-    return { record: current, worktree, startFirst: startFirst && current === record, seed: current === record ? seed : undefined };
-  }
-
-  /** The attempt; for the quality gate of a task whose branch is merged, through the merge queue. */
-  private async runPhase(run: PhaseRun, worktree: Worktree | undefined, attempt: AttemptOptions): Promise<AttemptFinishedEvent> {
-    const workflow = attempt.workflow;
-    if (run.phase !== 'quality_gate' || worktree === undefined || workflow.merge === 'none' || attempt.setupError !== undefined) return runAttempt(attempt);
-    const repo = await this.repository();
-    const folder = repoFolder(this.options.paths.root, repo, this.config, this.options.env ?? process.env);
-    return mergeThroughGate({ repo, folder, workflow, setup: setupOf(this.config), worktree, attempt });
-  }
-
-  private repository(): Promise<string> {
-    this.repositoryTop ??= repositoryOf(this.options.paths.root);
-    // A failure (git gone for a moment) is not kept: the next attempt asks again.
-    this.repositoryTop.catch(() => (this.repositoryTop = undefined));
-    return this.repositoryTop;
-  }
-
-  /**
-   * After an implement attempt that succeeded, what it changed is committed on the task's branch (a
-   * checkpoint), named on the attempt. A checkpoint that cannot be made fails the attempt (retryable):
-   * work that is not saved does not count as done.
-   */
-  private async checkpointAfter(record: TaskRecord, run: Pick<PhaseRun, 'phase' | 'step_id'>, n: number, worktree: Worktree, event: AttemptFinishedEvent): Promise<AttemptFinishedEvent> {
-    if (run.phase !== 'implement' || event.reason !== 'succeeded') return event;
-    const step = run.step_id === undefined ? '' : ` step ${run.step_id}`;
-    try {
-      const repo = await this.repository();
-      const sha = await checkpoint(repo, worktree, `orch: task ${record.id}${step}, attempt ${n}`, setupOf(this.config));
-      if (sha === undefined) return event;
-      await this.noteChangedFiles(record.id, repo, worktree);
-      return { ...event, checkpoint: sha };
-    } catch (error) {
-      if (!isOrchError(error)) throw error;
-      return { ...event, reason: 'failed', retryable: true, error: `the checkpoint of the attempt's changes failed: ${error.message}` };
-    }
-  }
-
-  /**
-   * A task DONE (its last command has ended) has all its work on its branch: its worktree is removed
-   * if nothing in it would be lost, and the run log says where the work is. A worktree with changes
-   * not checkpointed (a build's output the gate left, say) is kept and said so; FAILED and CANCELLED
-   * tasks keep theirs for a person to look at. A failure to remove is reported, never fatal.
-   */
-  private async removeWorktreeOfDone(id: string, worktree: Worktree): Promise<void> {
-    if (this.records.get(id)?.state !== 'DONE') return;
-    const repo = await this.repository().catch(() => undefined);
-    if (repo === undefined) return;
-    const removed = await removeWorktreeIfClean(repo, worktree, setupOf(this.config)).catch(async (error: unknown) => {
-      await this.reportOnce(`${id}:worktree-remove`, `Task ${id}: its worktree ${worktree.path} could not be removed: ${(error as Error).message}`, ['`orch doctor` lists it; remove it with `git worktree remove` once you have looked'], id);
-      return undefined;
-    });
-    if (removed === undefined) return;
-    const merged = this.records.get(id)?.attempts.filter(attempt => attempt.merge !== undefined).at(-1)?.merge;
-    const takeIt = merged === undefined ? `\`orch merge ${id}\` takes it into a clean checkout` : `merged into ${merged.target}`;
-    await this.log({
-      category: 'task',
-      level: 'info',
-      task_id: id,
-      message: removed
-        ? `Worktree of task ${id} removed: its work is on branch ${worktree.branch} (${takeIt})`
-        : `Worktree of task ${id} kept at ${worktree.path}: it has changes not checkpointed (\`git -C ${worktree.path} status\`); its checkpointed work is on branch ${worktree.branch}`,
-    });
   }
 
   /** The earliest time a waiting task becomes runnable (backoff, rate-limit park, deadline). */
