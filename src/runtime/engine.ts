@@ -5,11 +5,11 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { Attempt, OrchConfig, TaskRecord, Worktree } from '../generated/types.js';
+import type { Attempt, OrchConfig, TaskRecord } from '../generated/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { isOrchError, OrchError } from '../errors.js';
 import { DEFAULT_MAX_INTERRUPTIONS, resolveWorkflow, type ResolvedWorkflow } from '../machine/workflow.js';
-import { createRecord, currentPhase, nextAttemptNumber, transition, type Effect, type PhaseRun, type TaskEvent } from '../machine/transition.js';
+import { createRecord, currentPhase, transition, type Effect, type TaskEvent } from '../machine/transition.js';
 import { findDependencyCycles, isRunnable, orderRunnable } from '../machine/schedule.js';
 import { isTerminal } from '../machine/states.js';
 import { firstOverlap, type Footprint } from '../machine/footprint.js';
@@ -26,9 +26,8 @@ import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
-import type { AttemptFinishedEvent, AttemptOptions } from './attempt.js';
 import { TaskWorktrees } from './task-worktrees.js';
-import { followAttempt } from './follow-attempt.js';
+import { AttemptLauncher, LANDING_RETRY_MS, type Running } from './attempt-launcher.js';
 import { Executors } from '../executors/executor.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
@@ -53,11 +52,6 @@ export const PASS_RETRY_MS = 1000;
 /** Failed passes in a row after which a run that is not in watch mode gives up. */
 export const MAX_FAILED_PASSES_ONCE = 10;
 
-/** First and longest wait between tries of a write that must land (an attempt's end on a full disk). */
-export const LANDING_RETRY_MS = { first: 50, max: 5000 } as const;
-
-/** Most bytes of stdout and of stderr kept per attempt, when the config does not say. */
-export const DEFAULT_OUTPUT_CAP_BYTES = 10 * 1024 * 1024;
 
 export interface EngineOptions {
   paths: StatePaths;
@@ -85,10 +79,6 @@ export interface EngineSummary {
   costUsd: number;
 }
 
-interface Running {
-  controller: AbortController;
-  done: Promise<void>;
-}
 
 export class Engine {
   readonly records = new Map<string, TaskRecord>();
@@ -97,7 +87,8 @@ export class Engine {
   private readonly waits: Waits;
   /** Where attempts run (local, an ssh pool): made on first use, closed by closeExecutors(). */
   private readonly executors: Executors;
-  private readonly running = new Map<string, Running>();
+  /** The running attempts' supervision (attempt-launcher.ts). */
+  private readonly launcher: AttemptLauncher;
   /** Remote attempts a dead run left, to be followed to their end once the run starts (orch --resume). */
   private readonly toFollow: { record: TaskRecord; attempt: Attempt }[] = [];
   /** Isolation worktree: each task's worktree, its checkpoints and merges (task-worktrees.ts). */
@@ -133,8 +124,6 @@ export class Engine {
   private pending = false;
   private stopping = false;
   private draining = false;
-  /** Tasks whose last launch could not write its attempt (a full disk): not launched again before `until`. */
-  private readonly launchBackoff = new Map<string, { until: number; wait: number }>();
   /** previewStart's answers, by record object (a record is replaced, never changed, by a write). */
   private readonly startPreviews = new WeakMap<TaskRecord, { config: OrchConfig; runsCommand: boolean }>();
   /** Passes in a row that failed (see pass()). */
@@ -168,6 +157,30 @@ export class Engine {
       log: entry => this.log(entry),
       reportOnce: (key, message, details, taskId) => this.reportOnce(key, message, details, taskId),
     });
+    this.launcher = new AttemptLauncher(
+      {
+        paths: options.paths,
+        runId: options.runId,
+        env: options.env ?? process.env,
+        clock: this.clock,
+        config: () => this.config,
+        workflowFor: record => this.workflowFor(record),
+        isStopping: () => this.stopping,
+        applyStrict: (id, events, onWritten, seed) => this.applyStrict(id, events, onWritten, seed),
+        applyUntilLanded: (id, event) => this.applyUntilLanded(id, event),
+        reportOnce: (key, message, details, taskId) => this.reportOnce(key, message, details, taskId),
+        log: entry => this.log(entry),
+        wake: () => this.wake(),
+      },
+      this.workers,
+      this.executors,
+      this.worktrees,
+    );
+  }
+
+  /** The tasks whose attempt runs. */
+  private get running(): ReadonlyMap<string, Running> {
+    return this.launcher.running;
   }
 
   /**
@@ -196,7 +209,7 @@ export class Engine {
     this.stayAlive = options.stayAlive === true;
     this.inRunLoop = true;
     await this.workers.open();
-    for (const { record, attempt } of this.toFollow.splice(0)) this.follow(record, attempt);
+    for (const { record, attempt } of this.toFollow.splice(0)) this.launcher.follow(record, attempt);
     await this.configWatch.baseline();
     signal?.addEventListener('abort', () => this.wake(), { once: true });
     try {
@@ -986,9 +999,9 @@ export class Engine {
       const at = this.waits.judgeAt(candidate.id, candidate.next_attempt_at, now);
       if (this.running.has(candidate.id) || !isRunnable(candidate, at, this.records)) continue;
       const seed = seeds.get(candidate.id)?.record;
-      const backoff = this.launchBackoff.get(candidate.id);
-      if (backoff !== undefined && backoff.until > now) {
-        this.wakeAtLatest(backoff.until);
+      const backoffUntil = this.launcher.backoffUntil(candidate.id);
+      if (backoffUntil !== undefined && backoffUntil > now) {
+        this.wakeAtLatest(backoffUntil);
         continue;
       }
       let record: TaskRecord | undefined = candidate;
@@ -1022,7 +1035,7 @@ export class Engine {
       const worker = this.workers.take();
       if (worker === undefined) return;
       seeds.delete(candidate.id);
-      this.launch(record, run, worker, startFirst, seed);
+      this.launcher.launch(record, run, worker, startFirst, seed);
     }
   }
 
@@ -1032,151 +1045,6 @@ export class Engine {
     if (this.reported.has(key)) return;
     this.reported.set(key, overlap.where);
     await this.log({ category: 'task', level: 'info', task_id: id, message: `Task ${id} waits for task ${overlap.id}: their paths overlap (${overlap.where})` });
-  }
-
-  /**
-   * Runs one attempt of `run` in `worker`. With `startFirst`, `record` is the preview of a NEW task's
-   * start, and the start is written together with the attempt; with a `seed` as well, the task has no
-   * record yet and that write creates it from the seed.
-   */
-  private launch(record: TaskRecord, run: PhaseRun, worker: string, startFirst: boolean, seed?: TaskRecord): void {
-    const controller = new AbortController();
-    const { paths, config } = this.options;
-    let started = false;
-    let startWrite: Promise<unknown> | undefined;
-    const done = (async () => {
-      this.workers.busy(worker, record.id, run.phase);
-      let worktree: Worktree | undefined;
-      let setupError: string | undefined;
-      try {
-        ({ record, worktree, startFirst, seed } = await this.worktrees.isolate(record, startFirst, seed));
-      } catch (error) {
-        if (!isOrchError(error)) throw error;
-        setupError = `the task's worktree could not be set up: ${error.message}${error.hint === undefined ? '' : ` (${error.hint})`}`;
-      }
-      const n = nextAttemptNumber(record);
-      const workflow = this.workflowFor(record);
-      const attemptOptions: AttemptOptions = {
-        paths,
-        runId: this.options.runId,
-        record,
-        run,
-        n,
-        workflow,
-        worker,
-        executor: this.executors.get(workflow.phases[run.phase].executor),
-        launcher: this.workers.launcherOf(worker),
-        outputCapBytes: config.output_cap_bytes ?? DEFAULT_OUTPUT_CAP_BYTES,
-        clock: this.clock,
-        env: this.options.env ?? process.env,
-        signal: controller.signal,
-        isShuttingDown: () => this.stopping,
-        ...(worktree !== undefined && { worktree }),
-        ...(setupError !== undefined && { setupError }),
-        // Throws when the attempt cannot be written: the command is then stopped before it does
-        // anything (it waits for this write), never left running untracked.
-        // Resolves once the record is written: the command need not wait for the log lines.
-        onStarted: attempt =>
-          new Promise<void>((resolve, reject) => {
-            const events: TaskEvent[] = [{ type: 'attempt_started', attempt }];
-            if (startFirst) events.unshift({ type: 'start' });
-            const written = (): void => {
-              started = true;
-              resolve();
-            };
-            startWrite = this.applyStrict(record.id, events, written, seed).then(written, reject);
-          }),
-      };
-      const attemptEvent = await this.worktrees.runPhase(run, worktree, attemptOptions).catch(async (error: unknown): Promise<AttemptFinishedEvent> => {
-        // The runner failed once the attempt was in the record: it killed the command, and the attempt
-        // must be closed, or the task stays "running" with no process for ever. Retryable: nothing is
-        // known to be wrong with the command. Before that (the start write failed), the error is
-        // reported below and the task launched again later.
-        await startWrite?.catch(() => undefined);
-        if (!started) throw error;
-        const why = error instanceof Error ? error.message : String(error);
-        return { type: 'attempt_finished', n, reason: 'failed', retryable: true, exit_code: null, signal: null, error: `the orchestrator lost the command: ${why}` };
-      });
-      const event = worktree !== undefined && started ? await this.worktrees.checkpointAfter(record, run, n, worktree, attemptEvent) : attemptEvent;
-      // A command stopped while its attempt was being written (a restart, a cancel) returns before
-      // that write settles: whether the attempt is in the record is known only once it has.
-      await startWrite?.catch(() => undefined);
-      if (started) this.workers.ended(worker, record.id, run.phase, event);
-      if (started) await this.applyUntilLanded(record.id, event);
-      if (worktree !== undefined) await this.worktrees.removeWorktreeOfDone(record.id, worktree);
-    })()
-      .catch(async (error: unknown) => {
-        // Reporting may fail for the same reason the attempt did (a full disk): it must never become
-        // an unhandled rejection that ends the orchestrator.
-        this.workers.failed(worker, error);
-        await this.reportOnce(`${record.id}:crash:${String(error)}`, `Task ${record.id}: ${(error as Error).message ?? String(error)}`, [], record.id).catch(() => undefined);
-      })
-      .finally(() => {
-        if (started) {
-          this.launchBackoff.delete(record.id);
-        } else {
-          // The attempt could not be written, so its command never ran: try again later, not in a loop.
-          const wait = Math.min((this.launchBackoff.get(record.id)?.wait ?? LANDING_RETRY_MS.first / 2) * 2, LANDING_RETRY_MS.max);
-          this.launchBackoff.set(record.id, { until: this.clock.now() + wait, wait });
-        }
-        // The task counts as running until its worker is free again: otherwise a pass in between
-        // sees neither a running task nor a free worker and takes the engine for idle.
-        this.workers.release(worker);
-        this.running.delete(record.id);
-        this.wake();
-      });
-    this.running.set(record.id, { controller, done });
-  }
-
-  /**
-   * Follows a dead run's remote attempt (followLeftover) to its end, in the worker it ran in (or any free
-   * one): the task counts as running meanwhile, and the end is settled as launch() settles its own.
-   */
-  private follow(record: TaskRecord, attempt: Attempt): void {
-    const remote = attempt.remote;
-    const follower = remote === undefined ? undefined : this.executors.follower(remote);
-    if (remote === undefined || follower === undefined) return;
-    const controller = new AbortController();
-    const worker = this.workers.take(attempt.worker);
-    const worktree = record.worktree;
-    const run = { phase: attempt.phase, step_id: attempt.step_id };
-    const done = (async () => {
-      if (worker !== undefined) this.workers.busy(worker, record.id, attempt.phase);
-      const where = remote.job_id === undefined ? `${remote.host} (process group ${remote.pgid ?? '?'})` : `${remote.host} (job ${remote.job_id})`;
-      await this.log({ category: 'task', level: 'info', task_id: record.id, message: `Attempt ${attempt.n} of task ${record.id} (${attempt.phase}) still runs on ${where}, started by run ${attempt.run_id}: this run follows it to its end` });
-      const followed: AttemptFinishedEvent = await followAttempt({
-        paths: this.options.paths,
-        record,
-        attempt,
-        remote,
-        workflow: this.workflowFor(record),
-        follower,
-        outputCapBytes: this.config.output_cap_bytes ?? DEFAULT_OUTPUT_CAP_BYTES,
-        clock: this.clock,
-        env: this.options.env ?? process.env,
-        signal: controller.signal,
-        isShuttingDown: () => this.stopping,
-      }).catch((error: unknown) => {
-        // Closed, or the task would stay running with nothing to end it (as launch() does for its own).
-        const why = error instanceof Error ? error.message : String(error);
-        return { type: 'attempt_finished', n: attempt.n, reason: 'failed', retryable: true, exit_code: null, signal: null, error: `the orchestrator lost the command: ${why}` };
-      });
-      const attemptEvent = { ...followed, adopted_by: this.options.runId };
-      const event = worktree !== undefined ? await this.worktrees.checkpointAfter(record, run, attempt.n, worktree, attemptEvent) : attemptEvent;
-      if (worker !== undefined) this.workers.ended(worker, record.id, attempt.phase, event);
-      await this.applyUntilLanded(record.id, event);
-      if (worktree !== undefined) await this.worktrees.removeWorktreeOfDone(record.id, worktree);
-    })()
-      .catch(async (error: unknown) => {
-        if (worker !== undefined) this.workers.failed(worker, error);
-        await this.reportOnce(`${record.id}:crash:${String(error)}`, `Task ${record.id}: ${(error as Error).message ?? String(error)}`, [], record.id).catch(() => undefined);
-      })
-      .finally(() => {
-        if (worker !== undefined) this.workers.release(worker);
-        this.running.delete(record.id);
-        this.wake();
-      });
-    this.running.set(record.id, { controller, done });
   }
 
   /** The earliest time a waiting task becomes runnable (backoff, rate-limit park, deadline). */
