@@ -58,8 +58,9 @@ t.test('an scancel from outside is seen: the attempt failed and the task runs ag
 
 t.test("orch's timeout and stall timeout cancel the job: timed out or stalled, no process of it left", async t => {
   const cluster = await startSlurm(t);
-  // T1 prints all the time (never stalls) and runs past its timeout; S1 prints once, then nothing.
-  const line = 'if [ "$ORCH_TASK_ID" = S1 ]; then echo once; sleep 300 & wait; fi; while :; do echo tick; sleep 0.5; done';
+  // T1 prints all the time (never stalls) and runs past its timeout; S1 prints once, then nothing (an
+  // exec: no shell is left to go on printing when scancel's TERM ends the sleep first).
+  const line = 'if [ "$ORCH_TASK_ID" = S1 ]; then echo once; exec sleep 300; fi; while :; do echo tick; sleep 0.5; done';
   const { root, env } = slurmProject(t, cluster, line, { max_attempts: 1, timeout_s: 6, stall_timeout_s: 2 }, ['T1', 'S1']);
   const result = await runOnce(root, { env });
   t.same(result.done, []);
