@@ -6,12 +6,13 @@
 // local executor (the commands themselves are then this process's children). The attempts are driven
 // through the executors directly: orch's `workers` is 1 to 20 (PRODUCT.md §3), so 100 at once cannot go
 // through the engine. The issue sets no target for this one: it is told, beside the baseline.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localExecutor, type Executor, type ExecutorOutcome, type ExecutorRun } from '../src/executors/executor.js';
 import { SshExecutor } from '../src/executors/ssh/ssh-executor.js';
 import { startSshd } from '../test/fixtures/sshd.js';
 import type { BenchContext, Benchmark } from './lib/context.js';
+import { reapedChildrenTicks, TICK_MS } from './lib/proc.js';
 import { summarize, type Row } from './lib/stats.js';
 import { teardowns } from './lib/teardowns.js';
 
@@ -42,13 +43,6 @@ function attemptRun(dir: string, i: number, seconds: number): ExecutorRun {
   };
 }
 
-/** cutime + cstime of this process in ms: the CPU of the children it has reaped. */
-function reapedChildrenMs(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) * 10;
-}
-
 interface Cost {
   wallMs: number;
   ownCpuMs: number;
@@ -62,7 +56,7 @@ async function holdAll(executor: Executor, runs: ExecutorRun[]): Promise<Cost> {
   let peak = process.memoryUsage.rss();
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
   const cpu = process.cpuUsage();
-  const children = reapedChildrenMs();
+  const children = reapedChildrenTicks() * TICK_MS;
   const began = performance.now();
   const outcomes: ExecutorOutcome[] = await Promise.all(runs.map(run => executor.run(run)));
   const wallMs = performance.now() - began;
@@ -70,7 +64,7 @@ async function holdAll(executor: Executor, runs: ExecutorRun[]): Promise<Cost> {
   const used = process.cpuUsage(cpu);
   const failed = outcomes.filter(outcome => outcome.reason !== 'succeeded');
   if (failed.length > 0) throw new Error(`${failed.length} of ${runs.length} attempts did not succeed; first: ${failed[0]?.error ?? failed[0]?.reason}`);
-  return { wallMs, ownCpuMs: (used.user + used.system) / 1000, childrenCpuMs: reapedChildrenMs() - children, peakRssMiB: peak / 2 ** 20 };
+  return { wallMs, ownCpuMs: (used.user + used.system) / 1000, childrenCpuMs: reapedChildrenTicks() * TICK_MS - children, peakRssMiB: peak / 2 ** 20 };
 }
 
 function row(label: string, unit: string, remote: number, local: number, note: string): Row {

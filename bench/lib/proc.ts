@@ -59,10 +59,10 @@ export function timeProcess(argv: readonly string[], options: SpawnOptions & { r
 }
 
 /** A clock tick of /proc/<pid>/stat: USER_HZ is 100 on Linux whatever the kernel's HZ. */
-const TICK_MS = 10;
+export const TICK_MS = 10;
 
 /** cutime + cstime of this process (fields 16 and 17): the CPU of the children it has reaped. */
-function reapedChildrenTicks(): number {
+export function reapedChildrenTicks(): number {
   const stat = readFileSync('/proc/self/stat', 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[13]) + Number(fields[14]);

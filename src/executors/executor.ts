@@ -78,10 +78,7 @@ export class Executors {
 
   /** The executor that can follow a dead run's remote attempt, if its config still names one. */
   follower(remote: RemoteRun): Required<Pick<Executor, 'follow'>> | undefined {
-    const executors = this.config().executors;
-    if (executors?.[remote.executor] === undefined) return undefined;
-    const executor = this.remote(remote.executor);
-    return executor.follow === undefined ? undefined : { follow: executor.follow.bind(executor) };
+    return this.config().executors?.[remote.executor] === undefined ? undefined : this.remote(remote.executor);
   }
 
   async close(): Promise<void> {

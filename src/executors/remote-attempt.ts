@@ -149,14 +149,19 @@ function describeEnd(reason: CommandReason, exit: { exit_code: number | null; si
     case COMMAND_REASONS.succeeded:
       return undefined;
     case COMMAND_REASONS.timed_out:
-      return `timed out after ${Math.round((run.timeoutMs ?? 0) / 1000)}s: its process group on ${host} was stopped`;
     case COMMAND_REASONS.cancelled:
-      return `cancelled: its process group on ${host} was stopped`;
     case COMMAND_REASONS.stalled:
-      return `stalled: no output for ${Math.round((run.stallTimeoutMs ?? 0) / 1000)}s, its process group on ${host} was stopped`;
+      return `${stopText(reason, run)}: its process group on ${host} was stopped`;
     default:
       return exit.signal !== null ? `killed by ${exit.signal} on ${host}` : `exited with code ${exit.exit_code ?? 'unknown'} on ${host}`;
   }
+}
+
+/** Why this side stopped a command, in words: "timed out after 30s", "stalled: no output for 5s", "cancelled". */
+export function stopText(reason: 'timed_out' | 'stalled' | 'cancelled', run: FollowedRun): string {
+  if (reason === 'timed_out') return `timed out after ${Math.round((run.timeoutMs ?? 0) / 1000)}s`;
+  if (reason === 'stalled') return `stalled: no output for ${Math.round((run.stallTimeoutMs ?? 0) / 1000)}s`;
+  return 'cancelled';
 }
 
 function signalOf(number: number): string | undefined {

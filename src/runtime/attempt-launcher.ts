@@ -125,28 +125,19 @@ export class AttemptLauncher {
       };
       const attemptEvent = await this.worktrees.runPhase(run, worktree, attemptOptions).catch(async (error: unknown): Promise<AttemptFinishedEvent> => {
         // The runner failed once the attempt was in the record: it killed the command, and the attempt
-        // must be closed, or the task stays "running" with no process for ever. Retryable: nothing is
-        // known to be wrong with the command. Before that (the start write failed), the error is
-        // reported below and the task launched again later.
+        // must be closed. Before that (the start write failed), the error is reported below and the
+        // task launched again later.
         await startWrite?.catch(() => undefined);
         if (!started) throw error;
-        const why = error instanceof Error ? error.message : String(error);
-        return { type: 'attempt_finished', n, reason: 'failed', retryable: true, exit_code: null, signal: null, error: `the orchestrator lost the command: ${why}` };
+        return lostCommand(n, error);
       });
-      const event = worktree !== undefined && started ? await this.worktrees.checkpointAfter(record, run, n, worktree, attemptEvent) : attemptEvent;
       // A command stopped while its attempt was being written (a restart, a cancel) returns before
       // that write settles: whether the attempt is in the record is known only once it has.
       await startWrite?.catch(() => undefined);
-      if (started) this.workers.ended(worker, record.id, run.phase, event);
-      if (started) await this.host.applyUntilLanded(record.id, event);
-      if (worktree !== undefined) await this.worktrees.removeWorktreeOfDone(record.id, worktree);
+      if (started) await this.settle(record, run, n, worker, worktree, attemptEvent);
+      else if (worktree !== undefined) await this.worktrees.removeWorktreeOfDone(record.id, worktree);
     })()
-      .catch(async (error: unknown) => {
-        // Reporting may fail for the same reason the attempt did (a full disk): it must never become
-        // an unhandled rejection that ends the orchestrator.
-        this.workers.failed(worker, error);
-        await this.host.reportOnce(`${record.id}:crash:${String(error)}`, `Task ${record.id}: ${(error as Error).message ?? String(error)}`, [], record.id).catch(() => undefined);
-      })
+      .catch((error: unknown) => this.crashed(record.id, worker, error))
       .finally(() => {
         if (started) {
           this.launchBackoff.delete(record.id);
@@ -174,13 +165,12 @@ export class AttemptLauncher {
     if (remote === undefined || follower === undefined) return;
     const controller = new AbortController();
     const worker = this.workers.take(attempt.worker);
-    const worktree = record.worktree;
     const run = { phase: attempt.phase, step_id: attempt.step_id };
     const done = (async () => {
       if (worker !== undefined) this.workers.busy(worker, record.id, attempt.phase);
       const where = remote.job_id === undefined ? `${remote.host} (process group ${remote.pgid ?? '?'})` : `${remote.host} (job ${remote.job_id})`;
       await this.host.log({ category: 'task', level: 'info', task_id: record.id, message: `Attempt ${attempt.n} of task ${record.id} (${attempt.phase}) still runs on ${where}, started by run ${attempt.run_id}: this run follows it to its end` });
-      const followed: AttemptFinishedEvent = await followAttempt({
+      const followed = await followAttempt({
         paths: this.host.paths,
         record,
         attempt,
@@ -192,21 +182,10 @@ export class AttemptLauncher {
         env: this.host.env,
         signal: controller.signal,
         isShuttingDown: () => this.host.isStopping(),
-      }).catch((error: unknown) => {
-        // Closed, or the task would stay running with nothing to end it (as launch() does for its own).
-        const why = error instanceof Error ? error.message : String(error);
-        return { type: 'attempt_finished', n: attempt.n, reason: 'failed', retryable: true, exit_code: null, signal: null, error: `the orchestrator lost the command: ${why}` };
-      });
-      const attemptEvent = { ...followed, adopted_by: this.host.runId };
-      const event = worktree !== undefined ? await this.worktrees.checkpointAfter(record, run, attempt.n, worktree, attemptEvent) : attemptEvent;
-      if (worker !== undefined) this.workers.ended(worker, record.id, attempt.phase, event);
-      await this.host.applyUntilLanded(record.id, event);
-      if (worktree !== undefined) await this.worktrees.removeWorktreeOfDone(record.id, worktree);
+      }).catch((error: unknown) => lostCommand(attempt.n, error));
+      await this.settle(record, run, attempt.n, worker, record.worktree, { ...followed, adopted_by: this.host.runId });
     })()
-      .catch(async (error: unknown) => {
-        if (worker !== undefined) this.workers.failed(worker, error);
-        await this.host.reportOnce(`${record.id}:crash:${String(error)}`, `Task ${record.id}: ${(error as Error).message ?? String(error)}`, [], record.id).catch(() => undefined);
-      })
+      .catch((error: unknown) => this.crashed(record.id, worker, error))
       .finally(() => {
         if (worker !== undefined) this.workers.release(worker);
         this.running.delete(record.id);
@@ -214,4 +193,34 @@ export class AttemptLauncher {
       });
     this.running.set(record.id, { controller, done });
   }
+
+  /**
+   * An attempt's end, once its start is in the record: checkpointed (worktree), told to its worker,
+   * written until it lands, and a DONE task's worktree removed.
+   */
+  private async settle(record: TaskRecord, run: Pick<PhaseRun, 'phase' | 'step_id'>, n: number, worker: string | undefined, worktree: Worktree | undefined, ended: AttemptFinishedEvent): Promise<void> {
+    const event = worktree === undefined ? ended : await this.worktrees.checkpointAfter(record, run, n, worktree, ended);
+    if (worker !== undefined) this.workers.ended(worker, record.id, run.phase, event);
+    await this.host.applyUntilLanded(record.id, event);
+    if (worktree !== undefined) await this.worktrees.removeWorktreeOfDone(record.id, worktree);
+  }
+
+  /**
+   * A launch or a follow that failed outside the attempt's own end (a bug, a disk that refuses even the
+   * report): said, never an unhandled rejection that ends the orchestrator.
+   */
+  private async crashed(id: string, worker: string | undefined, error: unknown): Promise<void> {
+    if (worker !== undefined) this.workers.failed(worker, error);
+    await this.host.reportOnce(`${id}:crash:${String(error)}`, `Task ${id}: ${(error as Error).message ?? String(error)}`, [], id).catch(() => undefined);
+  }
+}
+
+/**
+ * The end of an attempt whose command the orchestrator lost hold of (its runner or its follow failed):
+ * closed, or the task would stay running with nothing to end it; retryable, since nothing is known to be
+ * wrong with the command.
+ */
+function lostCommand(n: number, error: unknown): AttemptFinishedEvent {
+  const why = error instanceof Error ? error.message : String(error);
+  return { type: 'attempt_finished', n, reason: 'failed', retryable: true, exit_code: null, signal: null, error: `the orchestrator lost the command: ${why}` };
 }

@@ -7,7 +7,7 @@ import type { Attempt, RemoteRun, TaskRecord } from '../generated/types.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedWorkflow } from '../machine/workflow.js';
 import type { Executor, FollowedRun } from '../executors/executor.js';
-import { ARTIFACT_FILES } from '../runner/artifacts.js';
+import { attemptArtifacts } from '../runner/artifacts.js';
 import { attemptMarkerId } from '../runner/session-marker.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
 import { judgeOutcome, type AttemptFinishedEvent } from './attempt.js';
@@ -30,8 +30,8 @@ export interface FollowOptions {
 
 export async function followAttempt(options: FollowOptions): Promise<AttemptFinishedEvent> {
   const { paths, record, attempt, workflow } = options;
-  const dir = join(paths.stateDir, attempt.artifacts_dir);
-  const artifacts = { stdout: join(dir, ARTIFACT_FILES.stdout), stderr: join(dir, ARTIFACT_FILES.stderr), result: join(dir, ARTIFACT_FILES.result) };
+  // Its files as runAttempt named them (the ids checked again on the way: a path from a record).
+  const artifacts = attemptArtifacts(paths.stateDir, { runId: attempt.run_id ?? '', taskId: record.id, attempt: attempt.n, phase: attempt.phase, stepId: attempt.step_id });
   const generation = attempt.generation ?? record.generation;
   const run: FollowedRun = {
     stdoutPath: artifacts.stdout,
@@ -51,7 +51,7 @@ export async function followAttempt(options: FollowOptions): Promise<AttemptFini
         phase: attempt.phase,
         stepId: attempt.step_id,
         attempt: attempt.n,
-        artifactsDir: dir,
+        artifactsDir: artifacts.dir,
         resultFile: artifacts.result,
         worktree: record.worktree,
         // The id its wrapper writes with its end names the run that started it.

@@ -10,7 +10,7 @@ import type { OrchConfig, RemoteRun } from '../../generated/types.js';
 import { shellQuote } from '../../cli/format/text.js';
 import { COMMAND_REASONS } from '../../runner/outcome.js';
 import type { Executor, ExecutorOutcome, ExecutorRun, FollowedRun } from '../executor.js';
-import { ENDED_UNSEEN, Ending, attemptSpool, coordinatorKey, judgeEnd, remoteCommand, sleep, type CollectedFile, type RemoteEnd } from '../remote-attempt.js';
+import { ENDED_UNSEEN, Ending, attemptSpool, coordinatorKey, judgeEnd, remoteCommand, sleep, stopText, type CollectedFile, type RemoteEnd } from '../remote-attempt.js';
 import { spoolWrapper } from '../spool-wrapper.js';
 import { OutputMirror } from '../output-mirror.js';
 import { jobEnding, sbatch, scancel, squeueState } from './slurm-commands.js';
@@ -163,11 +163,8 @@ export class SlurmExecutor implements Executor {
   private unseen(end: { gone: string } | 'lost' | 'stopped', job: string, ending: Ending, startedAt: number): ExecutorOutcome {
     const duration_ms = Date.now() - startedAt;
     if (end === 'stopped') {
-      const how =
-        ending.reason === 'timed_out' ? `timed out after ${Math.round((ending.run.timeoutMs ?? 0) / 1000)}s`
-        : ending.reason === 'stalled' ? `stalled: no output for ${Math.round((ending.run.stallTimeoutMs ?? 0) / 1000)}s`
-        : 'cancelled';
-      return { ...ENDED_UNSEEN, reason: ending.reason ?? COMMAND_REASONS.cancelled, duration_ms, error: `${how}: job ${job} was cancelled (scancel)` };
+      const reason = ending.reason ?? COMMAND_REASONS.cancelled;
+      return { ...ENDED_UNSEEN, reason, duration_ms, error: `${stopText(reason, ending.run)}: job ${job} was cancelled (scancel)` };
     }
     const state = end === 'lost' ? undefined : end.gone;
     if (state?.startsWith('TIMEOUT') === true) return { ...ENDED_UNSEEN, reason: COMMAND_REASONS.timed_out, duration_ms, error: `job ${job} was ended by Slurm at its time limit` };

@@ -9,7 +9,7 @@ import type { OrchConfig, RemoteRun } from '../../generated/types.js';
 import { COMMAND_REASONS, type CommandReason } from '../../runner/outcome.js';
 import { DEFAULT_KILL_GRACE_MS } from '../../runner/run-command.js';
 import type { Executor, ExecutorOutcome, ExecutorRun, FollowedRun } from '../executor.js';
-import { ENDED_UNSEEN, Ending, attemptSpool, coordinatorKey, judgeEnd, remoteCommand, sleep, type RemoteEnd } from '../remote-attempt.js';
+import { ENDED_UNSEEN, Ending, attemptSpool, coordinatorKey, judgeEnd, remoteCommand, sleep, stopText, type RemoteEnd } from '../remote-attempt.js';
 import { HostPool } from './host-pool.js';
 import { HostLink, UnreachableHostError } from './host-link.js';
 import { controlDir } from './ssh-argv.js';
@@ -158,7 +158,7 @@ export class SshExecutor implements Executor {
     if (end === 'unconfirmed') {
       link.forget(spoolName);
       // Fail closed: stopped, but how it ended is unknown.
-      const error = `${ending.reason === 'timed_out' ? 'timed out' : 'cancelled'}: its process group ${pgid ?? '?'} on ${link.name} was killed, but no end was seen`;
+      const error = `${stopText(ending.reason ?? COMMAND_REASONS.cancelled, ending.run)}: its process group ${pgid ?? '?'} on ${link.name} was killed, but no end was seen`;
       return { ...ENDED_UNSEEN, reason: ending.reason ?? COMMAND_REASONS.failed, duration_ms: Date.now() - startedAt, error };
     }
     const outcome = await this.collect(link, spool, run, end, ending, startedAt);
