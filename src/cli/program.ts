@@ -228,7 +228,7 @@ export function buildProgram(): Command {
     .option('--tasks <path>', 'import task specs from a folder of JSON files, or one JSON or YAML file holding a list')
     .option('--yes', 'answer yes instead of asking (--clean-state, clean, retry --failed)')
     .option('--once', 'work until nothing is runnable, then exit (1 if a task failed)')
-    .option('--resume', 'carry on after a crash: take over the dead session, stop its leftover commands, resume every task')
+    .option('--resume', 'carry on after a crash: take over the dead session, stop its leftover local commands (those on ssh hosts and in Slurm jobs are followed to their end), resume every task')
     .option('--polling', 'watch by polling (network filesystems, where inotify cannot see other hosts)')
     .option('--serve', 'serve the board and the API while it runs (as `orch serve`; prints the one-time link)')
     .action(async (_opts, command: Command) => {

@@ -7,6 +7,9 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RunSummaryFile } from '../../src/generated/types.js';
+import { summaryFilePath } from '../../src/runtime/run-report.js';
+import { statePaths } from '../../src/store/paths.js';
 import { readTaskRecord } from '../fixtures/project.js';
 import { ORCH_BIN, runCli } from '../fixtures/run-cli.js';
 import { startSlurm, type SlurmCluster } from '../fixtures/slurm.js';
@@ -53,6 +56,9 @@ function ranOnce(t: Test, root: string, job: string): void {
   const [attempt] = attempts;
   t.match(attempt, { reason: 'succeeded', exit_code: 0, remote: { executor: 'slurm', job_id: job } });
   t.ok(attempt?.adopted_by !== undefined && attempt.adopted_by !== attempt.run_id, 'the attempt names the run that followed it');
+  // The run that followed it counts it as its own work.
+  const summary = JSON.parse(readFileSync(summaryFilePath(statePaths(root), attempt?.adopted_by ?? ''), 'utf8')) as RunSummaryFile;
+  t.match(summary, { counts: { completed: 1, attempts: 1 }, tasks: [{ id: 'R1', state: 'DONE', attempts: [{ n: attempt?.n, reason: 'succeeded' }] }] }, "the following run's summary.json has the attempt");
   t.equal(readFileSync(join(root, 'started'), 'utf8'), 'start\n', 'the command started once');
   t.equal(readFileSync(join(root, '.isollm', attempt?.artifacts_dir ?? '', 'stdout.log'), 'utf8'), 'before-gate\nmiddle\njob-output\n', "the job's output is the attempt's");
 }

@@ -15,7 +15,7 @@ import { ORCH_BIN, runCli } from '../fixtures/run-cli.js';
 import { waitFor } from '../fixtures/wait-for.js';
 import { readSession } from '../../src/store/session.js';
 import { statePaths } from '../../src/store/paths.js';
-import { waitForWriters } from '../../src/store/owned-file.js';
+import { ownedByTheSession, waitForWriters } from '../../src/store/owned-file.js';
 import { withLock } from '../../src/store/lock.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../fixtures/decide-held.mjs');
@@ -84,4 +84,15 @@ t.test('waitForWriters returns once the locks held when it was called are releas
   release();
   await held;
   t.same(await waiting, [], 'returned, with nothing it could not wait for');
+});
+
+t.test("an owned file's stand-in lock checks the session right before the write: a takeover fences it", async t => {
+  const dir = t.testdir();
+  const sessionPath = join(dir, 'session.json');
+  writeFileSync(sessionPath, JSON.stringify({ epoch: 3 }));
+  const lock = ownedByTheSession(join(dir, 'T1.json'), { epoch: 3, sessionPath });
+  lock.assertHeld();
+  t.pass('held while the session names our epoch');
+  writeFileSync(sessionPath, JSON.stringify({ epoch: 4, extra: 'a takeover' }));
+  t.throws(() => lock.assertHeld(), { code: 'ORCH_EPOCH_FENCED' }, 'refused once another session took over');
 });
