@@ -3,7 +3,6 @@
 // (an hour here), and the folder goes back to its native watch once one can be made; the run log says
 // each switch once. Two layers: the built orch in a user namespace whose inotify watch limit is 0 (a
 // real ENOSPC, raised again from outside with nsenter), and fs.watch replaced at the native watcher's
-// Mock keys name the .ts file: tsx (the tests' loader) resolves a module's own `./x.js` import to x.ts.
 // boundary (t.mockImport) by one that fails on demand; files, folders and processes are real in both.
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,6 +10,7 @@ import * as realFs from 'node:fs';
 import { existsSync, readFileSync, type FSWatcher } from 'node:fs';
 import { ORCH_BIN } from '../fixtures/run-cli.js';
 import { dropSpec, goalProject, goalRuns, untilRecord, until } from '../fixtures/watch-helpers.js';
+import { SOURCE_EXT } from '../fixtures/source-ext.js';
 
 t.jobs = 1;
 
@@ -43,10 +43,10 @@ async function watchModeWithFailingWatch(t: Test) {
     'node:fs': { ...realFs, watch },
   });
   const stateWatcher = await t.mockImport<typeof import('../../src/watcher/state-watcher.js')>('../../src/watcher/state-watcher.js', {
-    '../../src/watcher/native-watcher.ts': native,
+    [`../../src/watcher/native-watcher${SOURCE_EXT}`]: native,
   });
   const mod = await t.mockImport<typeof import('../../src/runtime/watch-mode.js')>('../../src/runtime/watch-mode.js', {
-    '../../src/watcher/state-watcher.ts': stateWatcher,
+    [`../../src/watcher/state-watcher${SOURCE_EXT}`]: stateWatcher,
   });
   return { mod, failing, calls, live };
 }

@@ -9,6 +9,7 @@ import { readProcessStat } from '../../src/runner/process-group.js';
 import { watchAndWork } from '../../src/runtime/watch-mode.js';
 import { makeProject, script, STUB_AGENT } from '../fixtures/project.js';
 import { dropSpec, goalProject, goalRuns, recordOf, specPath, startWatching, testRoot, until, untilRecord } from '../fixtures/watch-helpers.js';
+import { SOURCE_EXT } from '../fixtures/source-ext.js';
 
 t.jobs = 1;
 
@@ -203,8 +204,7 @@ t.test('with chokidar replaced (polling mode): a hint wakes the engine, and a wa
   // Mocks apply to the imports of the module loaded, so chokidar is replaced inside a polling-watcher
   // copy, that copy inside a state-watcher copy, and that inside watch-mode. (Natively there is no
   // chokidar: bare fs.watch.)
-  // Mock keys name the .ts file: tsx (the tests' loader) resolves a module's own `./x.js` import to x.ts.
-  const polling = await t.mockImport<typeof import('../../src/watcher/polling-watcher.js')>('../../src/watcher/polling-watcher.js', {
+    const polling = await t.mockImport<typeof import('../../src/watcher/polling-watcher.js')>('../../src/watcher/polling-watcher.js', {
     chokidar: {
       watch: () => {
         const fake = Object.assign(new EventEmitter(), { close: async () => undefined });
@@ -214,10 +214,10 @@ t.test('with chokidar replaced (polling mode): a hint wakes the engine, and a wa
     },
   });
   const stateWatcher = await t.mockImport<typeof import('../../src/watcher/state-watcher.js')>('../../src/watcher/state-watcher.js', {
-    '../../src/watcher/polling-watcher.ts': polling,
+    [`../../src/watcher/polling-watcher${SOURCE_EXT}`]: polling,
   });
   const mod = await t.mockImport<typeof import('../../src/runtime/watch-mode.js')>('../../src/runtime/watch-mode.js', {
-    '../../src/watcher/state-watcher.ts': stateWatcher,
+    [`../../src/watcher/state-watcher${SOURCE_EXT}`]: stateWatcher,
   });
   const { root, log } = goalProject(t);
   const orch = await mod.watchAndWork(root, { env: { ...process.env, GOAL_LOG: log }, usePolling: true, pollIntervalMs: 10 });

@@ -1,4 +1,3 @@
-// Mock keys name the .ts file: tsx (the tests' loader) resolves a module's own `./x.js` import to x.ts.
 // Polling mode's unit layer: chokidar replaced through t.mockImport, so events are exact and instant.
 // (Natively there is no chokidar: test/watcher/native-watcher.ts, on real fs.watch.)
 import t, { type Test } from 'tap';
@@ -9,6 +8,7 @@ import type { Hint } from '../../src/watcher/classify.js';
 import { statePaths, type StatePaths } from '../../src/store/paths.js';
 import type * as PollingWatcherModule from '../../src/watcher/polling-watcher.js';
 import type * as StateWatcherModule from '../../src/watcher/state-watcher.js';
+import { SOURCE_EXT } from '../fixtures/source-ext.js';
 
 type Ignored = (path: string, stats?: { isDirectory(): boolean }) => boolean;
 
@@ -59,7 +59,7 @@ async function until(what: string, check: () => boolean): Promise<void> {
 /** watchStateDir with chokidar replaced: mocks apply to the module loaded, so polling-watcher is loaded with it first. */
 async function withChokidar(t: Test, watch: (paths: string[], options: Record<string, unknown>) => unknown): Promise<typeof StateWatcherModule> {
   const polling = await t.mockImport<typeof PollingWatcherModule>('../../src/watcher/polling-watcher.js', { chokidar: { watch } });
-  return t.mockImport<typeof StateWatcherModule>('../../src/watcher/state-watcher.js', { '../../src/watcher/polling-watcher.ts': polling });
+  return t.mockImport<typeof StateWatcherModule>('../../src/watcher/state-watcher.js', { [`../../src/watcher/polling-watcher${SOURCE_EXT}`]: polling });
 }
 
 async function harness(t: Test, options: { maxPending?: number; onHint?: (hint: Hint) => void } = {}): Promise<Harness> {

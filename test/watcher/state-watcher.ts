@@ -8,6 +8,7 @@ import type { Hint } from '../../src/watcher/classify.js';
 import { statePaths } from '../../src/store/paths.js';
 import type * as PollingWatcherModule from '../../src/watcher/polling-watcher.js';
 import type * as StateWatcherModule from '../../src/watcher/state-watcher.js';
+import { SOURCE_EXT } from '../fixtures/source-ext.js';
 
 async function until(what: string, check: () => boolean): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -23,9 +24,8 @@ t.test('natively chokidar is never started; polling, it is', async t => {
     started.push(options.usePolling === true);
     return Object.assign(new EventEmitter(), { close: async () => undefined });
   };
-  // Mock keys name the .ts file: tsx (the tests' loader) resolves a module's own `./x.js` import to x.ts.
-  const polling = await t.mockImport<typeof PollingWatcherModule>('../../src/watcher/polling-watcher.js', { chokidar: { watch } });
-  const mod = await t.mockImport<typeof StateWatcherModule>('../../src/watcher/state-watcher.js', { '../../src/watcher/polling-watcher.ts': polling });
+    const polling = await t.mockImport<typeof PollingWatcherModule>('../../src/watcher/polling-watcher.js', { chokidar: { watch } });
+  const mod = await t.mockImport<typeof StateWatcherModule>('../../src/watcher/state-watcher.js', { [`../../src/watcher/polling-watcher${SOURCE_EXT}`]: polling });
   const native = mod.watchStateDir(statePaths(t.testdir()), { onHint: () => undefined, onError: () => undefined });
   t.teardown(() => native.close());
   await native.ready;
