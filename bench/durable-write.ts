@@ -1,13 +1,15 @@
-// Durable record write: the store's writeFileDurable, and the whole fenced updateDocument the engine
-// does per transition (lock, read + validate the record and the session, validate, write), against
+// Durable record write: the store's writeFileDurable, the whole fenced updateDocument a CLI decision does
+// (lock, read + validate the record and the session, validate, write), and the same update under the
+// session's ownership, which is what the engine does per transition since issue 16 (no lock dir), against
 // the bare calls a durable replace is made of (open, write, fsync, close, rename, fsync of the dir),
 // one ~2 KB task record each, every write timed on its own.
 import { closeSync, constants as fsc, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { TaskSpec } from '../src/generated/types.js';
+import type { TaskRecord, TaskSpec } from '../src/generated/types.js';
 import { writeFileDurable } from '../src/store/durable-write.js';
-import { updateDocument } from '../src/store/fenced-update.js';
+import { updateDocument, updateLocked } from '../src/store/fenced-update.js';
+import { ownedByTheSession } from '../src/store/owned-file.js';
 import { statePaths } from '../src/store/paths.js';
 import { acquireSession } from '../src/store/session.js';
 import type { Benchmark } from './lib/context.js';
@@ -39,6 +41,9 @@ export const durableWrite: Benchmark = {
     const fence = session.fence();
     const recordFile = join(paths.records, 'bench.json');
     await writeFileDurable(recordFile, text(1));
+    const ownedFile = join(paths.records, 'owned.json');
+    await writeFileDurable(ownedFile, text(1));
+    const touch = (current: TaskRecord | undefined): TaskRecord | undefined => (current === undefined ? undefined : { ...current, updated_at: new Date().toISOString() });
     let tmp = 0;
 
     const loops = {
@@ -66,7 +71,10 @@ export const durableWrite: Benchmark = {
       },
       writeFileDurable: (i: number) => writeFileDurable(join(paths.records, 'durable.json'), text(i)),
       updateDocument: async (_i: number) => {
-        await updateDocument('record', recordFile, current => (current === undefined ? undefined : { ...current, updated_at: new Date().toISOString() }), { fence, stateDir: paths.stateDir });
+        await updateDocument('record', recordFile, touch, { fence, stateDir: paths.stateDir });
+      },
+      ownedUpdate: async (_i: number) => {
+        await updateLocked('record', ownedFile, ownedByTheSession(ownedFile, fence), touch, { fence, stateDir: paths.stateDir });
       },
     } as const;
     type Name = keyof typeof loops;
@@ -101,6 +109,10 @@ export const durableWrite: Benchmark = {
         summarize(samples[name]),
         floor,
       );
-    return [row('writeFileDurable', 'writeFileDurable (~2 KB record)'), row('updateDocument', 'fenced updateDocument (lock + read + validate + write)')];
+    return [
+      row('writeFileDurable', 'writeFileDurable (~2 KB record)'),
+      row('updateDocument', 'fenced updateDocument (lock + read + validate + write)'),
+      row('ownedUpdate', "the engine's record update: owned by the session, no lock (read + validate + write)"),
+    ];
   },
 };
