@@ -204,7 +204,7 @@ t.test('with chokidar replaced (polling mode): a hint wakes the engine, and a wa
   // Mocks apply to the imports of the module loaded, so chokidar is replaced inside a polling-watcher
   // copy, that copy inside a state-watcher copy, and that inside watch-mode. (Natively there is no
   // chokidar: bare fs.watch.)
-    const polling = await t.mockImport<typeof import('../../src/watcher/polling-watcher.js')>('../../src/watcher/polling-watcher.js', {
+  const polling = await t.mockImport<typeof import('../../src/watcher/polling-watcher.js')>('../../src/watcher/polling-watcher.js', {
     chokidar: {
       watch: () => {
         const fake = Object.assign(new EventEmitter(), { close: async () => undefined });

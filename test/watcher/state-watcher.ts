@@ -24,7 +24,7 @@ t.test('natively chokidar is never started; polling, it is', async t => {
     started.push(options.usePolling === true);
     return Object.assign(new EventEmitter(), { close: async () => undefined });
   };
-    const polling = await t.mockImport<typeof PollingWatcherModule>('../../src/watcher/polling-watcher.js', { chokidar: { watch } });
+  const polling = await t.mockImport<typeof PollingWatcherModule>('../../src/watcher/polling-watcher.js', { chokidar: { watch } });
   const mod = await t.mockImport<typeof StateWatcherModule>('../../src/watcher/state-watcher.js', { [`../../src/watcher/polling-watcher${SOURCE_EXT}`]: polling });
   const native = mod.watchStateDir(statePaths(t.testdir()), { onHint: () => undefined, onError: () => undefined });
   t.teardown(() => native.close());
