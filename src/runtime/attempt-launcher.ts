@@ -109,9 +109,9 @@ export class AttemptLauncher {
         isShuttingDown: () => this.host.isStopping(),
         ...(worktree !== undefined && { worktree }),
         ...(setupError !== undefined && { setupError }),
-        // Throws when the attempt cannot be written: the command is then stopped before it does
-        // anything (it waits for this write), never left running untracked.
-        // Resolves once the record is written: the command need not wait for the log lines.
+        // Runs while the command starts (no spawn gate: run-command.ts). Throws when the attempt cannot
+        // be written: the command is then stopped at once, never left running untracked. Resolves once
+        // the record is written, without waiting for the log lines.
         onStarted: attempt =>
           new Promise<void>((resolve, reject) => {
             const events: TaskEvent[] = [{ type: 'attempt_started', attempt }];
