@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { OrchConfig, TaskRecord, TaskSpec, Workflow } from '../../src/generated/types.js';
 import { createRecord } from '../../src/machine/record.js';
 import { validateDocument } from '../../src/store/load.js';
+import { sealOf } from '../../src/store/record-seal.js';
 import { hashBytes } from '../../src/store/specs.js';
 
 export const BENCH_CACHE = join(tmpdir(), 'orch-bench-cache');
@@ -41,11 +42,11 @@ export function specText(spec: TaskSpec): string {
   return `${JSON.stringify(spec, null, 2)}\n`;
 }
 
-/** A finished task as a real run leaves it: one attempt, two transitions, DONE. */
+/** A finished task as a real run leaves it: one attempt, two transitions, DONE, sealed (record-seal.ts). */
 export function doneRecord(id: string, specBytes: Buffer, spec: TaskSpec, now: number): TaskRecord {
   const record = createRecord(spec, id, `tasks/${id}.json`, hashBytes(specBytes), now);
   const at = (ms: number): string => new Date(now + ms).toISOString();
-  return {
+  const done: TaskRecord = {
     ...record,
     $schema: '../../schemas/task-record.schema.json',
     epoch: 1,
@@ -80,6 +81,7 @@ export function doneRecord(id: string, specBytes: Buffer, spec: TaskSpec, now: n
       { at: at(40), from: 'IMPLEMENTING', to: 'DONE', reason: 'all phases passed', actor: 'orch', generation: 1 },
     ],
   };
+  return { ...done, seal: sealOf(done) };
 }
 
 export function fixtureId(i: number): string {
@@ -100,10 +102,13 @@ export function populate(root: string, count: number): void {
   }
 }
 
-/** The cache key: a schema change makes old fixtures useless. */
+/** Raised when the fixture's records change (2: sealed, as every record orch writes). */
+const FIXTURE_VERSION = '2';
+
+/** The cache key: a schema change makes old fixtures useless, as does a new FIXTURE_VERSION. */
 function cacheKey(): string {
   const schemas = ['task-record', 'task-spec'].map(name => readFileSync(new URL(`../../schemas/${name}.schema.json`, import.meta.url)));
-  return createHash('sha256').update(Buffer.concat(schemas)).digest('hex').slice(0, 12);
+  return createHash('sha256').update(Buffer.concat([...schemas, Buffer.from(FIXTURE_VERSION)])).digest('hex').slice(0, 12);
 }
 
 /**
