@@ -67,6 +67,12 @@ export async function planClean(paths: StatePaths, options: CleanOptions = {}): 
       if (entry.isFile() && pattern.test(entry.name)) plan.remove.push({ path: join(dir, entry.name), kind: 'leftover', reason: 'a refused edit or a consumed decision', bytes: 0 });
     }
   }
+  // The archive's copy of a finished record (src/store/finished-archive.ts) whose record is gone.
+  for (const entry of await dirEntries(paths.archive)) {
+    if (!entry.isFile() || !entry.name.endsWith('.json')) continue;
+    const record = await fs.lstat(join(paths.records, entry.name)).catch(() => undefined);
+    if (record === undefined) plan.remove.push({ path: join(paths.archive, entry.name), kind: 'leftover', reason: 'the archived copy of a record that is gone', bytes: 0 });
+  }
   for (const item of plan.remove) item.bytes = await sizeOf(item.path);
   return plan;
 }
@@ -113,7 +119,7 @@ export async function sizeOf(path: string): Promise<number> {
 
 /** The machine-owned state `--clean-state` removes: the contents of these folders, and these files. */
 export function machineState(paths: StatePaths): { dirs: string[]; files: string[] } {
-  return { dirs: [paths.records, paths.workers, paths.inbox, paths.runs], files: [paths.events] };
+  return { dirs: [paths.records, paths.archive, paths.workers, paths.inbox, paths.runs], files: [paths.events] };
 }
 
 /** What `--clean-state` would remove (top-level entries); touches nothing. */

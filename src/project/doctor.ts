@@ -15,6 +15,7 @@ import { listGroupMembers, readProcessStat } from '../runner/process-group.js';
 import { foreignMarkedGroups, identityOfMarked } from '../runner/session-marker.js';
 import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
 import { TEMP_DIR_NAME, parseTempFileName } from '../store/durable-write.js';
+import { archivedOriginal } from '../store/finished-archive.js';
 import { loadAll, loadDocument, loadIfExists } from '../store/load.js';
 import { updateLocked } from '../store/fenced-update.js';
 import { judgeLock, LOCK_STALE_MS, LOCK_STATES, reapLock, withLock } from '../store/lock.js';
@@ -276,7 +277,7 @@ async function recordProblems(paths: StatePaths, held: boolean): Promise<DoctorP
       problems.push(problem('record_without_spec', path, `task ${doc.id} is ${doc.state} but its spec ${spec} is gone`, `restore the spec, or run \`orch cancel ${doc.id}\` (a running orch cancels it too)`, false, { task: doc.id }));
     }
     if (held) continue; // a live orchestrator judges hand edits and owns its open attempts
-    const edit = handEditProblem(path, doc);
+    const edit = await handEditProblem(path, doc, paths.archive);
     if (edit !== undefined) problems.push(edit);
     const attempt = openAttempt(doc);
     if (attempt === undefined) continue;
@@ -310,7 +311,7 @@ function markedOrphanProblems(paths: StatePaths, known: readonly DoctorProblem[]
  * A record edited by hand while no orchestrator ran, judged as the next start will judge it
  * (Engine.judgeOfflineEdits). A legal decision made by setting the state is not a fault: a warning.
  */
-function handEditProblem(path: string, doc: TaskRecord): DoctorProblem | undefined {
+async function handEditProblem(path: string, doc: TaskRecord, archive: string): Promise<DoctorProblem | undefined> {
   const check = checkSeal(doc);
   if (check.kind === 'state_edited') {
     const verdict = judgeEdit(check.original, doc);
@@ -320,6 +321,9 @@ function handEditProblem(path: string, doc: TaskRecord): DoctorProblem | undefin
       : problem('hand_edit', path, `${what}: ${verdict.kind === 'refused' ? verdict.reason : 'nothing changed'}`, `the next \`orch\` start refuses it: the edit is kept as ${doc.id}.rejected-<time>.json and the record restored to ${check.original.state}`, false, { task: doc.id });
   }
   if (check.kind !== 'edited') return undefined;
+  if ((await archivedOriginal(archive, doc)) !== undefined) {
+    return problem('hand_edit', path, `task ${doc.id}'s record was edited by hand while no orchestrator ran, beyond its state: the task is finished and its record as orch wrote it is in the archive`, `the next \`orch\` start refuses it: the edit is kept as ${doc.id}.rejected-<time>.json and the record restored from the archive`, false, { task: doc.id });
+  }
   const next = doc.state === 'NEW' || TASK_STATE_INFO[doc.state].terminal ? 'takes the record as edited' : 'parks the task for a person before anything runs on it';
   return problem('hand_edit', path, `task ${doc.id}'s record was edited by hand while no orchestrator ran, beyond its state; orch keeps no copy to restore it from`, `the next \`orch\` start keeps the edit aside as ${doc.id}.rejected-<time>.json and ${next}; to undo it, put your own copy of the record back first`, false, { task: doc.id });
 }

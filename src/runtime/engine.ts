@@ -20,8 +20,10 @@ import { ownedByTheSession } from '../store/owned-file.js';
 import { isReadFault, loadIfExists, toOrchError, type LoadFailure } from '../store/load.js';
 import { readBytesSync } from '../store/read-file.js';
 import { writeFileDurable } from '../store/durable-write.js';
+import { archivedOriginal, FinishedArchive } from '../store/finished-archive.js';
 import { isWriteOf, judgeEdit, rejectedName } from './hand-edit.js';
 import { checkSeal } from '../store/record-seal.js';
+import { isRecordOf, isSummary, sameStored, type StoredRecord } from './record-summary.js';
 import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
@@ -81,7 +83,10 @@ export interface EngineSummary {
 
 
 export class Engine {
-  readonly records = new Map<string, TaskRecord>();
+  /** Each task as the engine last wrote or read it: whole, or the summary of a finished one (record-summary.ts). */
+  readonly records = new Map<string, StoredRecord>();
+  /** Copies of finished records, from which a summarized one is restored (finished-archive.ts). */
+  private readonly archive: FinishedArchive;
   private readonly options: EngineOptions;
   private readonly clock: Clock;
   private readonly waits: Waits;
@@ -147,12 +152,13 @@ export class Engine {
     this.workers = new WorkerPool(options.paths, options.config, options.fence, this.clock);
     this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config, options.configStamp);
     this.tree = new TaskTree(options.paths, this.clock, options.watched === true);
+    this.archive = new FinishedArchive(options.paths.archive);
     this.executors = new Executors(() => this.config, options.paths.stateDir, options.env ?? process.env);
     this.worktrees = new TaskWorktrees({
       root: options.paths.root,
       env: options.env ?? process.env,
       config: () => this.config,
-      record: id => this.records.get(id),
+      record: id => this.whole(id),
       write: (id, events, seed) => this.applyStrict(id, events, undefined, seed),
       log: entry => this.log(entry),
       reportOnce: (key, message, details, taskId) => this.reportOnce(key, message, details, taskId),
@@ -231,8 +237,18 @@ export class Engine {
       this.inRunLoop = false;
       await this.stopAll('the orchestrator is stopping');
       await this.workers.close();
+      await this.archive.settled();
     }
     return this.summary();
+  }
+
+  private async reportWriteErrors(): Promise<void> {
+    const archived = this.archive.takeFailure();
+    if (archived !== undefined) {
+      const message = `A finished task's record could not be copied into ${relative(this.options.paths.root, this.options.paths.archive)}: ${archived.message}`;
+      await this.reportOnce(`archive:${message}`, message, ['the records are not affected; a hand edit of that record can then not be undone, only kept aside']).catch(() => undefined);
+    }
+    await this.reportWorkerWriteError();
   }
 
   private async reportWorkerWriteError(): Promise<void> {
@@ -247,11 +263,14 @@ export class Engine {
 
   /**
    * Reads the records folder (at start, before the first pass) and returns the records found; the
-   * first pass then reads again only what changed since.
+   * first pass then reads again only what changed since. They are the engine's copies from now on:
+   * a record removed or edited before the first pass is restored or judged as any later one.
    */
-  async loadRecords(): Promise<TaskRecord[]> {
+  async loadRecords(): Promise<StoredRecord[]> {
     await this.tree.records.refreshAll();
-    return this.tree.recordFiles().map(file => file.record);
+    const records = this.tree.recordFiles().map(file => file.record);
+    for (const record of records) this.keep(record);
+    return records;
   }
 
   /**
@@ -263,7 +282,7 @@ export class Engine {
     try {
       const unborn = await this.reconcile();
       await this.schedule(unborn);
-      await this.reportWorkerWriteError();
+      await this.reportWriteErrors();
       this.failedPasses = 0;
     } catch (error) {
       // Fenced: another orchestrator took over, this one must stop. A bug is not retried either.
@@ -284,14 +303,21 @@ export class Engine {
    * refused and that record restored. More than `state`: what orch wrote cannot be told; see
    * takeUnrestorableEdit. Returns `records` as they are now.
    */
-  async judgeOfflineEdits(records: readonly TaskRecord[]): Promise<TaskRecord[]> {
+  async judgeOfflineEdits(records: readonly StoredRecord[]): Promise<StoredRecord[]> {
     for (const record of records) {
+      if (isSummary(record)) continue; // summarized only when its seal holds (or it has none)
       const check = checkSeal(record);
       if (check.kind === 'state_edited') {
         this.keep(check.original);
         await this.apply(record.id); // judged against the original, as a live engine judges against its copy
       } else if (check.kind === 'edited') {
-        await this.takeUnrestorableEdit(record);
+        // A finished task's: the archive may hold the record as orch wrote it (finished-archive.ts).
+        const original = await archivedOriginal(this.options.paths.archive, record);
+        if (original === undefined) await this.takeUnrestorableEdit(record);
+        else {
+          this.keep(original);
+          await this.apply(record.id); // judged against the original, as live: refused, kept aside, restored
+        }
       }
     }
     return records.map(record => this.records.get(record.id) ?? record);
@@ -351,7 +377,7 @@ export class Engine {
   /** The records of the tasks whose command runs now (for a live view; do not mutate). */
   runningTasks(): TaskRecord[] {
     return [...this.running.keys()].flatMap(id => {
-      const record = this.records.get(id);
+      const record = this.whole(id);
       return record === undefined ? [] : [record];
     });
   }
@@ -481,7 +507,7 @@ export class Engine {
   }
 
   /** Takes `record` as the engine's copy of its task, and keeps the set of unfinished tasks with it. */
-  private keep(record: TaskRecord): void {
+  private keep(record: StoredRecord): void {
     this.records.set(record.id, record);
     if (isTerminal(record.state)) this.activeIds.delete(record.id);
     else this.activeIds.add(record.id);
@@ -494,10 +520,42 @@ export class Engine {
   private active(): TaskRecord[] {
     const out: TaskRecord[] = [];
     for (const id of this.activeIds) {
-      const record = this.records.get(id);
+      const record = this.whole(id);
       if (record !== undefined) out.push(record);
     }
     return out;
+  }
+
+  /** The whole record the engine keeps of task `id`; undefined for none, or for a summary (see wholeRecord). */
+  private whole(id: string): TaskRecord | undefined {
+    const record = this.records.get(id);
+    return record === undefined || isSummary(record) ? undefined : record;
+  }
+
+  /**
+   * The whole record of task `id`, read back when the engine keeps a summary of it (a finished task
+   * read from disk, record-summary.ts): from its file when the file holds the version summarized, or
+   * holds it with only `state` edited (the seal gives it back, record-seal.ts); else from the archive's
+   * copy of that version (finished-archive.ts). Kept whole from then on. Undefined when the engine does
+   * not know the task, or neither holds that version (the file edited or removed, and the archive has
+   * no copy of it: written before the archive, or lost to a crash right after the task finished).
+   */
+  private async wholeRecord(id: string): Promise<TaskRecord | undefined> {
+    const stored = this.records.get(id);
+    if (stored === undefined || !isSummary(stored)) return stored;
+    const onDisk = await loadIfExists('record', recordPath(this.options.paths, id)).then(loaded => loaded?.doc, () => undefined);
+    const check = onDisk === undefined ? undefined : checkSeal(onDisk);
+    for (const candidate of [onDisk, check?.kind === 'state_edited' ? check.original : undefined]) {
+      if (candidate !== undefined && isRecordOf(stored, candidate)) return this.keepWhole(candidate);
+    }
+    const archived = await this.archive.load(id);
+    if (archived !== undefined && isRecordOf(stored, archived)) return this.keepWhole(archived);
+    return undefined;
+  }
+
+  private keepWhole(record: TaskRecord): TaskRecord {
+    this.keep(record);
+    return record;
   }
 
   private cyclesOf(view: SpecView): string[][] {
@@ -517,9 +575,9 @@ export class Engine {
     for (const id of this.missingRecords(names)) await this.restoreMissingRecord(id);
     for (const { record: onDisk } of this.tree.recordFiles(names)) {
       const ours = this.records.get(onDisk.id);
-      // Unknown to us: taken as it is, unless it is the unconfirmed first write of a new task.
+      // Unknown to us: taken as it is, unless it is the unconfirmed first write of a new task (rolled back by apply).
       if (ours === undefined && !this.unconfirmed.has(onDisk.id)) this.keep(onDisk);
-      else if (ours !== onDisk && !isDeepStrictEqual(ours, onDisk)) await this.apply(onDisk.id);
+      else if (ours === undefined || !sameStored(ours, onDisk)) await this.apply(onDisk.id);
     }
   }
 
@@ -585,7 +643,8 @@ export class Engine {
   private async restoreBrokenRecord(path: string, error: OrchError): Promise<boolean> {
     if (dirname(path) !== this.options.paths.records) return false;
     const id = basename(path, '.json');
-    const ours = this.records.get(id);
+    // A finished task's summary: restored from the archive's copy, if it has that version.
+    const ours = await this.wholeRecord(id);
     if (ours === undefined) return false;
     if ((await fs.lstat(path).catch(() => undefined))?.isDirectory() === true) return false;
     const name = rejectedName(id, this.clock.now());
@@ -646,8 +705,9 @@ export class Engine {
    * back from the engine's copy, and the run log says so. False if the file is there after all.
    */
   private async restoreMissingRecord(id: string): Promise<boolean> {
-    const ours = this.records.get(id);
-    if (ours === undefined || this.unconfirmed.has(id)) return false;
+    if (!this.records.has(id) || this.unconfirmed.has(id)) return false;
+    const ours = await this.wholeRecord(id);
+    if (ours === undefined) return this.forgetUnrestorable(id);
     const path = recordPath(this.options.paths, id);
     // Back before the lock was taken (an editor's save by rename): judged as it is, not overwritten.
     if (!(await this.restoreOurs(id, ours, async () => !(await exists(path))))) return false;
@@ -659,6 +719,48 @@ export class Engine {
       details: ['records are the orchestrator\'s: use `orch cancel` to stop a task, `orch clean` to remove finished ones'],
     });
     return true;
+  }
+
+  /**
+   * A finished task whose record is gone, kept by the engine as a summary with no copy of that version
+   * in the archive (see wholeRecord): it cannot be written back. The engine forgets it, as a start
+   * would (no record), and its spec runs as a new task; the run log says so. False (nothing written).
+   */
+  private async forgetUnrestorable(id: string): Promise<boolean> {
+    if (await exists(recordPath(this.options.paths, id))) return false; // back: judged as it is
+    this.records.delete(id);
+    this.compareAgain.add(id);
+    this.wake();
+    await this.log({
+      category: 'watcher',
+      level: 'error',
+      task_id: id,
+      message: `The record of finished task ${id} was deleted or moved away, and orch has no copy of it to restore: its spec runs again as a new task`,
+      details: ['records are the orchestrator\'s: use `orch cancel` to stop a task, `orch clean` to remove finished ones'],
+    });
+    return false;
+  }
+
+  /**
+   * A finished task kept as a summary whose file holds another version, which the archive has no
+   * copy of (see wholeRecord): what orch wrote is lost. The record is taken as found, as a start takes
+   * a record edited beyond its state while no orchestrator ran (takeUnrestorableEdit): the edit is kept
+   * aside too, the record written again (sealed: the same edit is not judged twice), and said.
+   */
+  private async takeAsFound(id: string): Promise<void> {
+    const found = await loadIfExists('record', recordPath(this.options.paths, id)).then(loaded => loaded?.doc, () => undefined);
+    if (found === undefined) return; // gone or broken: restoreMissingRecord or settleInvalid deals with it
+    const name = rejectedName(id, this.clock.now());
+    await writeFileDurable(join(this.options.paths.records, name), `${JSON.stringify(found, null, 2)}\n`);
+    this.keep(found);
+    await this.restoreOurs(id, found, async () => true);
+    await this.log({
+      category: 'watcher',
+      level: 'error',
+      task_id: id,
+      message: `The record of finished task ${id} was edited by hand, and orch has no copy of what it wrote to restore: the record is taken as edited`,
+      details: [`the edit as found is kept as ${name}`, `the task is ${found.state}: nothing runs on it unless its spec changes`],
+    });
   }
 
   private wakeAtLatest(at: number): void {
@@ -698,6 +800,7 @@ export class Engine {
   /** `record` is what the engine just wrote: its own copy, and the tree's (its echo is not a hand edit). */
   private noteWritten(record: TaskRecord): void {
     this.keep(record);
+    if (isTerminal(record.state)) this.archive.save(record);
     if (!this.tree.noteRecordWritten(record)) this.wake();
   }
 
@@ -773,6 +876,8 @@ export class Engine {
     // A record deleted since the last pass: written back first, or this event (an attempt's end)
     // would find no file and be lost with it.
     if (seed === undefined && this.records.has(id) && !(await exists(recordPath(this.options.paths, id)))) await this.restoreMissingRecord(id);
+    // A finished task kept as a summary: the machine steps from its whole record (read back, or taken as found).
+    if (seed === undefined && (await this.wholeRecord(id)) === undefined && this.records.has(id)) await this.takeAsFound(id);
     let effects: Effect[] = [];
     let refused: { edited: TaskRecord; reason: string } | undefined;
     let decided: TaskEvent | undefined;
@@ -790,7 +895,7 @@ export class Engine {
         attempted = undefined;
         const start = current ?? seed;
         if (start === undefined) return undefined;
-        const ours = this.records.get(id);
+        const ours = this.whole(id);
         const unconfirmed = this.unconfirmed.get(id);
         let base = start;
         if (current !== undefined && unconfirmed !== undefined && isWriteOf(current, unconfirmed.attempted)) {
@@ -841,7 +946,7 @@ export class Engine {
       this.noteWritten(written);
     }
     onWritten?.();
-    if (written === undefined && this.records.get(id) === undefined) {
+    if (written === undefined && !this.records.has(id)) {
       const onDisk = await loadIfExists('record', recordPath(this.options.paths, id));
       if (onDisk !== undefined) this.keep(onDisk.doc);
     }
@@ -851,7 +956,7 @@ export class Engine {
     }
     crashPoint('engine.before-effects');
     await this.carryOut(id, effects, written?.rev);
-    return written ?? this.records.get(id);
+    return written ?? this.whole(id);
   }
 
   /** The record on disk if it holds `attempted` (whatever its stamps), else undefined. */

@@ -13,7 +13,8 @@ import { crashPoint } from '../testing/crash-points.js';
 
 export interface InboxHost {
   inboxDir: string;
-  record(id: string): TaskRecord | undefined;
+  /** The rev of task `id`'s record as the orchestrator knows it (a decision names the rev it was taken against). */
+  record(id: string): Pick<TaskRecord, 'rev'> | undefined;
   apply(id: string, event: TaskEvent): Promise<TaskRecord | undefined>;
   log(entry: LogEntry): Promise<void>;
   reportInvalid(path: string, error: ReturnType<typeof toOrchError>): Promise<void>;

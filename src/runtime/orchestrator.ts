@@ -6,7 +6,7 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { loadConfig, versionWarnings } from '../config/load-config.js';
 import { configStamp } from './config-reload.js';
-import type { OrchConfig, RunEvent, TaskRecord } from '../generated/types.js';
+import type { OrchConfig, RunEvent } from '../generated/types.js';
 import { isOrchError } from '../errors.js';
 import { openAttempt } from '../machine/record.js';
 import { RunLog } from '../runlog/run-log.js';
@@ -20,6 +20,7 @@ import { crashPoint } from '../testing/crash-points.js';
 import { startHeartbeat } from './heartbeat.js';
 import { exitOf, exitOfError, RunReport, TAKEN_OVER } from './run-report.js';
 import { Engine, type EngineSummary } from './engine.js';
+import { isSummary, type StoredRecord } from './record-summary.js';
 import { describeIsolation } from '../worktree/task-worktree.js';
 import { sweepWorktrees } from '../worktree/worktree-check.js';
 import { describeMergeTargets } from '../worktree/merge-queue.js';
@@ -68,9 +69,10 @@ export interface Orchestrator {
  * host or in a Slurm job runs on there, its end written to its spool: this run follows it. The others
  * are stopped (their process groups, after checking they are the same processes) and marked interrupted.
  */
-async function recoverOpenAttempts(engine: Engine, records: readonly TaskRecord[], report: (level: 'warning', message: string) => Promise<void>): Promise<string[]> {
+async function recoverOpenAttempts(engine: Engine, records: readonly StoredRecord[], report: (level: 'warning', message: string) => Promise<void>): Promise<string[]> {
   const interrupted: string[] = [];
   for (const doc of records) {
+    if (isSummary(doc)) continue; // a finished task's, kept only when no attempt is open (record-summary.ts)
     const attempt = openAttempt(doc);
     if (attempt === undefined) continue;
     if (engine.followLeftover(doc, attempt)) continue;

@@ -17,6 +17,7 @@ import { TEMP_DIR_NAME, writeFileDurable } from '../store/durable-write.js';
 import { validateDocument } from '../store/load.js';
 import { assertSafeId, type StatePaths } from '../store/paths.js';
 import { CURRENT_VERSION, schemaRef } from '../schema/validators.js';
+import { isSummary, type StoredRecord } from './record-summary.js';
 
 export type ExitReason = RunSummaryFile['exit_reason'];
 
@@ -84,7 +85,7 @@ export class RunReport {
    * Takes note of the records as the run found them, before it writes any, and opens the run's
    * section of the run log, whose header names the unfinished tasks carried over.
    */
-  async open(records: readonly TaskRecord[]): Promise<{ previousRunDied: boolean }> {
+  async open(records: readonly Pick<TaskRecord, 'id' | 'rev' | 'state'>[]): Promise<{ previousRunDied: boolean }> {
     this.found = new Map(records.map(record => [record.id, record.rev]));
     const carriedOver = records.filter(record => !isTerminal(record.state)).map(record => record.id).sort();
     const opened = await this.options.runLog.startRun(carriedOver);
@@ -99,7 +100,7 @@ export class RunReport {
    * is told through `warn`, and the others are still written. Returns summary.json's path, or
    * undefined when it could not be written.
    */
-  async close(records: Iterable<TaskRecord>, exit: RunExit, options: { closeLog: boolean }): Promise<string | undefined> {
+  async close(records: Iterable<StoredRecord>, exit: RunExit, options: { closeLog: boolean }): Promise<string | undefined> {
     const { paths, runId, runLog, clock, warn } = this.options;
     const endedMs = clock.now();
     const summary = this.summarize(records, exit, endedMs);
@@ -131,11 +132,12 @@ export class RunReport {
     await rmdir(join(dirname(file), TEMP_DIR_NAME)).catch(() => undefined);
   }
 
-  private summarize(records: Iterable<TaskRecord>, exit: RunExit, endedMs: number): RunSummaryFile {
+  private summarize(records: Iterable<StoredRecord>, exit: RunExit, endedMs: number): RunSummaryFile {
     const { runId } = this.options;
     const found = this.found;
-    // Before open() the run has written no record: it touched nothing.
-    const touched = found === undefined ? [] : [...records].filter(record => found.get(record.id) !== record.rev).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Before open() the run has written no record: it touched nothing. A summary is of a record the run
+    // read and never wrote (record-summary.ts): nothing of it is this run's.
+    const touched = found === undefined ? [] : [...records].filter((record): record is TaskRecord => !isSummary(record) && found.get(record.id) !== record.rev).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const tasks = touched.map(record => {
       const attempts = record.attempts.filter(attempt => attempt.run_id === runId || attempt.adopted_by === runId);
       const lastError = record.state === 'FAILED' || record.state === 'AWAITING_HUMAN' ? record.last_error?.message : undefined;

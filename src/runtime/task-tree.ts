@@ -14,6 +14,7 @@ import { isDocumentName, loadDocument, type LoadFailure } from '../store/load.js
 import type { StatePaths } from '../store/paths.js';
 import { loadSpecFile, type LoadedSpec } from '../store/specs.js';
 import { SpecIndex } from './spec-index.js';
+import { summarize, type StoredRecord } from './record-summary.js';
 
 export interface SpecView {
   /** The specs that name a task of their own, by id. */
@@ -47,7 +48,7 @@ export const UNWATCHED_LOOK_SPACING = 20;
 
 export class TaskTree {
   readonly specs: CachedFolder<LoadedSpec>;
-  readonly records: CachedFolder<TaskRecord>;
+  readonly records: CachedFolder<StoredRecord>;
   private readonly tasksDir: string;
   private readonly recordsDir: string;
   private readonly watched: boolean;
@@ -67,7 +68,8 @@ export class TaskTree {
     this.watched = watched;
     const now = (): number => clock.now();
     this.specs = new CachedFolder({ dir: this.tasksDir, load: loadSpecFile, accept: isDocumentName, now, same: (a, b) => a.hash === b.hash && a.id === b.id });
-    const loadRecord = async (path: string): Promise<TaskRecord> => (await loadDocument('record', path)).doc;
+    // A finished task's record is kept as its summary (record-summary.ts): most of a big project's records.
+    const loadRecord = async (path: string): Promise<StoredRecord> => summarize((await loadDocument('record', path)).doc);
     this.records = new CachedFolder({ dir: this.recordsDir, load: loadRecord, accept: isDocumentName, now, same: isDeepStrictEqual });
   }
 
@@ -151,8 +153,8 @@ export class TaskTree {
    * The records loaded from `names` (default: every file), each from the file named after its id:
    * only <id>.json is a record (a refused edit kept as <id>.rejected-<time>.json is not).
    */
-  recordFiles(names?: Iterable<string>): { name: string; record: TaskRecord }[] {
-    const out: { name: string; record: TaskRecord }[] = [];
+  recordFiles(names?: Iterable<string>): { name: string; record: StoredRecord }[] {
+    const out: { name: string; record: StoredRecord }[] = [];
     for (const name of names ?? this.records.names()) {
       const cached = this.records.get(name);
       if (cached?.ok === true && name === `${cached.value.id}.json`) out.push({ name, record: cached.value });

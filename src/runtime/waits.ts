@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
 import type { OrchConfig, TaskRecord } from '../generated/types.js';
 import { resolveWorkflow } from '../machine/workflow.js';
+import { isSummary, type StoredRecord } from './record-summary.js';
 
 /**
  * The longest wait of task `id` that can be stored in `at`, in ms, or undefined for no limit: given
@@ -48,10 +49,11 @@ export function longestWaitMs(record: TaskRecord, config: OrchConfig): number | 
  * wait loaded from disk). A wait the machine has just decided (the record held is the one before it)
  * needs none: it was capped when it was computed.
  */
-export function storedWaitLimit(records: ReadonlyMap<string, TaskRecord>, config: () => OrchConfig): WaitLimit {
+export function storedWaitLimit(records: ReadonlyMap<string, StoredRecord>, config: () => OrchConfig): WaitLimit {
   return (id, at) => {
     const record = records.get(id);
-    return record?.next_attempt_at === at ? longestWaitMs(record, config()) : undefined;
+    // A finished task's summary has no wait (record-summary.ts).
+    return record === undefined || isSummary(record) || record.next_attempt_at !== at ? undefined : longestWaitMs(record, config());
   };
 }
 

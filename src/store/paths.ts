@@ -51,6 +51,8 @@ export interface StatePaths {
   /** `orch status`'s cache of what each file said (a cache: src/project/status-cache.ts). */
   statusCache: string;
   records: string;
+  /** A copy of each finished task's record, as orch last wrote it (src/runtime/finished-archive.ts). */
+  archive: string;
   workers: string;
   runs: string;
   events: string;
@@ -71,6 +73,7 @@ export function statePaths(root: string, layout: StateDirLayout = '.isollm', run
     session: join(machine, 'session.json'),
     statusCache: join(machine, 'status-cache.json'),
     records: join(machine, 'tasks'),
+    archive: join(machine, 'archive'),
     workers: join(machine, 'workers'),
     runs: join(stateDir, 'runs'),
     events: join(stateDir, 'events.jsonl'),

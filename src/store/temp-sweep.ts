@@ -32,7 +32,7 @@ export interface SweepTempResult {
  * not followed.
  */
 export function tempFileDirs(paths: StatePaths): string[] {
-  return [paths.stateDir, paths.tasks, paths.inbox, paths.machine, paths.records, paths.workers, ...runDirs(paths.runs)];
+  return [paths.stateDir, paths.tasks, paths.inbox, paths.machine, paths.records, paths.archive, paths.workers, ...runDirs(paths.runs)];
 }
 
 function runDirs(runs: string): string[] {

@@ -21,8 +21,11 @@ export interface WorktreeFinding {
   removable: boolean;
 }
 
+/** A task's record, or what a run keeps of a finished task's (its id, state and since when). */
+export type KnownTask = TaskRecord | Pick<TaskRecord, 'id' | 'state' | 'state_since'>;
+
 /** The worktrees of `root`'s repository that orch made (branch orch/<id>) and no task needs, and stray folders. */
-export async function checkWorktrees(root: string, config: OrchConfig, records: readonly TaskRecord[], env: NodeJS.ProcessEnv, now = Date.now()): Promise<WorktreeFinding[]> {
+export async function checkWorktrees(root: string, config: OrchConfig, records: readonly KnownTask[], env: NodeJS.ProcessEnv, now = Date.now()): Promise<WorktreeFinding[]> {
   const atTop = await isTopOfRepository(root);
   const isolated = Object.keys(config.workflows ?? {}).some(name => isolationOf(config, name, atTop) === 'worktree');
   if (!isolated) return [];
@@ -90,7 +93,7 @@ function keepFailedHours(config: OrchConfig): number {
  * Why a task's worktree is still needed, or undefined when it is not: a task not finished works in
  * it; a FAILED or CANCELLED one keeps it for a person for worktree.keep_failed_h after it ended.
  */
-function keptFor(record: TaskRecord | undefined, config: OrchConfig, now: number): string | undefined {
+function keptFor(record: KnownTask | undefined, config: OrchConfig, now: number): string | undefined {
   if (record === undefined || record.state === 'DONE') return undefined;
   if (record.state !== 'FAILED' && record.state !== 'CANCELLED') return 'in use';
   const until = Date.parse(record.state_since) + keepFailedHours(config) * 3_600_000;
@@ -102,9 +105,10 @@ function keptFor(record: TaskRecord | undefined, config: OrchConfig, now: number
  * next attempt makes the worktree again from it), an error when the branch is gone too and the
  * record names checkpoints (that work is lost, and the task would start over from its base).
  */
-async function missingWorktrees(repo: string, records: readonly TaskRecord[], registered: ReadonlySet<string>): Promise<WorktreeFinding[]> {
+async function missingWorktrees(repo: string, records: readonly KnownTask[], registered: ReadonlySet<string>): Promise<WorktreeFinding[]> {
   const findings: WorktreeFinding[] = [];
   for (const record of records) {
+    if (!('attempts' in record)) continue; // a finished task's summary: it needs no worktree
     const plan = record.worktree;
     if (plan === undefined || ['DONE', 'FAILED', 'CANCELLED'].includes(record.state) || (registered.has(plan.path) && existsSync(plan.path))) continue;
     if (record.state === 'NEW') continue; // planned, not made yet: the first attempt makes it
@@ -138,7 +142,7 @@ export async function removeFoundWorktree(root: string, setup: WorktreeSetup, fi
  * one past worktree.keep_failed_h, one whose record is gone) removed where nothing in them would be
  * lost. What was removed, for the run log. Never fatal: a failure leaves the worktree to `orch doctor`.
  */
-export async function sweepWorktrees(root: string, config: OrchConfig, records: readonly TaskRecord[], env: NodeJS.ProcessEnv, now = Date.now()): Promise<string[]> {
+export async function sweepWorktrees(root: string, config: OrchConfig, records: readonly KnownTask[], env: NodeJS.ProcessEnv, now = Date.now()): Promise<string[]> {
   const findings = await checkWorktrees(root, config, records, env, now).catch(() => []);
   const lines: string[] = [];
   for (const finding of findings.filter(f => f.removable)) {
