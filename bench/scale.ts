@@ -33,6 +33,7 @@ async function measure(ctx: BenchContext, count: number, statusReps: number, sta
   const status = empty();
   const statusCold = empty();
   const start = empty();
+  const startCold = empty();
   const floor = empty();
   const add = (runs: Runs, run: { ms: number; rssMiB?: number }): void => {
     runs.ms.push(run.ms);
@@ -60,12 +61,17 @@ async function measure(ctx: BenchContext, count: number, statusReps: number, sta
       }
     }
     if (i < startReps) {
-      resetRunFiles(root);
-      const run = await timeProcess([process.execPath, ORCH_CLI, '--once', '--resume', '--json'], { cwd: root, env, rss: true });
-      resetRunFiles(root);
-      if (run.code !== 0) throw new Error(`orch --once --resume exited ${run.code}: ${run.stderr.slice(-500)}`);
-      add(start, run);
-      ctx.log(`scale ${count}: orch --once --resume ${run.ms.toFixed(0)} ms, ${run.rssMiB?.toFixed(0)} MiB`);
+      // First without the index a run leaves of finished records (state/record-index.json): the first
+      // start on a project, which reads every record and writes the index; then as every later start.
+      rmSync(join(root, '.isollm', 'state', 'record-index.json'), { force: true });
+      for (const runs of [startCold, start]) {
+        resetRunFiles(root);
+        const run = await timeProcess([process.execPath, ORCH_CLI, '--once', '--resume', '--json'], { cwd: root, env, rss: true });
+        resetRunFiles(root);
+        if (run.code !== 0) throw new Error(`orch --once --resume exited ${run.code}: ${run.stderr.slice(-500)}`);
+        add(runs, run);
+        ctx.log(`scale ${count}: orch --once --resume (${runs === start ? 'indexed' : 'no index'}) ${run.ms.toFixed(0)} ms, ${run.rssMiB?.toFixed(0)} MiB`);
+      }
     }
     await bare();
   }
@@ -108,7 +114,14 @@ async function measure(ctx: BenchContext, count: number, statusReps: number, sta
     timeRow('`orch status`, first run (no cache yet)', statusCold, undefined),
     rssRow('`orch status`, first run (no cache yet)', statusCold, false),
   ];
-  if (startReps > 0) rows.push(timeRow('start (`orch --once --resume`, idle)', start, undefined), rssRow('start (`orch --once --resume`, idle)', start));
+  if (startReps > 0) {
+    rows.push(
+      timeRow('start (`orch --once --resume`, idle)', start, undefined),
+      rssRow('start (`orch --once --resume`, idle)', start),
+      timeRow('start, first run (no record index yet)', startCold, undefined),
+      rssRow('start, first run (no record index yet)', startCold, false),
+    );
+  }
   return rows;
 }
 

@@ -43,6 +43,35 @@ export type Argv = [string, ...string[]];
  */
 export type Timestamp = string;
 /**
+ * One finished record, by position (100,000 of them are read at every start): its file's signature, then its summary's state, rev, generation, spec_hash, state_since, cost.usd and content, then its spec_file, null when it is tasks/<id>.json (the id is the file name's).
+ *
+ * @minItems 9
+ * @maxItems 9
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "IndexedRecord".
+ */
+export type IndexedRecord =
+  | [
+      Signature,
+      'DONE' | 'FAILED' | 'CANCELLED',
+      number,
+      number,
+      string,
+      Timestamp,
+      number,
+      string,
+      string | null
+    ]
+  | undefined;
+/**
+ * inode:size:mtimeMs:ctimeMs of the file when it was read. Not checked further: a signature that is wrong only fails to match its file.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "Signature".
+ */
+export type Signature = string;
+/**
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
  * via the `definition` "TaskState".
  */
@@ -70,13 +99,6 @@ export type PhaseName = 'plan' | 'plan_review' | 'implement' | 'step_review' | '
  */
 export type AttemptReason =
   'succeeded' | 'failed' | 'timed_out' | 'stalled' | 'cancelled' | 'interrupted' | 'rate_limited';
-/**
- * inode:size:mtimeMs:ctimeMs of the file when it was read. Not checked further: a signature that is wrong only fails to match its file.
- *
- * This interface was referenced by `OrchSchemas`'s JSON-Schema
- * via the `definition` "Signature".
- */
-export type Signature = string;
 /**
  * What a task is doing now, in the order `orch status` lists them: running first, finished last.
  *
@@ -498,6 +520,54 @@ export interface InboxDecision {
   against_rev: number;
   created_at: Timestamp;
   actor: 'cli' | 'human';
+}
+/**
+ * What the orchestrator keeps of each finished task's record between runs, .isollm/state/record-index.json: its summary, keyed by the record file's stat signature (as git's index is), so that the next start reads a record only when its file changed. Written by the orchestrator as a run ends. A cache, never a source of truth: an entry is used only while its file's signature is the same, and the whole file may be deleted at any time.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "RecordIndex".
+ */
+export interface RecordIndex {
+  $schema?: string;
+  version: number;
+  rev: number;
+  /**
+   * The fingerprint of the schemas the records were judged by (src/generated/schema-set.ts): another orch's index is rebuilt, not trusted.
+   */
+  schemas: string;
+  written_at: Timestamp;
+  /**
+   * By record file name (state/tasks/<id>.json).
+   */
+  records: {
+    [k: string]: IndexedRecord | undefined;
+  };
+}
+/**
+ * A finished task's record as the orchestrator keeps it in memory (src/runtime/record-summary.ts), made from an IndexedRecord or from the record itself: the fields a pass reads, and the hash of its content. The whole record is read back from its file (or the archive of finished records) when the task is touched again.
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "RecordSummary".
+ */
+export interface RecordSummary {
+  /**
+   * Tells a summary from a record, which has no such field.
+   */
+  summarized: true;
+  id: TaskId;
+  state: 'DONE' | 'FAILED' | 'CANCELLED';
+  rev: number;
+  generation: number;
+  spec_hash: string;
+  spec_file: string;
+  state_since: Timestamp;
+  cost: {
+    usd: number;
+  };
+  /**
+   * sealOf the record (src/store/record-seal.ts): its seal, checked when it was read, or computed for a record written before seals.
+   */
+  content: string;
 }
 /**
  * What one run did, .isollm/runs/<run-id>/summary.json: written once, when the run ends (PRODUCT.md sections 2 and 9). Counts, cost and tasks are this run's own: the tasks whose records it wrote, the attempts it started.

@@ -119,7 +119,7 @@ export async function sizeOf(path: string): Promise<number> {
 
 /** The machine-owned state `--clean-state` removes: the contents of these folders, and these files. */
 export function machineState(paths: StatePaths): { dirs: string[]; files: string[] } {
-  return { dirs: [paths.records, paths.archive, paths.workers, paths.inbox, paths.runs], files: [paths.events] };
+  return { dirs: [paths.records, paths.archive, paths.workers, paths.inbox, paths.runs], files: [paths.events, paths.recordIndex] };
 }
 
 /** What `--clean-state` would remove (top-level entries); touches nothing. */

@@ -24,6 +24,7 @@ import { archivedOriginal, FinishedArchive } from '../store/finished-archive.js'
 import { isWriteOf, judgeEdit, rejectedName } from './hand-edit.js';
 import { checkSeal } from '../store/record-seal.js';
 import { isRecordOf, isSummary, sameStored, type StoredRecord } from './record-summary.js';
+import { readRecordIndex, writeRecordIndex } from './record-index.js';
 import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
@@ -87,6 +88,8 @@ export class Engine {
   readonly records = new Map<string, StoredRecord>();
   /** Copies of finished records, from which a summarized one is restored (finished-archive.ts). */
   private readonly archive: FinishedArchive;
+  /** The rev of the record index loadRecords read (0: none), for the one this run leaves (record-index.ts). */
+  private indexRev: number | undefined;
   private readonly options: EngineOptions;
   private readonly clock: Clock;
   private readonly waits: Waits;
@@ -238,8 +241,18 @@ export class Engine {
       await this.stopAll('the orchestrator is stopping');
       await this.workers.close();
       await this.archive.settled();
+      await this.saveRecordIndex();
     }
     return this.summary();
+  }
+
+  /** Leaves the finished records' summaries for the next start (record-index.ts), when they changed. Never throws: it is a cache. */
+  private async saveRecordIndex(): Promise<void> {
+    if (this.indexRev === undefined) return; // the records were never loaded (loadRecords)
+    const entries = this.tree.recordIndexEntries();
+    if (entries === undefined) return;
+    const { recordIndex, stateDir } = this.options.paths;
+    await writeRecordIndex(recordIndex, stateDir, this.indexRev + 1, entries, this.clock.now()).catch(() => undefined);
   }
 
   private async reportWriteErrors(): Promise<void> {
@@ -267,6 +280,9 @@ export class Engine {
    * a record removed or edited before the first pass is restored or judged as any later one.
    */
   async loadRecords(): Promise<StoredRecord[]> {
+    const index = readRecordIndex(this.options.paths.recordIndex);
+    this.indexRev = index.rev;
+    this.tree.seedRecords(index.entries);
     await this.tree.records.refreshAll();
     const records = this.tree.recordFiles().map(file => file.record);
     for (const record of records) this.keep(record);

@@ -8,25 +8,13 @@
 // else from the archive of finished records (finished-archive.ts). The records this run writes stay
 // whole: what the run did is its report's (run-report.ts), and it is bounded by the run's own work.
 import { isDeepStrictEqual } from 'node:util';
-import type { TaskRecord } from '../generated/types.js';
+import type { RecordSummary, TaskRecord } from '../generated/types.js';
 import { openAttempt } from '../machine/record.js';
 import { isTerminal } from '../machine/states.js';
 import { checkSeal, sealOf } from '../store/record-seal.js';
 
-export interface RecordSummary {
-  /** Tells a summary from a record (no record has this field: the schema allows no other). */
-  readonly summarized: true;
-  readonly id: string;
-  readonly state: 'DONE' | 'FAILED' | 'CANCELLED';
-  readonly rev: number;
-  readonly generation: number;
-  readonly spec_hash: string;
-  readonly spec_file: string;
-  readonly state_since: string;
-  readonly cost: { readonly usd: number };
-  /** sealOf the record: its own seal, checked when it was read; computed for a record written before seals. */
-  readonly content: string;
-}
+/** The shape is the schema's (schemas/record-index.schema.json): the start reads summaries from the index. */
+export type { RecordSummary };
 
 /** What the engine keeps of a task: its whole record, or the summary of a finished one. */
 export type StoredRecord = TaskRecord | RecordSummary;

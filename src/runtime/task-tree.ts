@@ -14,7 +14,8 @@ import { isDocumentName, loadDocument, type LoadFailure } from '../store/load.js
 import type { StatePaths } from '../store/paths.js';
 import { loadSpecFile, type LoadedSpec } from '../store/specs.js';
 import { SpecIndex } from './spec-index.js';
-import { summarize, type StoredRecord } from './record-summary.js';
+import { isSummary, summarize, type StoredRecord } from './record-summary.js';
+import type { IndexEntry } from './record-index.js';
 
 export interface SpecView {
   /** The specs that name a task of their own, by id. */
@@ -160,6 +161,27 @@ export class TaskTree {
       if (cached?.ok === true && name === `${cached.value.id}.json`) out.push({ name, record: cached.value });
     }
     return out;
+  }
+
+  /** Takes the last run's index of finished records (record-index.ts): their files are read again only if changed. */
+  seedRecords(entries: Iterable<IndexEntry>): void {
+    this.records.seed(entries);
+  }
+
+  /**
+   * The summaries of finished records worth an index for the next start: those whose file's signature
+   * is trusted (cached-folder.ts). Undefined when nothing changed since seedRecords.
+   */
+  recordIndexEntries(): IndexEntry[] | undefined {
+    if (!this.records.changedSinceSeed()) return undefined;
+    const entries: IndexEntry[] = [];
+    for (const [name, sig, value] of this.records.trustedValues()) {
+      // A whole record (written by this run, or read with a seal that does not hold): summarized only
+      // if it can be, its seal checked (an edit the start has not judged yet must be read again).
+      const summary = isSummary(value) ? value : summarize(value);
+      if (isSummary(summary) && name === `${summary.id}.json`) entries.push([name, sig, summary]);
+    }
+    return entries;
   }
 
   /**

@@ -11,6 +11,7 @@ import type {
   CommandResult,
   InboxDecision,
   OrchConfig,
+  RecordIndex,
   RunEvent,
   RunSummaryFile,
   SessionRecord,
@@ -76,6 +77,7 @@ export const FILE_KINDS = {
   event: fileKind<RunEvent>('event.schema.json'),
   cache: fileKind<StatusCache>('status-cache.schema.json'),
   summary: fileKind<RunSummaryFile>('run-summary.schema.json'),
+  index: fileKind<RecordIndex>('record-index.schema.json'),
 } as const;
 
 export type FileKind = keyof typeof FILE_KINDS;
@@ -91,6 +93,7 @@ export interface KindShapes {
   event: RunEvent;
   cache: StatusCache;
   summary: RunSummaryFile;
+  index: RecordIndex;
 }
 
 /** The schema version this build writes, per kind. Older versions are migrated on load. */
@@ -105,6 +108,7 @@ export const CURRENT_VERSION: { [K in FileKind]: number } = {
   event: 1,
   cache: 1,
   summary: 1,
+  index: 1,
 };
 
 /** The TaskId pattern of schemas/common.schema.json, recognised to explain a refused id in words. */

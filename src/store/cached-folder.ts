@@ -41,6 +41,8 @@ export function signatureOf(stats: Stats): string {
 export class CachedFolder<T> {
   private readonly entries = new Map<string, Entry<T>>();
   private readonly options: CachedFolderOptions<T>;
+  /** An entry was made, changed or removed since seed() (or since it was made, without one). */
+  private touched = true;
 
   constructor(options: CachedFolderOptions<T>) {
     this.options = options;
@@ -65,6 +67,7 @@ export class CachedFolder<T> {
     for (const name of [...this.entries.keys()]) {
       if (!present.has(name)) {
         this.entries.delete(name);
+        this.touched = true;
         changed.add(name);
       }
     }
@@ -90,13 +93,14 @@ export class CachedFolder<T> {
         (error: unknown) => ({ path, error: toOrchError(path, error) }),
       );
       if (failure !== undefined) {
-        this.entries.set(name, { signature: 'unreadable', trusted: false, result: { ok: false, failure } });
+        this.set(name, { signature: 'unreadable', trusted: false, result: { ok: false, failure } });
         return known === undefined || known.result.ok || known.result.failure.error.message !== failure.error.message;
       }
     }
     if (stats === undefined) {
       if (known === undefined) return false;
       this.entries.delete(name);
+      this.touched = true;
       return true;
     }
     const signature = signatureOf(stats);
@@ -110,7 +114,7 @@ export class CachedFolder<T> {
     // look sees a new signature and reads it again. A read the system refused (EMFILE) says nothing
     // about the file: it is read again at the next look.
     const trusted = readAt - stats.mtimeMs > RACY_MS && (result.ok || !isReadFault(result.failure.error));
-    this.entries.set(name, { signature, trusted, result });
+    this.set(name, { signature, trusted, result });
     return !(known !== undefined && known.signature === signature && this.sameResult(known.result, result));
   }
 
@@ -127,11 +131,40 @@ export class CachedFolder<T> {
   noteWritten(name: string, value: T, signature: string | undefined): boolean {
     const now = lstatSync(join(this.options.dir, name), { throwIfNoEntry: false });
     if (signature === undefined || now === undefined || signatureOf(now) !== signature) {
-      this.entries.set(name, { signature: 'unverified', trusted: false, result: { ok: true, value } });
+      this.set(name, { signature: 'unverified', trusted: false, result: { ok: true, value } });
       return false;
     }
-    this.entries.set(name, { signature, trusted: true, result: { ok: true, value } });
+    this.set(name, { signature, trusted: true, result: { ok: true, value } });
     return true;
+  }
+
+  /**
+   * Takes what an earlier process made of files of this folder (`name`, its file's signature then,
+   * and its value), as if it had read them: a file whose signature is still the same is not read
+   * again. For a folder not looked at yet; entries must come from reads this class would trust.
+   */
+  seed(entries: Iterable<readonly [string, string, T]>): void {
+    for (const [name, signature, value] of entries) {
+      if (this.options.accept(name)) this.entries.set(name, { signature, trusted: true, result: { ok: true, value } });
+    }
+    this.touched = false;
+  }
+
+  /** Whether an entry was made, changed or removed since seed(). */
+  changedSinceSeed(): boolean {
+    return this.touched;
+  }
+
+  /** The files whose value may be kept for a later process (see seed): trusted, loaded, with their signature. */
+  trustedValues(): [string, string, T][] {
+    const out: [string, string, T][] = [];
+    for (const [name, entry] of this.entries) if (entry.trusted && entry.result.ok) out.push([name, entry.signature, entry.result.value]);
+    return out;
+  }
+
+  private set(name: string, entry: Entry<T>): void {
+    this.entries.set(name, entry);
+    this.touched = true;
   }
 
   get(name: string): CachedValue<T> | undefined {

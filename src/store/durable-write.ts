@@ -69,15 +69,14 @@ const fsyncAsync = promisify(fsCallback.fsync);
  * (a person's edit, a FIFO), and a cache would then take that file for ours. Undefined when another
  * file stood there already at the rename's next instruction.
  */
-export async function writeFileDurable(target: string, data: string | Uint8Array, options: DurableWriteOptions = {}): Promise<Stats | undefined> {
+export async function writeFileDurable(target: string, data: string | Uint8Array | Iterable<string>, options: DurableWriteOptions = {}): Promise<Stats | undefined> {
   keepSigxfszHarmless();
   const dir = dirname(target);
   const temp = join(dir, TEMP_DIR_NAME, tempFileName(target));
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
     ensureTempDir(dir);
     crashPoint('write.before');
-    const ino = await writeAllAndSync(temp, bytes, options.mode ?? 0o644);
+    const ino = await writeAllAndSync(temp, chunksOf(data), options.mode ?? 0o644);
     // Checked right before the rename (and only then: a refused target costs a temp file written in
     // vain, never a byte outside): a symlink, FIFO or hard link planted at any time is not replaced.
     assertWritableTarget(target);
@@ -105,10 +104,9 @@ export async function createFileExclusive(target: string, data: string | Uint8Ar
   keepSigxfszHarmless();
   const dir = dirname(target);
   const temp = join(dir, TEMP_DIR_NAME, tempFileName(target));
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
     ensureTempDir(dir);
-    await writeAllAndSync(temp, bytes, options.mode ?? 0o644);
+    await writeAllAndSync(temp, chunksOf(data), options.mode ?? 0o644);
     try {
       linkSync(temp, target); // link() fails with EEXIST: exclusive, and never half-written
       crashPoint('create.after-link');
@@ -198,18 +196,32 @@ export function describeKind(stat: { isFile(): boolean; isSymbolicLink(): boolea
 }
 
 /** Writes and fsyncs a new file at `path`; resolves to its inode number. */
-async function writeAllAndSync(path: string, bytes: Uint8Array, mode: number): Promise<number> {
+/**
+ * The bytes to write, as chunks: a large document (the record index, 100,000 entries) is written as
+ * it is made, a chunk at a time, never held whole as one string and one buffer.
+ */
+function* chunksOf(data: string | Uint8Array | Iterable<string>): Generator<Uint8Array> {
+  if (typeof data === 'string') yield Buffer.from(data, 'utf8');
+  else if (data instanceof Uint8Array) yield data;
+  else for (const chunk of data) yield Buffer.from(chunk, 'utf8');
+}
+
+async function writeAllAndSync(path: string, chunks: Iterable<Uint8Array>, mode: number): Promise<number> {
   // O_NOFOLLOW and O_EXCL: the temp name is never followed through a symlink nor shared.
   const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
   let ino: number;
   try {
-    let offset = 0;
-    // write() may write less than asked (a disk filling up, a file size limit): loop, and let the
-    // next call surface the error (ENOSPC, EFBIG) rather than publishing a short file.
-    while (offset < bytes.length) {
-      const written = writeSync(fd, bytes, offset, bytes.length - offset, offset);
-      if (written <= 0) throw Object.assign(new Error(`write returned ${written}`), { code: 'EIO' });
-      offset += written;
+    let position = 0;
+    for (const bytes of chunks) {
+      let offset = 0;
+      // write() may write less than asked (a disk filling up, a file size limit): loop, and let the
+      // next call surface the error (ENOSPC, EFBIG) rather than publishing a short file.
+      while (offset < bytes.length) {
+        const written = writeSync(fd, bytes, offset, bytes.length - offset, position);
+        if (written <= 0) throw Object.assign(new Error(`write returned ${written}`), { code: 'EIO' });
+        offset += written;
+        position += written;
+      }
     }
     crashPoint('write.after-write');
     await fsyncAsync(fd);

@@ -21,6 +21,7 @@ export const MIGRATIONS: { [K in FileKind]: readonly Migration[] } = {
   event: [],
   cache: [],
   summary: [],
+  index: [],
 };
 
 /**

@@ -50,6 +50,8 @@ export interface StatePaths {
   session: string;
   /** `orch status`'s cache of what each file said (a cache: src/project/status-cache.ts). */
   statusCache: string;
+  /** The orchestrator's index of finished records, kept between runs (a cache: src/runtime/record-index.ts). */
+  recordIndex: string;
   records: string;
   /** A copy of each finished task's record, as orch last wrote it (src/runtime/finished-archive.ts). */
   archive: string;
@@ -72,6 +74,7 @@ export function statePaths(root: string, layout: StateDirLayout = '.isollm', run
     machine,
     session: join(machine, 'session.json'),
     statusCache: join(machine, 'status-cache.json'),
+    recordIndex: join(machine, 'record-index.json'),
     records: join(machine, 'tasks'),
     archive: join(machine, 'archive'),
     workers: join(machine, 'workers'),

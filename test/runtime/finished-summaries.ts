@@ -3,9 +3,9 @@
 // (an edit of `state` alone), or from the archive of finished records. Real projects, a first run that
 // finishes the tasks, then a live orchestrator over them whose records are edited, broken or removed.
 import t, { type Test } from 'tap';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TaskRecord } from '../../src/generated/types.js';
+import type { RecordIndex, TaskRecord } from '../../src/generated/types.js';
 import { applyClean, planClean, planCleanState } from '../../src/project/clean.js';
 import { doctorProject } from '../../src/project/doctor.js';
 import { runOnce } from '../../src/runtime/orchestrator.js';
@@ -160,4 +160,49 @@ t.test('orch clean removes the copy of a record that is gone; --clean-state the 
   await runOnce(root, { env: { ...process.env, GOAL_LOG: join(root, 'goals.log') } });
   t.ok((await planCleanState(paths)).some(item => item.path === archiveFile(root, 'E')), 'listed by --clean-state');
   t.ok(recordOf(root, 'E'));
+});
+
+/** Sets the file's mtime a minute back: older than the racy rule's RACY_MS (cached-folder.ts). */
+const settle = (path: string): void => utimesSync(path, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+const indexFile = (root: string): string => join(root, '.isollm/state/record-index.json');
+const readIndex = (root: string): RecordIndex => JSON.parse(readFileSync(indexFile(root), 'utf8')) as RecordIndex;
+
+t.test('the record index: a start takes a finished record whose file is unchanged from it, unread; a changed file is read', async t => {
+  const { root, log, done } = await finishedProject(t);
+  const env = { ...process.env, GOAL_LOG: log };
+  t.match(readIndex(root).records['D.json'], [String, 'DONE', done.rev, 1, done.spec_hash, done.state_since, done.cost.usd, done.seal, null], 'the first run left it');
+  // The entry is trusted while the file's signature holds: one that lies shows, so it was used.
+  writeFileSync(indexFile(root), readFileSync(indexFile(root), 'utf8').replace('"DONE"', '"FAILED"'));
+  t.same((await runOnce(root, { env })).failed, ['D'], 'the index stood for the file');
+  // The same bytes written again: a new signature, so the file is read, and the index made again
+  // (from a file older than the racy rule's RACY_MS: a read of a file just written is not kept).
+  writeFileSync(recordFile(root, 'D'), readFileSync(recordFile(root, 'D')));
+  settle(recordFile(root, 'D'));
+  t.same((await runOnce(root, { env })).done, ['D'], 'the file was read');
+  t.equal(readIndex(root).records['D.json']?.[1], 'DONE');
+  t.equal(goalRuns(log, 'D').length, 1, 'nothing ran again');
+});
+
+t.test('the record index: a run that changed nothing leaves it as it was; one that is broken or of other schemas is ignored and written again', async t => {
+  const { root, log } = await finishedProject(t);
+  const env = { ...process.env, GOAL_LOG: log };
+  const first = readFileSync(indexFile(root), 'utf8');
+  await runOnce(root, { env });
+  t.equal(readFileSync(indexFile(root), 'utf8'), first, 'not written again');
+  settle(recordFile(root, 'D')); // read by the runs below: a file just written is not kept in an index
+  for (const broken of ['{"version": 1, "rev": ', JSON.stringify({ ...readIndex(root), schemas: 'another-build' }), JSON.stringify({ ...readIndex(root), version: 99 })]) {
+    writeFileSync(indexFile(root), broken);
+    t.same((await runOnce(root, { env })).done, ['D']);
+    t.equal(readIndex(root).records['D.json']?.[1], 'DONE', 'written again');
+  }
+  t.equal(goalRuns(log, 'D').length, 1, 'nothing ran again');
+});
+
+t.test('the record index: a record edited while no orchestrator ran is judged, its index entry notwithstanding', async t => {
+  const { root, log, done } = await finishedProject(t);
+  t.ok(readIndex(root).records['D.json']);
+  writeFileSync(recordFile(root, 'D'), JSON.stringify({ ...done, cost: { ...done.cost, usd: 999 } }, null, 2));
+  await runOnce(root, { env: { ...process.env, GOAL_LOG: log } });
+  t.match(record(root, 'D'), { rev: done.rev + 1, cost: { usd: done.cost.usd } }, 'refused and restored from the archive');
+  t.equal(rejectedCopies(root, 'D').length, 1);
 });

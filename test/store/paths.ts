@@ -8,7 +8,7 @@ t.test('the .isollm layout keeps everything in .isollm/ and the machine-owned fi
   t.match(p, {
     stateDir: '/p/.isollm', config: '/p/.isollm/config.json', tasks: '/p/.isollm/tasks', inbox: '/p/.isollm/inbox',
     machine: '/p/.isollm/state', session: '/p/.isollm/state/session.json', records: '/p/.isollm/state/tasks', archive: '/p/.isollm/state/archive',
-    workers: '/p/.isollm/state/workers', statusCache: '/p/.isollm/state/status-cache.json',
+    workers: '/p/.isollm/state/workers', statusCache: '/p/.isollm/state/status-cache.json', recordIndex: '/p/.isollm/state/record-index.json',
     runs: '/p/.isollm/runs', events: '/p/.isollm/events.jsonl', schemas: '/p/.isollm/schemas', runLog: '/p/ORCHESTRATOR_RUN_LOG.md',
   });
 });
@@ -18,7 +18,7 @@ t.test('the orchestrator layout keeps config and specs in orchestrator/ and reco
   t.match(p, {
     stateDir: '/p/orchestrator', config: '/p/orchestrator/config.json', tasks: '/p/orchestrator/tasks', inbox: '/p/orchestrator/inbox',
     machine: '/p/orchestrator/state', session: '/p/orchestrator/state/session.json', records: '/p/orchestrator/state/tasks', archive: '/p/orchestrator/state/archive',
-    workers: '/p/orchestrator/state/workers', statusCache: '/p/orchestrator/state/status-cache.json',
+    workers: '/p/orchestrator/state/workers', statusCache: '/p/orchestrator/state/status-cache.json', recordIndex: '/p/orchestrator/state/record-index.json',
     runs: '/p/orchestrator/runs', events: '/p/orchestrator/events.jsonl', schemas: '/p/orchestrator/schemas',
   });
 });
