@@ -7,6 +7,7 @@
 // file), the whole record is read back: from its file when the file still holds that content, or
 // else from the archive of finished records (finished-archive.ts). The records this run writes stay
 // whole: what the run did is its report's (run-report.ts), and it is bounded by the run's own work.
+// Summaries outlive the run in the record index (record-index.ts), so a start reads only what changed.
 import { isDeepStrictEqual } from 'node:util';
 import type { RecordSummary, TaskRecord } from '../generated/types.js';
 import { openAttempt } from '../machine/record.js';
@@ -32,11 +33,8 @@ export function summarize(record: TaskRecord): StoredRecord {
   if (!isTerminal(record.state) || openAttempt(record) !== undefined) return record;
   const check = checkSeal(record);
   if (check.kind !== 'intact' && check.kind !== 'unsealed') return record;
-  return summaryOf(record, check.kind === 'intact' && record.seal !== undefined ? record.seal : sealOf(record));
-}
-
-/** The summary of a finished record the engine knows to be its own (no check of its seal). */
-export function summaryOf(record: TaskRecord, content: string = record.seal ?? sealOf(record)): RecordSummary {
+  // An intact seal is the hash of the content (checkSeal just computed it); a record without one gets it computed.
+  const content = check.kind === 'intact' && record.seal !== undefined ? record.seal : sealOf(record);
   return {
     summarized: true,
     id: record.id,
