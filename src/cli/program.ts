@@ -195,7 +195,7 @@ export function buildProgram(): Command {
 
   program
     .command('clean')
-    .description('remove artifacts of old runs (all but the newest --keep N) and leftover refused/consumed files; asks first')
+    .description('remove artifacts of old runs (all but the newest --keep N), leftover refused/consumed files and archived copies of records that are gone; asks first')
     .option('--keep <n>', 'how many of the newest runs to keep (default 5)')
     .option('--worktrees', 'instead: remove the task worktrees no task needs (DONE, FAILED past worktree.keep_failed_h, no record) where nothing would be lost; branches stay')
     .option('--yes', 'do not ask')
@@ -206,7 +206,7 @@ export function buildProgram(): Command {
 
   program
     .command('clean-state')
-    .description('same as --clean-state: remove records, workers, inbox, runs and events.jsonl so every task starts over; asks first')
+    .description('same as --clean-state: remove records (and their archive and index), workers, inbox, runs and events.jsonl so every task starts over; asks first')
     .option('--yes', 'do not ask')
     .action(async (_opts, command: Command) => {
       const { cleanStateCommand } = await import('./commands/clean-state.js');

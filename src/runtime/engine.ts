@@ -17,7 +17,7 @@ import type { LogEntry, RunLog } from '../runlog/run-log.js';
 import { updateLocked, writeLocked, type Fence } from '../store/fenced-update.js';
 import type { HeldLock } from '../store/lock.js';
 import { ownedByTheSession } from '../store/owned-file.js';
-import { isReadFault, loadIfExists, toOrchError, type LoadFailure } from '../store/load.js';
+import { isReadFault, loadIfExists, loadOrUndefined, toOrchError, type LoadFailure } from '../store/load.js';
 import { readBytesSync } from '../store/read-file.js';
 import { writeFileDurable } from '../store/durable-write.js';
 import { archivedOriginal, FinishedArchive } from '../store/finished-archive.js';
@@ -241,6 +241,8 @@ export class Engine {
       await this.stopAll('the orchestrator is stopping');
       await this.workers.close();
       await this.archive.settled();
+      // A copy that failed after the last pass is said too: the run's section is still open.
+      await this.reportWriteErrors();
       await this.saveRecordIndex();
     }
     return this.summary();
@@ -559,7 +561,7 @@ export class Engine {
   private async wholeRecord(id: string): Promise<TaskRecord | undefined> {
     const stored = this.records.get(id);
     if (stored === undefined || !isSummary(stored)) return stored;
-    const onDisk = await loadIfExists('record', recordPath(this.options.paths, id)).then(loaded => loaded?.doc, () => undefined);
+    const onDisk = await loadOrUndefined('record', recordPath(this.options.paths, id));
     const check = onDisk === undefined ? undefined : checkSeal(onDisk);
     for (const candidate of [onDisk, check?.kind === 'state_edited' ? check.original : undefined]) {
       if (candidate !== undefined && isRecordOf(stored, candidate)) return this.keepWhole(candidate);
@@ -764,7 +766,7 @@ export class Engine {
    * aside too, the record written again (sealed: the same edit is not judged twice), and said.
    */
   private async takeAsFound(id: string): Promise<void> {
-    const found = await loadIfExists('record', recordPath(this.options.paths, id)).then(loaded => loaded?.doc, () => undefined);
+    const found = await loadOrUndefined('record', recordPath(this.options.paths, id));
     if (found === undefined) return; // gone or broken: restoreMissingRecord or settleInvalid deals with it
     const name = rejectedName(id, this.clock.now());
     await writeFileDurable(join(this.options.paths.records, name), `${JSON.stringify(found, null, 2)}\n`);

@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import type { TaskRecord } from '../generated/types.js';
 import { writeFileDurable } from './durable-write.js';
-import { loadIfExists } from './load.js';
+import { loadOrUndefined } from './load.js';
 import { assertSafeId } from './paths.js';
 import { sealOf } from './record-seal.js';
 
@@ -21,10 +21,7 @@ function archivedPath(dir: string, id: string): string {
 
 /** The copy of task `id` in the archive `dir`, or undefined when there is none or it does not load. */
 function readCopy(dir: string, id: string): Promise<TaskRecord | undefined> {
-  return loadIfExists('record', archivedPath(dir, id)).then(
-    loaded => loaded?.doc,
-    () => undefined,
-  );
+  return loadOrUndefined('record', archivedPath(dir, id));
 }
 
 /**

@@ -62,6 +62,17 @@ export async function loadIfExists<K extends FileKind>(kind: K, path: string, op
   }
 }
 
+/**
+ * The document at `path`, or undefined when it is missing or does not load for any reason: for a
+ * caller that has a fallback (the archive's copy of a record, say) and judges what it gets itself.
+ */
+export async function loadOrUndefined<K extends FileKind>(kind: K, path: string): Promise<KindShapes[K] | undefined> {
+  return loadIfExists(kind, path).then(
+    loaded => loaded?.doc,
+    () => undefined,
+  );
+}
+
 export interface LoadFailure {
   path: string;
   error: OrchError;

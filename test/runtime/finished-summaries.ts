@@ -12,6 +12,7 @@ import { runOnce } from '../../src/runtime/orchestrator.js';
 import { isRecordOf, isSummary, summarize } from '../../src/runtime/record-summary.js';
 import { statePaths } from '../../src/store/paths.js';
 import { checkSeal } from '../../src/store/record-seal.js';
+import { clearFaults, injectFault } from '../../src/testing/faults.js';
 import { makeProject } from '../fixtures/project.js';
 import { dropSpec, GOAL_WORKFLOW, goalRuns, recordOf, specPath, startWatching, testRoot, until, untilRecord } from '../fixtures/watch-helpers.js';
 
@@ -23,6 +24,10 @@ const record = (root: string, id: string): TaskRecord => JSON.parse(readFileSync
 const rejectedCopies = (root: string, id: string): string[] => readdirSync(join(root, '.isollm/state/tasks')).filter(name => name.startsWith(`${id}.rejected-`));
 const runLog = (root: string): string => (existsSync(join(root, 'ORCHESTRATOR_RUN_LOG.md')) ? readFileSync(join(root, 'ORCHESTRATOR_RUN_LOG.md'), 'utf8') : '');
 const runsStarted = (root: string): number => runLog(root).match(/^## Run: /gm)?.length ?? 0;
+/** Sets the file's mtime a minute back: older than the racy rule's RACY_MS (cached-folder.ts). */
+const settle = (path: string): void => utimesSync(path, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+const indexFile = (root: string): string => join(root, '.isollm/state/record-index.json');
+const readIndex = (root: string): RecordIndex => JSON.parse(readFileSync(indexFile(root), 'utf8')) as RecordIndex;
 
 /** A project whose task D is DONE (one run of GOAL_WORKFLOW), and the log of the goals its commands saw. */
 async function finishedProject(t: Test): Promise<{ root: string; log: string; done: TaskRecord }> {
@@ -58,6 +63,17 @@ t.test('a finished record is summarized only while its seal holds and no attempt
 t.test('a finished task gets a copy in the archive, the record as written', async t => {
   const { root } = await finishedProject(t);
   t.equal(readFileSync(archiveFile(root, 'D'), 'utf8'), readFileSync(recordFile(root, 'D'), 'utf8'));
+});
+
+t.test('a copy the disk refuses is said in the run log; the record itself is written', async t => {
+  const root = makeProject(testRoot(t), { workflow: GOAL_WORKFLOW, tasks: { D: { goal: 'first' } } });
+  t.teardown(clearFaults);
+  // The rename lands, the directory's fsync fails (EIO): the copy cannot be counted as written.
+  injectFault('write.dir-fsync', { path: /[/\\]state[/\\]archive[/\\]D\.json$/ });
+  const run = await runOnce(root, { env: { ...process.env, GOAL_LOG: join(root, 'goals.log') } });
+  t.same(run.done, ['D']);
+  t.match(readFileSync(run.runLogPath, 'utf8'), /A finished task's record could not be copied into \.isollm\/state\/archive: could not write .*D\.json: EIO/);
+  t.equal(record(root, 'D').state, 'DONE');
 });
 
 t.test('a finished task read at start, its spec edited: it runs as generation 2 from its whole record', async t => {
@@ -158,14 +174,12 @@ t.test('orch clean removes the copy of a record that is gone; --clean-state the 
   t.notOk(existsSync(archiveFile(root, 'D')));
   dropSpec(root, 'E', { goal: 'again' });
   await runOnce(root, { env: { ...process.env, GOAL_LOG: join(root, 'goals.log') } });
-  t.ok((await planCleanState(paths)).some(item => item.path === archiveFile(root, 'E')), 'listed by --clean-state');
+  const cleanState = (await planCleanState(paths)).map(item => item.path);
+  t.ok(cleanState.includes(archiveFile(root, 'E')), 'the archive is listed by --clean-state');
+  t.ok(cleanState.includes(indexFile(root)), 'and the record index');
   t.ok(recordOf(root, 'E'));
 });
 
-/** Sets the file's mtime a minute back: older than the racy rule's RACY_MS (cached-folder.ts). */
-const settle = (path: string): void => utimesSync(path, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
-const indexFile = (root: string): string => join(root, '.isollm/state/record-index.json');
-const readIndex = (root: string): RecordIndex => JSON.parse(readFileSync(indexFile(root), 'utf8')) as RecordIndex;
 
 t.test('the record index: a start takes a finished record whose file is unchanged from it, unread; a changed file is read', async t => {
   const { root, log, done } = await finishedProject(t);

@@ -24,7 +24,7 @@ export async function cleanStateCommand(options: CleanStateCommandOptions): Prom
   const items = await planCleanState(paths);
   const total = items.reduce((sum, item) => sum + item.bytes, 0);
   if (options.json !== true) {
-    println(`--clean-state removes every task record, worker, inbox decision, run artifact and events.jsonl (${items.length} item(s), ${formatBytes(total)});`);
+    println(`--clean-state removes every task record and its archived copy, worker, inbox decision, run artifact, events.jsonl and the record index (${items.length} item(s), ${formatBytes(total)});`);
     println('specs, config, session.json and the run log stay. Every task starts over.');
     if (options.verbose === true) for (const line of describeItems(items)) println(line);
   }
