@@ -72,6 +72,16 @@ export type IndexedRecord =
  */
 export type Signature = string;
 /**
+ * One spec, by position: its file's signature, then its task id (null when it is the file name's), the sha256 of its bytes, and its depends_on (null when it has none).
+ *
+ * @minItems 4
+ * @maxItems 4
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "IndexedSpec".
+ */
+export type IndexedSpec = [Signature, TaskId | null, string, TaskId[] | null] | undefined;
+/**
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
  * via the `definition` "TaskState".
  */
@@ -522,7 +532,7 @@ export interface InboxDecision {
   actor: 'cli' | 'human';
 }
 /**
- * What the orchestrator keeps of each finished task's record between runs, .isollm/state/record-index.json: its summary, keyed by the record file's stat signature (as git's index is), so that the next start reads a record only when its file changed. Written by the orchestrator as a run ends. A cache, never a source of truth: an entry is used only while its file's signature is the same, and the whole file may be deleted at any time.
+ * What the orchestrator keeps of each finished task between runs, .isollm/state/record-index.json: the summary of its record, keyed by the record file's stat signature (as git's index is), and the summary of every spec, keyed by the spec file's, so that the next start reads a record or a spec only when its file changed. Written by the orchestrator as a run ends. A cache, never a source of truth: an entry is used only while its file's signature is the same, and the whole file may be deleted at any time.
  *
  * This interface was referenced by `OrchSchemas`'s JSON-Schema
  * via the `definition` "RecordIndex".
@@ -541,6 +551,12 @@ export interface RecordIndex {
    */
   records: {
     [k: string]: IndexedRecord | undefined;
+  };
+  /**
+   * By spec file name (tasks/<name>.json). Absent in an index with no specs.
+   */
+  specs?: {
+    [k: string]: IndexedSpec | undefined;
   };
 }
 /**
@@ -568,6 +584,25 @@ export interface RecordSummary {
    * sealOf the record (src/store/record-seal.ts): its seal, checked when it was read, or computed for a record written before seals.
    */
   content: string;
+}
+/**
+ * A spec as the orchestrator keeps it from an IndexedSpec (src/runtime/spec-summary.ts): what a pass compares, its id, hash and dependencies. The spec itself is read from its file when the task needs it (a new task's record, a changed spec).
+ *
+ * This interface was referenced by `OrchSchemas`'s JSON-Schema
+ * via the `definition` "SpecSummary".
+ */
+export interface SpecSummary {
+  /**
+   * Tells a summary from a loaded spec, which has no such field.
+   */
+  summarized: true;
+  id: TaskId;
+  /**
+   * The spec file's name in tasks/ (a path joined for each of 100,000 summaries took 45 MiB).
+   */
+  name: string;
+  hash: string;
+  depends_on?: TaskId[];
 }
 /**
  * What one run did, .isollm/runs/<run-id>/summary.json: written once, when the run ends (PRODUCT.md sections 2 and 9). Counts, cost and tasks are this run's own: the tasks whose records it wrote, the attempts it started.

@@ -25,6 +25,7 @@ import { isWriteOf, judgeEdit, rejectedName } from './hand-edit.js';
 import { checkSeal } from '../store/record-seal.js';
 import { isRecordOf, isSummary, sameStored, type StoredRecord } from './record-summary.js';
 import { readRecordIndex, writeRecordIndex } from './record-index.js';
+import { dependenciesOf, type KnownSpec } from './spec-summary.js';
 import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
 import { recordPath, type StatePaths } from '../store/paths.js';
@@ -251,10 +252,10 @@ export class Engine {
   /** Leaves the finished records' summaries for the next start (record-index.ts), when they changed. Never throws: it is a cache. */
   private async saveRecordIndex(): Promise<void> {
     if (this.indexRev === undefined) return; // the records were never loaded (loadRecords)
-    const entries = this.tree.recordIndexEntries();
-    if (entries === undefined) return;
+    const content = this.tree.indexContent();
+    if (content === undefined) return;
     const { recordIndex, stateDir } = this.options.paths;
-    await writeRecordIndex(recordIndex, stateDir, this.indexRev + 1, entries, this.clock.now()).catch(() => undefined);
+    await writeRecordIndex(recordIndex, stateDir, this.indexRev + 1, content, this.clock.now()).catch(() => undefined);
   }
 
   private async reportWriteErrors(): Promise<void> {
@@ -284,8 +285,8 @@ export class Engine {
   async loadRecords(): Promise<StoredRecord[]> {
     const index = readRecordIndex(this.options.paths.recordIndex);
     this.indexRev = index.rev;
-    this.tree.seedRecords(index.entries);
-    await this.tree.records.refreshAll();
+    this.tree.seed(index);
+    await this.tree.lookAtRecords();
     const records = this.tree.recordFiles().map(file => file.record);
     for (const record of records) this.keep(record);
     return records;
@@ -471,10 +472,15 @@ export class Engine {
         // as a bad file, and the task waits until it loads. Creating or starting it would fail on that
         // file on every pass (and `--once` would never end), or write over the person's bytes.
         else if (this.tree.records.has(`${id}.json`)) this.compareAgain.add(id);
-        else unborn.push(spec);
+        else {
+          const whole = await this.wholeSpec(spec);
+          if (whole !== undefined) unborn.push(whole);
+        }
       } else if (record.spec_hash !== spec.hash) {
-        const after = await this.apply(id, { type: 'spec_changed', spec: spec.spec, hash: spec.hash, mode: this.config.on_spec_change ?? 'next_phase' });
-        if (after?.spec_hash !== spec.hash) this.compareAgain.add(id);
+        const whole = await this.wholeSpec(spec);
+        if (whole === undefined || whole.hash === record.spec_hash) continue;
+        const after = await this.apply(id, { type: 'spec_changed', spec: whole.spec, hash: whole.hash, mode: this.config.on_spec_change ?? 'next_phase' });
+        if (after?.spec_hash !== whole.hash) this.compareAgain.add(id);
       }
     }
     for (const record of this.active()) {
@@ -571,6 +577,20 @@ export class Engine {
     return undefined;
   }
 
+  /**
+   * The spec of a task that needs it whole (a new task, a changed spec): a spec the start took from
+   * the index is read now. Undefined when its file no longer loads or names another task: the next
+   * pass looks at it again and compares what it finds.
+   */
+  private async wholeSpec(spec: KnownSpec): Promise<LoadedSpec | undefined> {
+    const whole = await this.tree.wholeSpec(spec);
+    if (whole === undefined) {
+      this.compareAgain.add(spec.id);
+      this.wake();
+    }
+    return whole;
+  }
+
   private keepWhole(record: TaskRecord): TaskRecord {
     this.keep(record);
     return record;
@@ -579,7 +599,7 @@ export class Engine {
   private cyclesOf(view: SpecView): string[][] {
     if (this.cycles?.dependencyVersion !== view.dependencyVersion) {
       const specs = [...view.byId.values()];
-      this.cycles = { dependencyVersion: view.dependencyVersion, cycles: findDependencyCycles(specs.map(s => ({ id: s.id, depends_on: s.spec.depends_on }))) };
+      this.cycles = { dependencyVersion: view.dependencyVersion, cycles: findDependencyCycles(specs.map(s => ({ id: s.id, depends_on: [...dependenciesOf(s)] }))) };
     }
     return this.cycles.cycles;
   }

@@ -36,6 +36,11 @@ export function injectFault(point: FaultPointName, fault: { path?: RegExp; skip?
   armed.set(point, { skip: fault.skip ?? 0, times: fault.times ?? 1, code: fault.code ?? 'EIO', ...(fault.path !== undefined && { path: fault.path }) });
 }
 
+/** Whether `point` is still armed (its fault has not failed all its times): a test's proof that a step was not taken. */
+export function faultArmed(point: FaultPointName): boolean {
+  return armed.has(point);
+}
+
 export function clearFaults(): void {
   armed.clear();
 }

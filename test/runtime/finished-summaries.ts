@@ -12,7 +12,7 @@ import { runOnce } from '../../src/runtime/orchestrator.js';
 import { isRecordOf, isSummary, summarize } from '../../src/runtime/record-summary.js';
 import { statePaths } from '../../src/store/paths.js';
 import { checkSeal } from '../../src/store/record-seal.js';
-import { clearFaults, injectFault } from '../../src/testing/faults.js';
+import { clearFaults, faultArmed, injectFault } from '../../src/testing/faults.js';
 import { makeProject } from '../fixtures/project.js';
 import { dropSpec, GOAL_WORKFLOW, goalRuns, recordOf, specPath, startWatching, testRoot, until, untilRecord } from '../fixtures/watch-helpers.js';
 
@@ -219,4 +219,64 @@ t.test('the record index: a record edited while no orchestrator ran is judged, i
   await runOnce(root, { env: { ...process.env, GOAL_LOG: log } });
   t.match(record(root, 'D'), { rev: done.rev + 1, cost: { usd: done.cost.usd } }, 'refused and restored from the archive');
   t.equal(rejectedCopies(root, 'D').length, 1);
+});
+
+/** A finished project whose specs the index holds: each spec file settled, then a run that reads and indexes it. */
+async function indexedSpecs(t: Test): Promise<{ root: string; log: string; done: TaskRecord; env: NodeJS.ProcessEnv }> {
+  const project = await finishedProject(t);
+  const env = { ...process.env, GOAL_LOG: project.log };
+  settle(specPath(project.root, 'D')); // a file read within the racy rule's RACY_MS of its change is not kept in an index
+  await runOnce(project.root, { env });
+  return { ...project, env };
+}
+
+t.test('the record index holds the specs: a start compares an unchanged spec from it, unread', async t => {
+  const { root, done, env, log } = await indexedSpecs(t);
+  t.same(readIndex(root).specs?.['D.json'], [readIndex(root).specs?.['D.json']?.[0], null, done.spec_hash, null], 'its id (the file name\'s), hash, no dependencies');
+  // Any read of the spec file fails: a start that read it would report it as a file that does not load.
+  injectFault('read.open', { path: /tasks\/D\.json$/ });
+  t.teardown(clearFaults);
+  await runOnce(root, { env });
+  t.ok(faultArmed('read.open'), 'the spec was not read');
+  t.notMatch(runLog(root), /EIO/, 'and nothing was reported');
+  t.equal(goalRuns(log, 'D').length, 1, 'nothing ran again');
+});
+
+t.test('a spec taken from the index is read when its task needs it: its record deleted, it runs as a new task', async t => {
+  const { root, log, env } = await indexedSpecs(t);
+  rmSync(recordFile(root, 'D'));
+  rmSync(archiveFile(root, 'D'));
+  // The first read of it fails: the task is created by a later pass, which reads the spec again.
+  injectFault('read.open', { path: /tasks\/D\.json$/ });
+  t.teardown(clearFaults);
+  const third = await runOnce(root, { env });
+  t.notOk(faultArmed('read.open'), 'the spec was read');
+  t.same(third.done, ['D']);
+  t.same(goalRuns(log, 'D').map(run => run.goal), ['first', 'first'], 'run again, from the spec as read');
+  t.match(record(root, 'D'), { generation: 1, state: 'DONE' });
+});
+
+t.test('a spec taken from the index is read again when changed: its task runs as generation 2', async t => {
+  const { root, log, env } = await indexedSpecs(t);
+  writeFileSync(specPath(root, 'D'), JSON.stringify({ goal: 'second' }));
+  t.same((await runOnce(root, { env })).done, ['D']);
+  t.same(goalRuns(log, 'D').map(run => run.goal), ['first', 'second']);
+  t.match(record(root, 'D'), { generation: 2 });
+});
+
+t.test("the specs' dependencies from the index: a cycle among specs not read is still found", async t => {
+  const { root, env } = await indexedSpecs(t);
+  writeFileSync(specPath(root, 'A'), JSON.stringify({ goal: 'a', depends_on: ['B'] }));
+  writeFileSync(specPath(root, 'B'), JSON.stringify({ goal: 'b', depends_on: ['A'] }));
+  settle(specPath(root, 'A'));
+  settle(specPath(root, 'B'));
+  await runOnce(root, { env });
+  t.match(readIndex(root).specs, { 'A.json': [String, null, String, ['B']], 'B.json': [String, null, String, ['A']] });
+  const cycles = (): number => runLog(root).match(/depend on each other in a cycle/g)?.length ?? 0;
+  const before = cycles();
+  injectFault('read.open', { path: /tasks\/[AB]\.json$/ });
+  t.teardown(clearFaults);
+  await runOnce(root, { env });
+  t.ok(faultArmed('read.open'), 'neither spec was read');
+  t.equal(cycles(), before + 1, 'the cycle was reported again');
 });

@@ -7,7 +7,7 @@ function spec(id: string, name: string, dependsOn?: string[]): LoadedSpec {
 }
 
 t.test('specs are indexed by id one file at a time; a file gone or failing drops its spec', async t => {
-  const index = new SpecIndex();
+  const index = new SpecIndex('/p/tasks');
   const a = spec('A', 'A.json');
   index.update('A.json', a);
   index.update('B.json', spec('B', 'B.json'));
@@ -20,19 +20,19 @@ t.test('specs are indexed by id one file at a time; a file gone or failing drops
 });
 
 t.test('two files naming one id are both refused, and the survivor comes back when one goes', async t => {
-  const index = new SpecIndex();
+  const index = new SpecIndex('/p/tasks');
   index.update('x.json', spec('X', 'x.json'));
   index.update('y.json', spec('X', 'y.json'));
   t.notOk(index.byId.has('X'));
   t.same(index.duplicates().map(f => f.path), ['/p/tasks/x.json', '/p/tasks/y.json']);
   t.match(index.duplicates()[0]?.error.message, /task id "X" is also used by \/p\/tasks\/y\.json/);
   index.update('y.json', undefined);
-  t.equal(index.byId.get('X')?.path, '/p/tasks/x.json');
+  t.same(index.byId.get('X'), spec('X', 'x.json'));
   t.same(index.duplicates(), []);
 });
 
 t.test('the dependency version moves only when a spec with dependencies changes', async t => {
-  const index = new SpecIndex();
+  const index = new SpecIndex('/p/tasks');
   index.update('a.json', spec('A', 'a.json'));
   const before = index.dependencyVersion;
   index.update('b.json', spec('B', 'b.json'));
@@ -42,4 +42,14 @@ t.test('the dependency version moves only when a spec with dependencies changes'
   const after = index.dependencyVersion;
   index.update('c.json', spec('C', 'c.json'));
   t.ok(index.dependencyVersion > after, 'dependencies removed count too');
+});
+
+t.test('a summary counts as its spec: its dependencies move the version, two of one id are refused with their paths', async t => {
+  const index = new SpecIndex('/p/tasks');
+  index.update('a.json', { summarized: true, id: 'A', name: 'a.json', hash: 'h' });
+  const before = index.dependencyVersion;
+  index.update('c.json', { summarized: true, id: 'C', name: 'c.json', hash: 'h', depends_on: ['A'] });
+  t.ok(index.dependencyVersion > before);
+  index.update('d.json', { summarized: true, id: 'C', name: 'd.json', hash: 'h' });
+  t.same(index.duplicates().map(f => f.path), ['/p/tasks/c.json', '/p/tasks/d.json']);
 });

@@ -1,10 +1,10 @@
 import t, { type Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { promises as fs, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { promises as fs, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop, setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { MAX_FILE_BYTES, invalidUtf8Offset, readTextFile, readTextFileSync } from '../../src/store/read-file.js';
+import { MAX_FILE_BYTES, invalidUtf8Offset, readLinesSync, readTextFile, readTextFileSync } from '../../src/store/read-file.js';
 import { waitFor } from '../fixtures/wait-for.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -211,4 +211,35 @@ t.test('a path swapped among a file, a FIFO and a symlink by rename: reads never
   t.equal(summary.whole + summary.refused, 20_000);
   t.comment(`${summary.whole} whole reads, ${summary.refused} refusals`);
   t.equal(await fs.readFile(join(dir, 'outside', 'secret.json'), 'utf8'), '{"outside":true}', 'the symlink target is unchanged');
+});
+
+t.test('readLinesSync: every line, those cut between two chunks of the read and multibyte characters included, and the same refusals', async t => {
+  const dir = t.testdir({ 'big.json': 'x'.repeat(101) });
+  // Lines of 1,000 bytes with a two-byte character at the end: some fall across the 1 MiB chunks of the read.
+  const lines = Array.from({ length: 3000 }, (_, i) => `${String(i).padStart(6, '0')}${'a'.repeat(991)}é`);
+  const file = join(dir, 'lines.txt');
+  writeFileSync(file, lines.join('\n'));
+  t.same([...readLinesSync(file)], lines, 'no newline at the end');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  t.same([...readLinesSync(file)], lines, 'a newline at the end');
+  writeFileSync(file, '\n\na\n');
+  t.same([...readLinesSync(file)], ['', '', 'a'], 'empty lines');
+  t.throws(() => [...readLinesSync(join(dir, 'big.json'), { maxBytes: 100 })], { code: 'ORCH_FILE_TOO_LARGE' });
+  t.throws(() => [...readLinesSync(join(dir, 'none.json'))], { code: 'ORCH_NOT_FOUND' });
+  t.throws(() => [...readLinesSync(dir)], { code: 'ORCH_NOT_REGULAR_FILE' });
+  await fs.symlink(file, join(dir, 'link.txt'));
+  t.throws(() => [...readLinesSync(join(dir, 'link.txt'))], { code: 'ORCH_NOT_REGULAR_FILE' });
+});
+
+t.test('readLinesSync closes the file when its caller stops early', async t => {
+  const file = join(t.testdir(), 'lines.txt');
+  writeFileSync(file, 'a\nb\nc\n');
+  const open = (): number => readdirSync('/proc/self/fd').length;
+  const before = open();
+  for (const line of readLinesSync(file)) if (line === 'a') break;
+  const lines = readLinesSync(file);
+  lines.next();
+  t.equal(open(), before + 1, 'open while its lines are read');
+  lines.return(undefined);
+  t.equal(open(), before, 'closed');
 });
