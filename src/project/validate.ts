@@ -1,13 +1,12 @@
 // `orch validate [FILES]`: every problem of every file at once, each with file:line:column (JSON
 // syntax) or a JSON path (schema), never stopping at the first bad file.
-import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isOrchError, type OrchError } from '../errors.js';
 import { checkConfig, versionWarnings } from '../config/load-config.js';
 import { listJsonFiles, loadDocument, toOrchError } from '../store/load.js';
 import { loadSpecs } from '../store/specs.js';
 import type { FileKind, SchemaProblem } from '../schema/validators.js';
-import type { StatePaths } from '../store/paths.js';
+import { pathExists, type StatePaths } from '../store/paths.js';
 import type { OrchConfig } from '../generated/types.js';
 import { mergeTargetProblemsAt } from '../worktree/merge-queue.js';
 
@@ -81,18 +80,14 @@ async function checkFile(paths: StatePaths, file: string, kind: FileKind): Promi
   return report;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return fs.lstat(path).then(() => true, () => false);
-}
-
 /** Every file of the state tree, or just `files`. */
 export async function validateProject(paths: StatePaths, files?: string[]): Promise<ValidationReport> {
   const reports: FileReport[] = [];
   if (files !== undefined && files.length > 0) {
     for (const file of files) reports.push(await checkFile(paths, resolve(file), kindOfPath(paths, file)));
   } else {
-    if (await exists(paths.config)) reports.push(await checkFile(paths, paths.config, 'config'));
-    if (await exists(paths.session)) reports.push(await checkFile(paths, paths.session, 'session'));
+    if (await pathExists(paths.config)) reports.push(await checkFile(paths, paths.config, 'config'));
+    if (await pathExists(paths.session)) reports.push(await checkFile(paths, paths.session, 'session'));
     for (const [dir, kind] of [[paths.records, 'record'], [paths.workers, 'worker'], [paths.inbox, 'decision']] as const) {
       for (const name of await listJsonFiles(dir)) reports.push(await checkFile(paths, join(dir, name), kind));
     }

@@ -3,7 +3,7 @@
 // kept loaded between passes, see task-tree.ts), applies events through fenced record updates,
 // carries out the effects, and runs phase commands in worker slots.
 import { promises as fs } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Attempt, OrchConfig, TaskRecord } from '../generated/types.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -17,18 +17,16 @@ import type { LogEntry, RunLog } from '../runlog/run-log.js';
 import { updateLocked, writeLocked, type Fence } from '../store/fenced-update.js';
 import type { HeldLock } from '../store/lock.js';
 import { ownedByTheSession } from '../store/owned-file.js';
-import { isReadFault, loadIfExists, loadOrUndefined, toOrchError, type LoadFailure } from '../store/load.js';
-import { readBytesSync } from '../store/read-file.js';
-import { writeFileDurable } from '../store/durable-write.js';
-import { archivedOriginal, FinishedArchive } from '../store/finished-archive.js';
-import { isWriteOf, judgeEdit, rejectedName } from './hand-edit.js';
-import { checkSeal } from '../store/record-seal.js';
-import { isRecordOf, isSummary, sameStored, type StoredRecord } from './record-summary.js';
+import { isReadFault, loadIfExists, type LoadFailure } from '../store/load.js';
+import { FinishedArchive } from '../store/finished-archive.js';
+import { RecordRepair } from './record-repair.js';
+import { isWriteOf, judgeEdit } from './hand-edit.js';
+import { isSummary, sameStored, type StoredRecord } from './record-summary.js';
 import { readRecordIndex, writeRecordIndex } from './record-index.js';
 import { dependenciesOf, type KnownSpec } from './spec-summary.js';
 import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
-import { recordPath, type StatePaths } from '../store/paths.js';
+import { pathExists, recordPath, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
 import { TaskWorktrees } from './task-worktrees.js';
 import { AttemptLauncher, LANDING_RETRY_MS, type Running } from './attempt-launcher.js';
@@ -46,10 +44,6 @@ import { faultPoint } from '../testing/faults.js';
 export const SPEC_DELETE_GRACE_MS = 500;
 /** A file that fails to load is reported once its content has not changed for this long. */
 export const SETTLE_MS = 300;
-
-async function exists(path: string): Promise<boolean> {
-  return fs.lstat(path).then(() => true, () => false);
-}
 
 /** The wait before a pass that failed (a full disk) is tried again. */
 export const PASS_RETRY_MS = 1000;
@@ -89,6 +83,8 @@ export class Engine {
   readonly records = new Map<string, StoredRecord>();
   /** Copies of finished records, from which a summarized one is restored (finished-archive.ts). */
   private readonly archive: FinishedArchive;
+  /** Records not as the engine wrote them that apply cannot settle: edited offline, broken, removed, summarized (record-repair.ts). */
+  private readonly repair: RecordRepair;
   /** The rev of the record index loadRecords read (0: none), for the one this run leaves (record-index.ts). */
   private indexRev: number | undefined;
   private readonly options: EngineOptions;
@@ -157,6 +153,23 @@ export class Engine {
     this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config, options.configStamp);
     this.tree = new TaskTree(options.paths, this.clock, options.watched === true);
     this.archive = new FinishedArchive(options.paths.archive);
+    this.repair = new RecordRepair({
+      paths: options.paths,
+      clock: this.clock,
+      archive: this.archive,
+      stored: id => this.records.get(id),
+      keep: record => this.keep(record),
+      forget: id => {
+        this.records.delete(id);
+        this.compareAgain.add(id);
+        this.wake();
+      },
+      unconfirmed: id => this.unconfirmed.has(id),
+      apply: (id, event) => this.apply(id, event),
+      writeBack: (id, ours, before) => this.restoreOurs(id, ours, before),
+      settled: path => this.unsettled.delete(path),
+      log: entry => this.log(entry),
+    });
     this.executors = new Executors(() => this.config, options.paths.stateDir, options.env ?? process.env);
     this.worktrees = new TaskWorktrees({
       root: options.paths.root,
@@ -315,59 +328,9 @@ export class Engine {
     }
   }
 
-  /**
-   * At start, before anything writes a record: the records edited by hand while no orchestrator ran
-   * (their seal does not hold, src/store/record-seal.ts) are judged as a live orchestrator would have.
-   * Only `state` changed: the record as orch wrote it is known, so the edit is a person's decision, or
-   * refused and that record restored. More than `state`: what orch wrote cannot be told; see
-   * takeUnrestorableEdit. Returns `records` as they are now.
-   */
-  async judgeOfflineEdits(records: readonly StoredRecord[]): Promise<StoredRecord[]> {
-    for (const record of records) {
-      if (isSummary(record)) continue; // summarized only when its seal holds (or it has none)
-      const check = checkSeal(record);
-      if (check.kind === 'state_edited') {
-        this.keep(check.original);
-        await this.apply(record.id); // judged against the original, as a live engine judges against its copy
-      } else if (check.kind === 'edited') {
-        // A finished task's: the archive may hold the record as orch wrote it (finished-archive.ts).
-        const original = await archivedOriginal(this.options.paths.archive, record);
-        if (original === undefined) await this.takeUnrestorableEdit(record);
-        else {
-          this.keep(original);
-          await this.apply(record.id); // judged against the original, as live: refused, kept aside, restored
-        }
-      }
-    }
-    return records.map(record => this.records.get(record.id) ?? record);
-  }
-
-  /**
-   * A record edited beyond its state while no orchestrator ran: it cannot be restored, and it must
-   * not be run on unseen (fail closed). The edit as found is kept aside, and the machine parks the task
-   * for a person (hand_edit_found); a NEW or finished task is left as edited. Either way the record is
-   * written again, sealed, so the next start does not judge the same edit twice.
-   */
-  private async takeUnrestorableEdit(record: TaskRecord): Promise<void> {
-    const { id } = record;
-    const name = rejectedName(id, this.clock.now());
-    await writeFileDurable(join(this.options.paths.records, name), `${JSON.stringify(record, null, 2)}\n`);
-    this.keep(record);
-    const after = await this.apply(id, { type: 'hand_edit_found', reason: `its record was edited by hand beyond its state while no orchestrator ran; the edit as found is kept as ${name}` });
-    const parked = after !== undefined && after.rev !== record.rev;
-    if (!parked) await this.restoreOurs(id, record, async () => true);
-    await this.log({
-      category: 'watcher',
-      level: 'error',
-      task_id: id,
-      message: `The record of task ${id} was edited by hand while no orchestrator ran, beyond its state: orch keeps no copy to restore it from`,
-      details: [
-        `the edit as found is kept as ${name}`,
-        parked
-          ? `nothing runs on it until a person looks: \`orch approve ${id}\` goes on from the record as edited, \`orch cancel ${id}\` stops the task`
-          : `the task is ${record.state}: nothing runs on it, and the record is taken as edited`,
-      ],
-    });
+  /** At start, before anything writes a record: the records edited by hand while no orchestrator ran are judged (record-repair.ts). Returns `records` as they are now. */
+  judgeOfflineEdits(records: readonly StoredRecord[]): Promise<StoredRecord[]> {
+    return this.repair.judgeOfflineEdits(records);
   }
 
   /** Takes `record` as the engine's own last-written version (at start, before the first pass). */
@@ -487,7 +450,7 @@ export class Engine {
       if (view.byId.has(record.id)) continue;
       const specFile = join(paths.stateDir, record.spec_file);
       // An invalid or half-written spec is not a deleted one: the task waits until the file is fixed.
-      if (stillSettling.has(specFile) || this.tree.hasSpecFile(specFile) || (await exists(specFile))) continue;
+      if (stillSettling.has(specFile) || this.tree.hasSpecFile(specFile) || (await pathExists(specFile))) continue;
       const since = this.missingSince.get(record.id) ?? now;
       this.missingSince.set(record.id, since);
       if (now - since >= SPEC_DELETE_GRACE_MS) await this.apply(record.id, { type: 'spec_deleted' });
@@ -557,27 +520,6 @@ export class Engine {
   }
 
   /**
-   * The whole record of task `id`, read back when the engine keeps a summary of it (a finished task
-   * read from disk, record-summary.ts): from its file when the file holds the version summarized, or
-   * holds it with only `state` edited (the seal gives it back, record-seal.ts); else from the archive's
-   * copy of that version (finished-archive.ts). Kept whole from then on. Undefined when the engine does
-   * not know the task, or neither holds that version (the file edited or removed, and the archive has
-   * no copy of it: written before the archive, or lost to a crash right after the task finished).
-   */
-  private async wholeRecord(id: string): Promise<TaskRecord | undefined> {
-    const stored = this.records.get(id);
-    if (stored === undefined || !isSummary(stored)) return stored;
-    const onDisk = await loadOrUndefined('record', recordPath(this.options.paths, id));
-    const check = onDisk === undefined ? undefined : checkSeal(onDisk);
-    for (const candidate of [onDisk, check?.kind === 'state_edited' ? check.original : undefined]) {
-      if (candidate !== undefined && isRecordOf(stored, candidate)) return this.keepWhole(candidate);
-    }
-    const archived = await this.archive.load(id);
-    if (archived !== undefined && isRecordOf(stored, archived)) return this.keepWhole(archived);
-    return undefined;
-  }
-
-  /**
    * The spec of a task that needs it whole (a new task, a changed spec): a spec the start took from
    * the index is read now. Undefined when its file no longer loads or names another task: the next
    * pass looks at it again and compares what it finds.
@@ -589,11 +531,6 @@ export class Engine {
       this.wake();
     }
     return whole;
-  }
-
-  private keepWhole(record: TaskRecord): TaskRecord {
-    this.keep(record);
-    return record;
   }
 
   private cyclesOf(view: SpecView): string[][] {
@@ -610,7 +547,7 @@ export class Engine {
    * A record the engine has not seen yet (at start) is taken as it is.
    */
   private async judgeRecordFiles(names: Set<string> | undefined): Promise<void> {
-    for (const id of this.missingRecords(names)) await this.restoreMissingRecord(id);
+    for (const id of this.missingRecords(names)) await this.repair.restoreMissingRecord(id);
     for (const { record: onDisk } of this.tree.recordFiles(names)) {
       const ours = this.records.get(onDisk.id);
       // Unknown to us: taken as it is, unless it is the unconfirmed first write of a new task (rolled back by apply).
@@ -662,64 +599,12 @@ export class Engine {
         // Not the file's fault (EMFILE, EIO): reported, and read again soon.
         await this.reportInvalid(path, error);
         this.wakeAtLatest(now + PASS_RETRY_MS);
-      } else if (!(await this.restoreBrokenRecord(path, error))) {
+      } else if (!(await this.repair.restoreBrokenRecord(path, error))) {
         await this.reportInvalid(path, error);
       }
     }
     for (const path of [...this.unsettled.keys()]) if (!seen.has(path) && covers(path)) this.unsettled.delete(path);
     return settling;
-  }
-
-  /**
-   * A record of ours that a hand edit made unreadable (bad JSON, schema error; not a read the system
-   * refused, see isReadFault), or that was replaced by something that is not a regular file (a
-   * symlink, a FIFO, a hard link): our last version is written back. The edited bytes of a regular
-   * file are kept aside; anything else is neither opened nor followed (a FIFO would block the read, a
-   * link would copy out a file from elsewhere), only removed. False if `path` is not such a record,
-   * or it cannot be replaced (a directory).
-   */
-  private async restoreBrokenRecord(path: string, error: OrchError): Promise<boolean> {
-    if (dirname(path) !== this.options.paths.records) return false;
-    const id = basename(path, '.json');
-    // A finished task's summary: restored from the archive's copy, if it has that version.
-    const ours = await this.wholeRecord(id);
-    if (ours === undefined) return false;
-    if ((await fs.lstat(path).catch(() => undefined))?.isDirectory() === true) return false;
-    const name = rejectedName(id, this.clock.now());
-    let kept = false;
-    await this.restoreOurs(id, ours, async () => {
-      const read = (() => {
-        try {
-          return readBytesSync(path);
-        } catch (readError) {
-          return toOrchError(path, readError);
-        }
-      })();
-      if (read instanceof Error) {
-        if (read.code === 'ORCH_FILE_TOO_LARGE') {
-          // A regular file, too big to read: kept aside as it is, by name.
-          await fs.rename(path, join(this.options.paths.records, name));
-          kept = true;
-        } else if (read.code !== 'ORCH_NOT_FOUND') {
-          // Refused by the safe reader (a link, a FIFO, a shared hard link): removed, never copied out.
-          await fs.unlink(path);
-        }
-        return true;
-      }
-      // With the edited file's own permissions: a copy must not show more than the file did.
-      await writeFileDurable(join(this.options.paths.records, name), read.bytes, { mode: read.stats.mode & 0o777 });
-      kept = true;
-      return true;
-    });
-    this.unsettled.delete(path);
-    await this.log({
-      category: 'watcher',
-      level: 'error',
-      task_id: id,
-      message: `Hand edit of the record of task ${id} refused: ${error.message}`,
-      details: [kept ? `the edited file is kept as ${name}; the record was restored` : 'it was not read, followed nor kept; the record was restored from the orchestrator\'s copy'],
-    });
-    return true;
   }
 
   /**
@@ -734,70 +619,6 @@ export class Engine {
       lock.assertHeld();
       this.noteWritten(await writeLocked('record', path, lock, { ...ours, rev: ours.rev + 1 }));
       return true;
-    });
-  }
-
-  /**
-   * The record of a task the engine knows is gone (deleted, or renamed away) while its spec is still
-   * there: a running command's end, a backoff, the history would all be lost with it. It is written
-   * back from the engine's copy, and the run log says so. False if the file is there after all.
-   */
-  private async restoreMissingRecord(id: string): Promise<boolean> {
-    if (!this.records.has(id) || this.unconfirmed.has(id)) return false;
-    const ours = await this.wholeRecord(id);
-    if (ours === undefined) return this.forgetUnrestorable(id);
-    const path = recordPath(this.options.paths, id);
-    // Back before the lock was taken (an editor's save by rename): judged as it is, not overwritten.
-    if (!(await this.restoreOurs(id, ours, async () => !(await exists(path))))) return false;
-    await this.log({
-      category: 'watcher',
-      level: 'error',
-      task_id: id,
-      message: `The record of task ${id} was deleted or moved away: restored from the orchestrator's copy (rev ${ours.rev + 1})`,
-      details: ['records are the orchestrator\'s: use `orch cancel` to stop a task, `orch clean` to remove finished ones'],
-    });
-    return true;
-  }
-
-  /**
-   * A finished task whose record is gone, kept by the engine as a summary with no copy of that version
-   * in the archive (see wholeRecord): it cannot be written back. The engine forgets it, as a start
-   * would (no record), and its spec runs as a new task; the run log says so. False (nothing written).
-   */
-  private async forgetUnrestorable(id: string): Promise<boolean> {
-    if (await exists(recordPath(this.options.paths, id))) return false; // back: judged as it is
-    this.records.delete(id);
-    this.compareAgain.add(id);
-    this.wake();
-    await this.log({
-      category: 'watcher',
-      level: 'error',
-      task_id: id,
-      message: `The record of finished task ${id} was deleted or moved away, and orch has no copy of it to restore: its spec runs again as a new task`,
-      details: ['records are the orchestrator\'s: use `orch cancel` to stop a task, `orch clean` to remove finished ones'],
-    });
-    return false;
-  }
-
-  /**
-   * A finished task kept as a summary whose file holds another version, which the archive has no
-   * copy of (see wholeRecord): what orch wrote is lost. The record is taken as found, as a start takes
-   * a record edited beyond its state while no orchestrator ran (takeUnrestorableEdit): the edit is kept
-   * aside too, the record written again (sealed: the same edit is not judged twice), and said.
-   */
-  private async takeAsFound(id: string): Promise<void> {
-    const found = await loadOrUndefined('record', recordPath(this.options.paths, id));
-    if (found === undefined) return; // gone or broken: restoreMissingRecord or settleInvalid deals with it
-    const name = rejectedName(id, this.clock.now());
-    await writeFileDurable(join(this.options.paths.records, name), `${JSON.stringify(found, null, 2)}\n`);
-    this.keep(found);
-    await this.restoreOurs(id, found, async () => true);
-    await this.log({
-      category: 'watcher',
-      level: 'error',
-      task_id: id,
-      message: `The record of finished task ${id} was edited by hand, and orch has no copy of what it wrote to restore: the record is taken as edited`,
-      details: [`the edit as found is kept as ${name}`, `the task is ${found.state}: nothing runs on it unless its spec changes`],
     });
   }
 
@@ -913,9 +734,9 @@ export class Engine {
   private async applyNow(id: string, events: readonly TaskEvent[], onWritten?: () => void, seed?: TaskRecord): Promise<TaskRecord | undefined> {
     // A record deleted since the last pass: written back first, or this event (an attempt's end)
     // would find no file and be lost with it.
-    if (seed === undefined && this.records.has(id) && !(await exists(recordPath(this.options.paths, id)))) await this.restoreMissingRecord(id);
+    if (seed === undefined && this.records.has(id) && !(await pathExists(recordPath(this.options.paths, id)))) await this.repair.restoreMissingRecord(id);
     // A finished task kept as a summary: the machine steps from its whole record (read back, or taken as found).
-    if (seed === undefined && (await this.wholeRecord(id)) === undefined && this.records.has(id)) await this.takeAsFound(id);
+    if (seed === undefined && (await this.repair.wholeRecord(id)) === undefined && this.records.has(id)) await this.repair.takeAsFound(id);
     let effects: Effect[] = [];
     let refused: { edited: TaskRecord; reason: string } | undefined;
     let decided: TaskEvent | undefined;
@@ -988,7 +809,7 @@ export class Engine {
       const onDisk = await loadIfExists('record', recordPath(this.options.paths, id));
       if (onDisk !== undefined) this.keep(onDisk.doc);
     }
-    if (refused !== undefined) await this.keepRejectedEdit(id, refused.edited, refused.reason);
+    if (refused !== undefined) await this.repair.keepRejectedEdit(id, refused.edited, refused.reason);
     if (decided !== undefined) {
       await this.log({ category: 'human_review', level: 'info', task_id: id, message: `Task ${id}: the record was edited by hand to ${written?.state ?? '?'}: applied as a decision (${decided.type})` });
     }
@@ -1015,19 +836,6 @@ export class Engine {
       workflow,
       random: this.options.random ?? Math.random,
       maxInterruptions: this.config.max_interruptions ?? DEFAULT_MAX_INTERRUPTIONS,
-    });
-  }
-
-  /** A refused hand edit is kept beside the record, never lost; the record itself was restored. */
-  private async keepRejectedEdit(id: string, edited: TaskRecord, reason: string): Promise<void> {
-    const name = rejectedName(id, this.clock.now());
-    await writeFileDurable(join(this.options.paths.records, name), `${JSON.stringify(edited, null, 2)}\n`);
-    await this.log({
-      category: 'watcher',
-      level: 'error',
-      task_id: id,
-      message: `Hand edit of the record of task ${id} refused: ${reason}`,
-      details: [`the edited file is kept as ${name}; the record was restored`],
     });
   }
 

@@ -1,6 +1,6 @@
 // Where everything lives (PRODUCT.md §2). The project root is found by walking up from the working
 // directory as git does; --root or ORCH_ROOT overrides. Ids are checked before they become paths.
-import { statSync } from 'node:fs';
+import { promises as fs, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { OrchError } from '../errors.js';
 
@@ -8,6 +8,11 @@ export const STATE_DIR_LAYOUTS = ['.isollm', 'orchestrator/state'] as const;
 export type StateDirLayout = (typeof STATE_DIR_LAYOUTS)[number];
 
 export const DEFAULT_RUN_LOG = 'ORCHESTRATOR_RUN_LOG.md';
+
+/** Whether anything is at `path` (a file, a directory, a link: lstat, never followed). */
+export async function pathExists(path: string): Promise<boolean> {
+  return fs.lstat(path).then(() => true, () => false);
+}
 
 /** `[A-Za-z0-9._-]`, 1 to 64 characters, no leading dot: the same rule as the TaskId schema. */
 const SAFE_ID = /^(?!\.)[A-Za-z0-9._-]{1,64}$/;
