@@ -1,13 +1,17 @@
 // Config reloaded when it changes (PRODUCT.md §12), keeping the last good one when the new one is
 // invalid. A cheap stat per pass decides whether to read it again.
-import { promises as fs } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { OrchConfig } from '../generated/types.js';
 import { loadConfig } from '../config/load-config.js';
 import { isOrchError, type OrchError } from '../errors.js';
 
-/** Inode, size and mtime of the config file: a change of any means it was written. */
+/**
+ * Inode, size and mtime of the config file: a change of any means it was written. Synchronous: it
+ * runs at the head of every pass, and a thread-pool round trip there was on the path of every
+ * dropped spec to its command (a stat is microseconds).
+ */
 export async function configStamp(path: string): Promise<string> {
-  const stat = await fs.stat(path).catch(() => undefined);
+  const stat = statSync(path, { throwIfNoEntry: false });
   return stat === undefined ? 'missing' : `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { InboxDecision, TaskRecord } from '../generated/types.js';
 import { errnoCode } from '../errors.js';
 import { decisionEvent, type TaskEvent } from '../machine/events.js';
-import { listJsonFiles, loadDocument, toOrchError } from '../store/load.js';
+import { listJsonFilesSync, loadDocument, toOrchError } from '../store/load.js';
 import type { LogEntry } from '../runlog/run-log.js';
 import { crashPoint } from '../testing/crash-points.js';
 
@@ -32,7 +32,7 @@ function describe(decision: InboxDecision): string {
 
 /** Applies every decision file of the inbox, oldest first, each exactly once. */
 export async function processInbox(host: InboxHost): Promise<void> {
-  const files = await listJsonFiles(host.inboxDir);
+  const files = listJsonFilesSync(host.inboxDir);
   const decisions: { path: string; doc: InboxDecision }[] = [];
   for (const name of files) {
     const path = join(host.inboxDir, name);
