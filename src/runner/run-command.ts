@@ -235,7 +235,7 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
       await Promise.race([exited, stopRequested]);
       ending = await finish();
     } finally {
-      watchdog.abort();
+      watchdog.abort('ended'); // a reason: abort() alone makes a DOMException with its stack, per command
       options.signal?.removeEventListener('abort', onAbort);
     }
     const exit = await exited;
