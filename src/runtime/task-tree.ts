@@ -109,6 +109,8 @@ export class TaskTree {
   /** The next pass looks at every file (resync, watcher error). */
   lookAtEverything(): void {
     this.fullDue = true;
+    // Asked for (the watcher ready, a resync, an error): the records folder too, even right after the start's look.
+    this.recordsJustLooked = false;
   }
 
   /** Looks at what is due, and at `alsoPaths` (files the engine is waiting on: settling, deleted). */
