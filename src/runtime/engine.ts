@@ -4,7 +4,6 @@
 // carries out the effects, and runs phase commands in worker slots.
 import { promises as fs } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import type { Attempt, OrchConfig, TaskRecord } from '../generated/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { isOrchError, OrchError } from '../errors.js';
@@ -14,28 +13,24 @@ import { findDependencyCycles, isRunnable, orderRunnable } from '../machine/sche
 import { isTerminal } from '../machine/states.js';
 import { firstOverlap, type Footprint } from '../machine/footprint.js';
 import type { LogEntry, RunLog } from '../runlog/run-log.js';
-import { updateLocked, writeLocked, type Fence } from '../store/fenced-update.js';
-import type { HeldLock } from '../store/lock.js';
-import { ownedByTheSession } from '../store/owned-file.js';
-import { isReadFault, loadIfExists, type LoadFailure } from '../store/load.js';
+import type { Fence } from '../store/fenced-update.js';
+import { isReadFault, type LoadFailure } from '../store/load.js';
 import { FinishedArchive } from '../store/finished-archive.js';
 import { RecordRepair } from './record-repair.js';
-import { isWriteOf, judgeEdit } from './hand-edit.js';
+import { RecordWrites } from './record-writes.js';
 import { isSummary, sameStored, type StoredRecord } from './record-summary.js';
 import { readRecordIndex, writeRecordIndex } from './record-index.js';
 import { dependenciesOf, type KnownSpec } from './spec-summary.js';
 import { processInbox } from './inbox.js';
 import { ConfigWatch } from './config-reload.js';
-import { pathExists, recordPath, type StatePaths } from '../store/paths.js';
+import { pathExists, type StatePaths } from '../store/paths.js';
 import type { LoadedSpec } from '../store/specs.js';
 import { TaskWorktrees } from './task-worktrees.js';
-import { AttemptLauncher, LANDING_RETRY_MS, type Running } from './attempt-launcher.js';
+import { AttemptLauncher, type Running } from './attempt-launcher.js';
 import { Executors } from '../executors/executor.js';
 import { WorkerPool } from './workers.js';
 import { TaskTree, type SpecView } from './task-tree.js';
 import { storedWaitLimit, Waits } from './waits.js';
-import { crashPoint } from '../testing/crash-points.js';
-import { faultPoint } from '../testing/faults.js';
 
 /**
  * A spec file missing for this long is deleted: editors replace files by rename or by rm and create,
@@ -92,6 +87,8 @@ export class Engine {
   private readonly archive: FinishedArchive;
   /** Records not as the engine wrote them that apply cannot settle: edited offline, broken, removed, summarized (record-repair.ts). */
   private readonly repair: RecordRepair;
+  /** Every write of a task record, in order per file, hand edits judged first (record-writes.ts). */
+  private readonly writes: RecordWrites;
   /** The rev of the record index loadRecords read (0: none), for the one this run leaves (record-index.ts). */
   private indexRev: number | undefined;
   private readonly options: EngineOptions;
@@ -109,22 +106,10 @@ export class Engine {
   /** Files reported invalid, with the message: reported again only when the problem changes. */
   private readonly reported = new Map<string, string>();
   private readonly configWatch: ConfigWatch;
-  /** The last write of each record file by this engine: its writes are put in order here, not by a lock dir (owned-file.ts). */
-  private readonly recordWrites = new Map<string, Promise<unknown>>();
-  /** The apply in progress per task: applies to one task are serialized (see apply). */
-  private readonly applying = new Map<string, Promise<TaskRecord | undefined>>();
   /** Specs the next pass compares with their records even if they did not change (specsToCompare). */
   private readonly compareAgain = new Set<string>();
   /** The ids of the tasks not finished (see active()). */
   private readonly activeIds = new Set<string>();
-  /**
-   * A record write of ours that failed but may have landed (its rename done, the directory fsync
-   * refused on EMFILE or EIO) and could not be read back to tell, with the record it was made from.
-   * The engine went on as if it had not landed (its effects were not carried out, a command waiting
-   * on it was stopped), so if the file turns out to hold it, it is rolled back to that
-   * record (a new task's first write: to the task as created): not judged as a hand edit.
-   */
-  private readonly unconfirmed = new Map<string, { attempted: TaskRecord; before: TaskRecord }>();
   /** Tasks whose spec file is missing, since when: deleted only after SPEC_DELETE_GRACE_MS. */
   private readonly missingSince = new Map<string, number>();
   /** Files that failed to load, with a stamp of their content: reported once it stops changing. */
@@ -160,6 +145,26 @@ export class Engine {
     this.configWatch = new ConfigWatch(options.paths.config, options.paths.root, options.config, options.configStamp);
     this.tree = new TaskTree(options.paths, this.clock, options.watched === true);
     this.archive = new FinishedArchive(options.paths.archive);
+    this.writes = new RecordWrites({
+      paths: options.paths,
+      fence: options.fence,
+      clock: this.clock,
+      stopped: this.stopped.signal,
+      isStopping: () => this.stopping,
+      known: id => this.records.has(id),
+      whole: id => this.whole(id),
+      keep: record => this.keep(record),
+      written: record => this.noteWritten(record),
+      step: (record, event) => this.step(record, event),
+      backoffDecided: (id, at) => void this.waits.dueAt(id, at),
+      carryOut: (id, effects, rev) => this.carryOut(id, effects, rev),
+      log: entry => this.log(entry),
+      reportOnce: (key, message, details, taskId) => this.reportOnce(key, message, details, taskId),
+      restoreMissingRecord: id => this.repair.restoreMissingRecord(id),
+      wholeRecord: id => this.repair.wholeRecord(id),
+      takeAsFound: id => this.repair.takeAsFound(id),
+      keepRejectedEdit: (id, edited, reason) => this.repair.keepRejectedEdit(id, edited, reason),
+    });
     this.repair = new RecordRepair({
       paths: options.paths,
       clock: this.clock,
@@ -171,9 +176,9 @@ export class Engine {
         this.compareAgain.add(id);
         this.wake();
       },
-      unconfirmed: id => this.unconfirmed.has(id),
+      unconfirmed: id => this.writes.isUnconfirmed(id),
       apply: (id, event) => this.apply(id, event),
-      writeBack: (id, ours, before) => this.restoreOurs(id, ours, before),
+      writeBack: (id, ours, before) => this.writes.writeBack(id, ours, before),
       settled: path => this.unsettled.delete(path),
       log: entry => this.log(entry),
     });
@@ -183,7 +188,7 @@ export class Engine {
       env: options.env ?? process.env,
       config: () => this.config,
       record: id => this.whole(id),
-      write: (id, events, seed) => this.applyStrict(id, events, undefined, seed),
+      write: (id, events, seed) => this.writes.applyStrict(id, events, undefined, seed),
       log: entry => this.log(entry),
       reportOnce: (key, message, details, taskId) => this.reportOnce(key, message, details, taskId),
     });
@@ -196,8 +201,8 @@ export class Engine {
         config: () => this.config,
         workflowFor: record => this.workflowFor(record),
         isStopping: () => this.stopping,
-        applyStrict: (id, events, onWritten, seed) => this.applyStrict(id, events, onWritten, seed),
-        applyUntilLanded: (id, event) => this.applyUntilLanded(id, event),
+        applyStrict: (id, events, onWritten, seed) => this.writes.applyStrict(id, events, onWritten, seed),
+        applyUntilLanded: (id, event) => this.writes.applyUntilLanded(id, event),
         reportOnce: (key, message, details, taskId) => this.reportOnce(key, message, details, taskId),
         log: entry => this.log(entry),
         wake: () => this.wake(),
@@ -558,7 +563,7 @@ export class Engine {
     for (const { record: onDisk } of this.tree.recordFiles(names)) {
       const ours = this.records.get(onDisk.id);
       // Unknown to us: taken as it is, unless it is the unconfirmed first write of a new task (rolled back by apply).
-      if (ours === undefined && !this.unconfirmed.has(onDisk.id)) this.keep(onDisk);
+      if (ours === undefined && !this.writes.isUnconfirmed(onDisk.id)) this.keep(onDisk);
       else if (ours === undefined || !sameStored(ours, onDisk)) await this.apply(onDisk.id);
     }
   }
@@ -614,53 +619,12 @@ export class Engine {
     return settling;
   }
 
-  /**
-   * Writes the engine's copy of task `id` back to its record file (rev raised past it), in order
-   * with the engine's other writes of it, once `before` said to (it may clear the way: keep a broken file aside, remove a
-   * link). True if it was written.
-   */
-  private async restoreOurs(id: string, ours: TaskRecord, before: () => Promise<boolean>): Promise<boolean> {
-    const path = recordPath(this.options.paths, id);
-    return this.writeRecord(path, async lock => {
-      if (!(await before())) return false;
-      lock.assertHeld();
-      this.noteWritten(await writeLocked('record', path, lock, { ...ours, rev: ours.rev + 1 }));
-      return true;
-    });
-  }
-
   private wakeAtLatest(at: number): void {
     this.timerAt = this.timerAt === undefined ? at : Math.min(this.timerAt, at);
   }
 
   private newRecord(spec: LoadedSpec): TaskRecord {
     return createRecord(spec.spec, spec.id, relative(this.options.paths.stateDir, spec.path), spec.hash, this.clock.now());
-  }
-
-  private async createTask(spec: LoadedSpec): Promise<void> {
-    const { paths } = this.options;
-    const fresh = this.newRecord(spec);
-    const path = recordPath(paths, spec.id);
-    const written = await this.writeRecord(path, lock => updateLocked('record', path, lock, current => (current === undefined ? fresh : undefined), this.updateOptions()));
-    if (written !== undefined) this.noteWritten(written);
-  }
-
-  /**
-   * Runs `write` on the record file at `path` after the engine's last write of it, as the holder of the
-   * session: no lock dir (owned-file.ts), the session's epoch checked right before the write.
-   */
-  private writeRecord<T>(path: string, write: (lock: HeldLock) => Promise<T>): Promise<T> {
-    const previous = this.recordWrites.get(path) ?? Promise.resolve();
-    const mine = previous.then(
-      () => write(ownedByTheSession(path, this.options.fence)),
-      () => write(ownedByTheSession(path, this.options.fence)),
-    );
-    this.recordWrites.set(path, mine);
-    const forget = (): void => {
-      if (this.recordWrites.get(path) === mine) this.recordWrites.delete(path);
-    };
-    mine.then(forget, forget);
-    return mine;
   }
 
   /** `record` is what the engine just wrote: its own copy, and the tree's (its echo is not a hand edit). */
@@ -671,168 +635,12 @@ export class Engine {
   }
 
   /**
-   * Applies `event` (or, without one, just settles a hand edit) to task `id` under the record's lock,
-   * then carries out the effects. The base is the record as this engine last wrote it: a hand edit
-   * found on disk is judged first (a person's decision is applied, anything else refused and kept
-   * aside), so a human's edit is never silently folded into an orchestrator write.
-   *
-   * A failure (a racing writer, a full disk, an illegal move) is reported once and resolves to
-   * undefined: a pass goes on with the other tasks, and the next pass looks again. Events that must
-   * not be lost go through applyStrict or applyUntilLanded.
+   * Applies `event` (or, without one, just settles a hand edit) to task `id`, then carries out the
+   * effects (record-writes.ts). A failure is reported once and resolves to undefined: a pass goes on
+   * with the other tasks, and the next pass looks again.
    */
-  async apply(id: string, event?: TaskEvent): Promise<TaskRecord | undefined> {
-    try {
-      return await this.applyStrict(id, event === undefined ? [] : [event]);
-    } catch (error) {
-      if (!isOrchError(error)) throw error;
-      await this.reportFailure(id, error);
-      return undefined;
-    }
-  }
-
-  /**
-   * apply's work, the events in one write, failures thrown. Applies to one task run one after
-   * another: the order of record writes alone would let a second apply read the file between the first one's
-   * write and its update of `records`, and take our own write for a hand edit.
-   */
-  private async applyStrict(id: string, events: readonly TaskEvent[], onWritten?: () => void, seed?: TaskRecord): Promise<TaskRecord | undefined> {
-    const previous = this.applying.get(id) ?? Promise.resolve();
-    const mine = previous.then(
-      () => this.applyNow(id, events, onWritten, seed),
-      () => this.applyNow(id, events, onWritten, seed),
-    );
-    this.applying.set(id, mine);
-    try {
-      return await mine;
-    } finally {
-      if (this.applying.get(id) === mine) this.applying.delete(id);
-    }
-  }
-
-  /**
-   * An attempt's end must reach the record, or the task would keep an open attempt with no process
-   * (and `--once` would end with it unfinished). A write that fails (a full disk, a read-only remount,
-   * a racing reader) is tried again, waiting longer each time, until it lands, another orchestrator
-   * took over (fenced: never), the move is illegal (it will not become legal by waiting), or this
-   * engine stops (then `--resume` finds the attempt open and marks it interrupted).
-   */
-  private async applyUntilLanded(id: string, event: TaskEvent): Promise<void> {
-    for (let wait: number = LANDING_RETRY_MS.first; ; wait = Math.min(wait * 2, LANDING_RETRY_MS.max)) {
-      try {
-        await this.applyStrict(id, [event]);
-        return;
-      } catch (error) {
-        if (!isOrchError(error)) throw error;
-        await this.reportFailure(id, error).catch(() => undefined);
-        if (error.code === 'ORCH_EPOCH_FENCED' || error.code === 'ORCH_ILLEGAL_TRANSITION' || this.stopping) return;
-        await this.clock.sleep(wait, this.stopped.signal);
-      }
-    }
-  }
-
-  private async reportFailure(id: string, error: OrchError): Promise<void> {
-    await this.reportOnce(`${id}:${error.code}:${error.message}`, error.message, error.hint === undefined ? [] : [error.hint], id);
-  }
-
-  /**
-   * `onWritten` is called once the record is written, before the effects are carried out. With no
-   * record on disk, `seed` (a new task's record) is the base, and the write creates the file.
-   */
-  private async applyNow(id: string, events: readonly TaskEvent[], onWritten?: () => void, seed?: TaskRecord): Promise<TaskRecord | undefined> {
-    // A record deleted since the last pass: written back first, or this event (an attempt's end)
-    // would find no file and be lost with it.
-    if (seed === undefined && this.records.has(id) && !(await pathExists(recordPath(this.options.paths, id)))) await this.repair.restoreMissingRecord(id);
-    // A finished task kept as a summary: the machine steps from its whole record (read back, or taken as found).
-    if (seed === undefined && (await this.repair.wholeRecord(id)) === undefined && this.records.has(id)) await this.repair.takeAsFound(id);
-    let effects: Effect[] = [];
-    let refused: { edited: TaskRecord; reason: string } | undefined;
-    let decided: TaskEvent | undefined;
-    let attempted: TaskRecord | undefined;
-    let before: TaskRecord | undefined;
-    const path = recordPath(this.options.paths, id);
-    const write = this.writeRecord(path, lock => updateLocked(
-      'record',
-      path,
-      lock,
-      current => {
-        effects = [];
-        refused = undefined;
-        decided = undefined;
-        attempted = undefined;
-        const start = current ?? seed;
-        if (start === undefined) return undefined;
-        const ours = this.whole(id);
-        const unconfirmed = this.unconfirmed.get(id);
-        let base = start;
-        if (current !== undefined && unconfirmed !== undefined && isWriteOf(current, unconfirmed.attempted)) {
-          base = unconfirmed.before; // rolled back: the engine went on as if it had not landed
-        } else if (current !== undefined && ours !== undefined) {
-          // Judged whatever its rev: a file at an older rev than ours is an edit made from a stale
-          // read (or an old copy put back), never a newer truth to take.
-          const verdict = judgeEdit(ours, current);
-          base = ours;
-          if (verdict.kind === 'decision') {
-            decided = verdict.event;
-            const step = this.step(ours, verdict.event);
-            base = step.record;
-            effects.push(...step.effects);
-          } else if (verdict.kind === 'refused') {
-            refused = { edited: current, reason: verdict.reason };
-          } else {
-            base = current;
-          }
-        }
-        before = base;
-        let next = base;
-        for (const event of events) {
-          const step = this.step(next, event);
-          next = step.record;
-          effects.push(...step.effects);
-        }
-        // A backoff is counted from the moment it is decided (see Waits): a clock jump during the
-        // write cannot stretch it.
-        this.waits.dueAt(id, next.next_attempt_at);
-        const changedOnDisk = !isDeepStrictEqual(next, current);
-        attempted = changedOnDisk ? next : undefined;
-        return attempted;
-      },
-      this.updateOptions(),
-    ));
-    const written = await write.catch(async (error: unknown) => {
-      // A write can land and still fail (the directory fsync after the rename, on EMFILE or EIO).
-      // Taking it for failed would leave our copy behind the file, and the next pass would take our
-      // own write for a hand edit and undo it.
-      const landed = attempted === undefined ? undefined : await this.landedWrite(id, attempted);
-      if (landed !== undefined) return landed;
-      if (attempted !== undefined && before !== undefined) this.unconfirmed.set(id, { attempted, before });
-      throw error;
-    });
-    if (written !== undefined) {
-      this.unconfirmed.delete(id);
-      this.noteWritten(written);
-    }
-    onWritten?.();
-    if (written === undefined && !this.records.has(id)) {
-      const onDisk = await loadIfExists('record', recordPath(this.options.paths, id));
-      if (onDisk !== undefined) this.keep(onDisk.doc);
-    }
-    if (refused !== undefined) await this.repair.keepRejectedEdit(id, refused.edited, refused.reason);
-    if (decided !== undefined) {
-      await this.log({ category: 'human_review', level: 'info', task_id: id, message: `Task ${id}: the record was edited by hand to ${written?.state ?? '?'}: applied as a decision (${decided.type})` });
-    }
-    crashPoint('engine.before-effects');
-    await this.carryOut(id, effects, written?.rev);
-    return written ?? this.whole(id);
-  }
-
-  /** The record on disk if it holds `attempted` (whatever its stamps), else undefined. */
-  private async landedWrite(id: string, attempted: TaskRecord): Promise<TaskRecord | undefined> {
-    const path = recordPath(this.options.paths, id);
-    const onDisk = await (async () => {
-      faultPoint('engine.read-back', path);
-      return loadIfExists('record', path);
-    })().catch(() => undefined);
-    return onDisk !== undefined && isWriteOf(onDisk.doc, attempted) ? onDisk.doc : undefined;
+  apply(id: string, event?: TaskEvent): Promise<TaskRecord | undefined> {
+    return this.writes.apply(id, event);
   }
 
   /** One pure step of the machine with this engine's context. */
@@ -864,10 +672,6 @@ export class Engine {
 
   private workflowFor(record: Pick<TaskRecord, 'spec'>): ResolvedWorkflow {
     return resolveWorkflow(this.config, record.spec);
-  }
-
-  private updateOptions(): { fence: Fence; stateDir: string } {
-    return { fence: this.options.fence, stateDir: this.options.paths.stateDir };
   }
 
   private async carryOut(id: string, effects: readonly Effect[], rev: number | undefined): Promise<void> {
@@ -936,7 +740,7 @@ export class Engine {
     try {
       await this.launchRunnable([...this.active(), ...[...seeds.values()].map(seed => seed.record)], seeds, now);
     } finally {
-      for (const { spec } of seeds.values()) await this.createTask(spec);
+      for (const { spec } of seeds.values()) await this.writes.create(this.newRecord(spec));
       // Those created here are scheduled by the next pass, which must come even in --once.
       if (seeds.size > 0) this.wake();
     }

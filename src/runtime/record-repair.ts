@@ -31,7 +31,7 @@ export interface RepairHost {
   keep(record: StoredRecord): void;
   /** Forgets task `id`: the next pass compares its spec as a new task's. */
   forget(id: string): void;
-  /** Whether `id` is a new task whose first write has not been confirmed (apply rolls it back). */
+  /** Whether a write of task `id` failed and may have landed (record-writes.ts): the next apply settles its file. */
   unconfirmed(id: string): boolean;
   /** Settles a hand edit of `id` (no event), or applies `event`: see Engine.apply. */
   apply(id: string, event?: TaskEvent): Promise<TaskRecord | undefined>;

@@ -15,7 +15,7 @@ export const FAULT_POINTS = {
   /** durable-write: the new file is in place; its directory fsync fails. */
   'write.dir-fsync': 'writeFileDurable, after rename, instead of the directory fsync',
   /** engine: a record write failed; reading the record back to see whether it landed fails too. */
-  'engine.read-back': 'Engine.landedWrite, instead of the read of the record',
+  'engine.read-back': 'RecordWrites.landedWrite (record-writes.ts), instead of the read of the record',
 } as const;
 export type FaultPointName = keyof typeof FAULT_POINTS;
 
