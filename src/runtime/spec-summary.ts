@@ -3,8 +3,8 @@
 // parsing and validating every spec at every start was the largest part of a 100,000-task start
 // (2.8 s of 10.5). The spec itself is read from its file only when a task needs it: a new task's
 // record is made from it, a changed spec is applied to its record.
-import type { SpecSummary } from '../generated/types.js';
 import { basename } from 'node:path';
+import type { SpecSummary } from '../generated/types.js';
 import type { LoadedSpec } from '../store/specs.js';
 
 export type { SpecSummary };

@@ -64,8 +64,8 @@ export class TaskTree {
   /**
    * The records folder was just looked at whole (lookAtRecords, at start): the next full look takes
    * only the hinted record files. Looking at 100,000 records twice in a row cost a start 0.7 s; a
-   * change between the two looks is seen by a later one (the watcher's resync once it is ready, and
-   * without a watcher the looks every pass and before `--once` ends).
+   * change between the two looks is seen by a later one: the look at everything asked for once the
+   * watcher is ready (lookAtEverything clears this), or without a watcher a later pass's.
    */
   private recordsJustLooked = false;
   private readonly index: SpecIndex;
