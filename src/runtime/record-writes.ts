@@ -116,8 +116,8 @@ export class RecordWrites {
   }
 
   /**
-   * Applies `event` (or, without one, just settles a hand edit) to task `id` under the record's lock,
-   * then carries out the effects. The base is the record as this engine last wrote it: a hand edit
+   * Applies `event` (or, without one, just settles a hand edit) to task `id` in one write of its
+   * record (see writeRecord), then carries out the effects. The base is the record as this engine last wrote it: a hand edit
    * found on disk is judged first (a person's decision is applied, anything else refused and kept
    * aside), so a human's edit is never silently folded into an orchestrator write.
    *
