@@ -51,6 +51,12 @@ export interface KillTortureResult extends KillTortureProgress {
   projects: string[];
 }
 
+/**
+ * Why `orch approve` may refuse while runs start and die around it: an orchestrator took the state
+ * dir between its look at the session and its write (the write is fenced), or the record moved on.
+ */
+const CLI_REFUSAL_ALLOWED = /refusing to write .*newer than this writer's epoch|no longer names this session|changed since it was read/;
+
 /** Ends a round: resumes until nothing is left to do, approving what waits for a person. */
 async function finishRound(project: TortureProject, tasks: readonly PlannedTask[], approve: () => Promise<number>): Promise<void> {
   for (let i = 0; i < 6; i++) {
@@ -102,9 +108,18 @@ export async function runKillTorture(options: KillTortureOptions): Promise<KillT
           if (task.kind !== 'gated' || pending.has(task.id) || readRecord(project.root, task.id)?.state !== 'AWAITING_HUMAN') continue;
           pending.add(task.id);
           decisions.set(task.id, (decisions.get(task.id) ?? 0) + 1);
-          await runOrch(project, ['approve', task.id, '--note', 'torture'], { timeoutMs: 60_000 });
+          const cli = await runOrch(project, ['approve', task.id, '--note', 'torture'], { timeoutMs: 60_000 });
           viaCli = false;
-          return 1;
+          if (cli.code === 0) return 1;
+          // Refused: nothing was decided, and the person asks again. Counting it as made lost the
+          // task's approval for good (seen at seed 20261208: a gated task left AWAITING_HUMAN). Only
+          // the refusal the contract allows is taken (PRODUCT.md §8: without an orchestrator the
+          // decision is applied under the lock, and one that starts meanwhile makes it fail); any
+          // other is a problem of the round.
+          pending.delete(task.id);
+          decisions.set(task.id, (decisions.get(task.id) ?? 1) - 1);
+          if (!CLI_REFUSAL_ALLOWED.test(cli.output)) outcome.push(`round ${progress.round}: \`orch approve ${task.id}\` failed (exit ${cli.code ?? cli.signal}): ${cli.output.trim().slice(-500)}`);
+          return 0;
         }
         return 0;
       }
