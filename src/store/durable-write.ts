@@ -49,6 +49,11 @@ function keepSigxfszHarmless(): void {
 export interface DurableWriteOptions {
   /** File mode of a new file (default 0o644). */
   mode?: number;
+  /**
+   * Called once the new content is durable, right before the rename: a fence's last check. Throws to
+   * refuse (the temp file is removed, the target untouched).
+   */
+  beforeRename?: () => void;
 }
 
 // Speed (bench/durable-write.ts): every metadata call (lstat, mkdir, open, close, rename, unlink) and
@@ -80,6 +85,7 @@ export async function writeFileDurable(target: string, data: string | Uint8Array
     // Checked right before the rename (and only then: a refused target costs a temp file written in
     // vain, never a byte outside): a symlink, FIFO or hard link planted at any time is not replaced.
     assertWritableTarget(target);
+    options.beforeRename?.();
     renameSync(temp, target);
     const renamed = lstatSync(target, { throwIfNoEntry: false });
     const written = renamed?.ino === ino && renamed.isFile() ? renamed : undefined;

@@ -183,7 +183,10 @@ export async function writeLocked<K extends FencedKind>(kind: K, path: string, l
   known.delete(path);
   // The signature of the file we wrote, taken at its rename: a stat after the fsync could be of a file
   // put there meanwhile, which would then pass for ours (a hand edit unseen, a FIFO never judged).
-  const written = await writeFileDurable(path, text);
+  // The lock (or the session's epoch, for an owned file) is checked again right before the rename: a
+  // process stopped during the fsync and woken after a takeover must not land its write (the test
+  // "fault-stall" saw one: a new task's record, created by the stalled orchestrator after the takeover).
+  const written = await writeFileDurable(path, text, { beforeRename: () => lock.assertHeld() });
   if (written !== undefined) known.set(path, { signature: signatureOf(written), doc: valid });
   return valid;
 }

@@ -64,9 +64,12 @@ t.test("orch's timeout and stall timeout cancel the job: timed out or stalled, n
   const { root, env } = slurmProject(t, cluster, line, { max_attempts: 1, timeout_s: 6, stall_timeout_s: 2 }, ['T1', 'S1']);
   const result = await runOnce(root, { env });
   t.same(result.done, []);
-  t.match(record(root, 'T1').attempts.find(a => a.phase === 'implement'), { reason: 'timed_out', error: /timed out after 6s: job \d+ was cancelled \(scancel\)/ });
+  // How the stop is told depends on who is seen first: the job gone from the queue after scancel, or
+  // its wrapper's exit code written on scancel's TERM (seen once on a loaded CI machine).
+  const stopped = '(job \\d+ was cancelled \\(scancel\\)|its process group on job \\d+ was stopped)';
+  t.match(record(root, 'T1').attempts.find(a => a.phase === 'implement'), { reason: 'timed_out', error: new RegExp(`timed out after 6s: ${stopped}`) });
   const stalled = record(root, 'S1').attempts.find(a => a.phase === 'implement');
-  t.match(stalled, { reason: 'stalled', error: /stalled: no output for 2s: job \d+ was cancelled \(scancel\)/ });
+  t.match(stalled, { reason: 'stalled', error: new RegExp(`stalled: no output for 2s: ${stopped}`) });
   t.equal(readFileSync(join(root, '.isollm', stalled?.artifacts_dir ?? '', 'stdout.log'), 'utf8'), 'once\n', 'its output so far');
   await waitFor('the job\'s processes to be gone', () => cluster.jobProcesses().length === 0, 30_000).catch(() => undefined);
   t.same(cluster.jobProcesses(), [], 'nothing of the job runs');

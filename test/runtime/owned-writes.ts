@@ -17,6 +17,7 @@ import { readSession } from '../../src/store/session.js';
 import { statePaths } from '../../src/store/paths.js';
 import { ownedByTheSession, waitForWriters } from '../../src/store/owned-file.js';
 import { withLock } from '../../src/store/lock.js';
+import { writeLocked } from '../../src/store/fenced-update.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../fixtures/decide-held.mjs');
 
@@ -95,4 +96,28 @@ t.test("an owned file's stand-in lock checks the session right before the write:
   t.pass('held while the session names our epoch');
   writeFileSync(sessionPath, JSON.stringify({ epoch: 4, extra: 'a takeover' }));
   t.throws(() => lock.assertHeld(), { code: 'ORCH_EPOCH_FENCED' }, 'refused once another session took over');
+});
+
+t.test('a takeover while the new content is being made durable refuses the rename: the file stays as it was', async t => {
+  const dir = t.testdir();
+  const sessionPath = join(dir, 'session.json');
+  writeFileSync(sessionPath, JSON.stringify({ epoch: 3 }));
+  const file = join(dir, 'w1.json');
+  const owned = ownedByTheSession(file, { epoch: 3, sessionPath });
+  // The session changes hands between writeLocked's first check and the rename (a process stopped
+  // during its fsync, woken after the takeover): the check right before the rename must see it.
+  let checks = 0;
+  const lock = {
+    ...owned,
+    assertHeld: (): void => {
+      checks += 1;
+      if (checks === 2) writeFileSync(sessionPath, JSON.stringify({ epoch: 4, extra: 'a takeover' }));
+      owned.assertHeld();
+    },
+  };
+  const doc = { version: 1, rev: 1, epoch: 3, name: 'w1', status: 'idle', updated_at: '2026-01-01T00:00:00.000Z' };
+  await t.rejects(writeLocked('worker', file, lock, doc), { code: 'ORCH_EPOCH_FENCED' });
+  t.equal(checks, 2, 'checked before the work and again right before the rename');
+  t.notOk(existsSync(file), 'nothing written');
+  t.same(readdirSync(join(dir, '.orch-tmp')), [], 'and the temp file removed');
 });
