@@ -4,7 +4,7 @@
 // not); through the host link, a start falls back to its own ssh when the shell is gone, and a new
 // shell is opened for the next.
 import t from 'tap';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostLink } from '../../src/executors/ssh/host-link.js';
 import { HostShell, ShellLostError } from '../../src/executors/ssh/host-shell.js';
@@ -68,7 +68,10 @@ t.test('a resident shell on a real sshd', async t => {
     await waitFor('the shell to answer', () => link.startsBy === 'shell' || undefined, 30_000);
     const start = async (n: number): Promise<number> => {
       const pgid = await link.start({ spool: `spool/1.${n}.S`, attemptId: `run/S/1/${n}`, env: {}, files: {}, argv: ['sh', '-c', `echo ran-${n}`] });
-      await waitFor(`attempt ${n} to end`, () => readFileSync(join(workdir, 'spool', `1.${n}.S`, 'stdout'), 'utf8').includes(`ran-${n}`) || undefined, 30_000);
+      // Its end is the wrapper's exitcode file, its last write: the testdir is removed only after it (a
+      // wrapper still writing as tap removed the folder failed the test once, ENOTEMPTY).
+      const spool = join(workdir, 'spool', `1.${n}.S`);
+      await waitFor(`attempt ${n} to end`, () => (existsSync(join(spool, 'exitcode')) && readFileSync(join(spool, 'stdout'), 'utf8').includes(`ran-${n}`)) || undefined, 30_000);
       return pgid;
     };
     t.ok((await start(1)) > 1, 'started through the shell');
