@@ -48,6 +48,19 @@ export function readTextFileSync(path: string, options: ReadOptions = {}): FileC
  */
 export function readBytesSync(path: string, options: ReadOptions = {}): { bytes: Buffer; stats: Stats } {
   const maxBytes = options.maxBytes ?? MAX_FILE_BYTES;
+  const { fd, stat } = openChecked(path, maxBytes);
+  try {
+    return { bytes: readToEnd(path, fd, stat.size, maxBytes), stats: stat };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Opens `path` for reading, with every refusal of this module: not a regular file (looked at before the
+ * open and on the descriptor), or larger than `maxBytes`. The caller closes the descriptor.
+ */
+function openChecked(path: string, maxBytes: number): { fd: number; stat: Stats } {
   // Only an early refusal, so that a device or FIFO sitting at the path is never opened at all (opening
   // a device can act on it). It never fails a regular file: a rename swaps one regular file for another.
   assertRegular(path, statPath(path));
@@ -62,9 +75,10 @@ export function readBytesSync(path: string, options: ReadOptions = {}): { bytes:
         hint: 'state files are small JSON documents: check that this is the file you meant',
       });
     }
-    return { bytes: readToEnd(path, fd, stat.size, maxBytes), stats: stat };
-  } finally {
+    return { fd, stat };
+  } catch (error) {
     closeSync(fd);
+    throw error;
   }
 }
 
@@ -107,16 +121,14 @@ const LINES_CHUNK_BYTES = 1024 * 1024;
 /**
  * The lines of `path` (split at "\n", each decoded as UTF-8), read a chunk at a time: a large file
  * orch writes a line per entry (the record index, 40 MB at 100,000 tasks) is never held whole, which
- * read at once added its size to a start's peak memory. The same refusals as readBytesSync, the cap
- * counted over the whole file. The file is closed when the lines end or the caller stops early.
+ * read at once added its size to a start's peak memory. The same refusals as readBytesSync (the cap
+ * checked before the first read, and again as the file is read: it may grow). The file is closed when
+ * the lines end or the caller stops early.
  */
 export function* readLinesSync(path: string, options: ReadOptions = {}): Generator<string> {
   const maxBytes = options.maxBytes ?? MAX_FILE_BYTES;
-  assertRegular(path, statPath(path));
-  faultPoint('read.open', path);
-  const fd = openFile(path);
+  const { fd } = openChecked(path, maxBytes);
   try {
-    assertRegular(path, fstatSync(fd));
     const chunk = Buffer.allocUnsafe(LINES_CHUNK_BYTES);
     let rest = Buffer.alloc(0);
     let total = 0;

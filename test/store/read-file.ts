@@ -225,6 +225,10 @@ t.test('readLinesSync: every line, those cut between two chunks of the read and 
   writeFileSync(file, '\n\na\n');
   t.same([...readLinesSync(file)], ['', '', 'a'], 'empty lines');
   t.throws(() => [...readLinesSync(join(dir, 'big.json'), { maxBytes: 100 })], { code: 'ORCH_FILE_TOO_LARGE' });
+  const sparse = join(dir, 'sparse.txt');
+  writeFileSync(sparse, 'a\n');
+  truncateSync(sparse, 10 * 1024 ** 3);
+  t.throws(() => readLinesSync(sparse).next(), { code: 'ORCH_FILE_TOO_LARGE', details: { size: 10 * 1024 ** 3 } }, 'a sparse 10 GB file refused by its size, before any read');
   t.throws(() => [...readLinesSync(join(dir, 'none.json'))], { code: 'ORCH_NOT_FOUND' });
   t.throws(() => [...readLinesSync(dir)], { code: 'ORCH_NOT_REGULAR_FILE' });
   await fs.symlink(file, join(dir, 'link.txt'));
