@@ -178,14 +178,14 @@ export async function writeLocked<K extends FencedKind>(kind: K, path: string, l
   // A record carries the seal of what orch wrote, so an edit made while no orchestrator runs is found.
   const valid = kind === 'record' ? ({ ...checked, seal: sealOf(checked as TaskRecord) } as KindShapes[K]) : checked;
   const text = `${JSON.stringify(valid, null, 2)}\n`;
-  lock.assertHeld();
   crashPoint('update.before-write');
   known.delete(path);
   // The signature of the file we wrote, taken at its rename: a stat after the fsync could be of a file
   // put there meanwhile, which would then pass for ours (a hand edit unseen, a FIFO never judged).
-  // The lock (or the session's epoch, for an owned file) is checked again right before the rename: a
-  // process stopped during the fsync and woken after a takeover must not land its write (the test
-  // "fault-stall" saw one: a new task's record, created by the stalled orchestrator after the takeover).
+  // The lock (or the session's epoch, for an owned file) is checked once the new content is durable,
+  // right before the rename, not before the write: a process stopped during the fsync and woken after
+  // a takeover must not land its write (the test "fault-stall" saw one: a new task's record, created
+  // by the stalled orchestrator after the takeover). A fenced writer loses a temp file written in vain.
   const written = await writeFileDurable(path, text, { beforeRename: () => lock.assertHeld() });
   if (written !== undefined) known.set(path, { signature: signatureOf(written), doc: valid });
   return valid;

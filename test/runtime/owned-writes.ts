@@ -104,20 +104,23 @@ t.test('a takeover while the new content is being made durable refuses the renam
   writeFileSync(sessionPath, JSON.stringify({ epoch: 3 }));
   const file = join(dir, 'w1.json');
   const owned = ownedByTheSession(file, { epoch: 3, sessionPath });
-  // The session changes hands between writeLocked's first check and the rename (a process stopped
-  // during its fsync, woken after the takeover): the check right before the rename must see it.
+  // The session changes hands while the new content is made durable (a process stopped during its
+  // fsync, woken after the takeover): the check, made once the temp file is durable, must see it.
   let checks = 0;
+  let tempDurable = false;
   const lock = {
     ...owned,
     assertHeld: (): void => {
       checks += 1;
-      if (checks === 2) writeFileSync(sessionPath, JSON.stringify({ epoch: 4, extra: 'a takeover' }));
+      tempDurable = readdirSync(join(dir, '.orch-tmp')).length === 1;
+      writeFileSync(sessionPath, JSON.stringify({ epoch: 4, extra: 'a takeover' }));
       owned.assertHeld();
     },
   };
   const doc = { version: 1, rev: 1, epoch: 3, name: 'w1', status: 'idle', updated_at: '2026-01-01T00:00:00.000Z' };
   await t.rejects(writeLocked('worker', file, lock, doc), { code: 'ORCH_EPOCH_FENCED' });
-  t.equal(checks, 2, 'checked before the work and again right before the rename');
+  t.equal(checks, 1, 'checked once');
+  t.ok(tempDurable, 'after the new content was written, before the rename');
   t.notOk(existsSync(file), 'nothing written');
   t.same(readdirSync(join(dir, '.orch-tmp')), [], 'and the temp file removed');
 });
