@@ -86,8 +86,8 @@ export async function validateProject(paths: StatePaths, files?: string[]): Prom
   if (files !== undefined && files.length > 0) {
     for (const file of files) reports.push(await checkFile(paths, resolve(file), kindOfPath(paths, file)));
   } else {
-    if (await pathExists(paths.config)) reports.push(await checkFile(paths, paths.config, 'config'));
-    if (await pathExists(paths.session)) reports.push(await checkFile(paths, paths.session, 'session'));
+    if (pathExists(paths.config)) reports.push(await checkFile(paths, paths.config, 'config'));
+    if (pathExists(paths.session)) reports.push(await checkFile(paths, paths.session, 'session'));
     for (const [dir, kind] of [[paths.records, 'record'], [paths.workers, 'worker'], [paths.inbox, 'decision']] as const) {
       for (const name of await listJsonFiles(dir)) reports.push(await checkFile(paths, join(dir, name), kind));
     }

@@ -111,6 +111,7 @@ export const ORCH_ENV_NAMES = [
   'ORCH_ATTEMPT_ID',
 ] as const;
 export type OrchEnvName = (typeof ORCH_ENV_NAMES)[number];
+const ours = new Set<string>(ORCH_ENV_NAMES);
 
 /**
  * The whole environment of a command: `base` (usually process.env), then `extra` (the config's and
@@ -122,7 +123,6 @@ export function buildCommandEnv(base: NodeJS.ProcessEnv, orch: OrchCommandContex
   // No prototype: a variable named __proto__ (a legal name) is then an entry like any other, where an
   // assignment to a plain object would set its prototype and drop the variable.
   const env: Record<string, string> = Object.create(null) as Record<string, string>;
-  const ours = new Set<string>(ORCH_ENV_NAMES);
   for (const [name, value] of Object.entries(base)) if (value !== undefined && !ours.has(name)) env[name] = value;
   for (const [name, value] of Object.entries(extra)) if (!ours.has(name)) env[name] = value;
   const set: Partial<Record<OrchEnvName, string>> = {

@@ -4,6 +4,7 @@
 import type { CommandResult, Tokens } from '../generated/types.js';
 import { OrchError } from '../errors.js';
 import { loadDocument, toOrchError } from '../store/load.js';
+import { pathExists } from '../store/paths.js';
 
 /** A result file larger than this is refused (it is a summary, not a transcript). */
 export const MAX_RESULT_BYTES = 1024 * 1024;
@@ -14,6 +15,9 @@ export interface CommandResultRead {
 }
 
 export async function readCommandResult(path: string, maxBytes: number = MAX_RESULT_BYTES): Promise<CommandResultRead> {
+  // Most commands leave no result file: one lstat says so, where a failed open costs two errors with
+  // their stacks (the system's and ours). A file that appears after this look was not the command's.
+  if (!pathExists(path)) return {};
   try {
     const loaded = await loadDocument('result', path, { maxBytes });
     return { result: loaded.doc };

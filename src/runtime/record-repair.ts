@@ -199,7 +199,7 @@ export class RecordRepair {
     if (ours === undefined) return this.forgetUnrestorable(id);
     const path = recordPath(host.paths, id);
     // Back before the lock was taken (an editor's save by rename): judged as it is, not overwritten.
-    if (!(await host.writeBack(id, ours, async () => !(await pathExists(path))))) return false;
+    if (!(await host.writeBack(id, ours, async () => !pathExists(path)))) return false;
     await host.log({
       category: 'watcher',
       level: 'error',
@@ -217,7 +217,7 @@ export class RecordRepair {
    */
   private async forgetUnrestorable(id: string): Promise<boolean> {
     const { host } = this;
-    if (await pathExists(recordPath(host.paths, id))) return false; // back: judged as it is
+    if (pathExists(recordPath(host.paths, id))) return false; // back: judged as it is
     host.forget(id);
     await host.log({
       category: 'watcher',

@@ -186,7 +186,7 @@ export class RecordWrites {
   private async applyNow(id: string, events: readonly TaskEvent[], onWritten?: () => void, seed?: TaskRecord): Promise<TaskRecord | undefined> {
     // A record deleted since the last pass: written back first, or this event (an attempt's end)
     // would find no file and be lost with it.
-    if (seed === undefined && this.host.known(id) && !(await pathExists(recordPath(this.host.paths, id)))) await this.host.restoreMissingRecord(id);
+    if (seed === undefined && this.host.known(id) && !pathExists(recordPath(this.host.paths, id))) await this.host.restoreMissingRecord(id);
     // A finished task kept as a summary: the machine steps from its whole record (read back, or taken as found).
     if (seed === undefined && (await this.host.wholeRecord(id)) === undefined && this.host.known(id)) await this.host.takeAsFound(id);
     let effects: Effect[] = [];

@@ -1,6 +1,6 @@
 // Where everything lives (PRODUCT.md §2). The project root is found by walking up from the working
 // directory as git does; --root or ORCH_ROOT overrides. Ids are checked before they become paths.
-import { promises as fs, statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { OrchError } from '../errors.js';
 
@@ -9,9 +9,17 @@ export type StateDirLayout = (typeof STATE_DIR_LAYOUTS)[number];
 
 export const DEFAULT_RUN_LOG = 'ORCHESTRATOR_RUN_LOG.md';
 
-/** Whether anything is at `path` (a file, a directory, a link: lstat, never followed). */
-export async function pathExists(path: string): Promise<boolean> {
-  return fs.lstat(path).then(() => true, () => false);
+/**
+ * Whether anything is at `path` (a file, a directory, a link: lstat, never followed). Synchronous: one
+ * lstat costs less than the thread-pool round trip and the rejected promise (an Error with its stack,
+ * for a missing file) of the async call, and it is on the path of every record write (issue 16).
+ */
+export function pathExists(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false; // not reachable (EACCES on a parent…): as absent, as before
+  }
 }
 
 /** `[A-Za-z0-9._-]`, 1 to 64 characters, no leading dot: the same rule as the TaskId schema. */
