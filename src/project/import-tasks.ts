@@ -14,6 +14,7 @@ import { parseJson } from '../store/parse-json.js';
 import { assertSafeId, specPathFor, type StatePaths } from '../store/paths.js';
 import { readTextFile } from '../store/read-file.js';
 import { loadSpecs } from '../store/specs.js';
+import { parse as parseYamlText } from 'yaml';
 
 export interface ImportedSpec {
   id: string;
@@ -176,16 +177,10 @@ async function fileItems(file: string): Promise<SourceItem[]> {
   throw new OrchError('ORCH_SCHEMA_INVALID', `${file}: must be a list of tasks, {"tasks": [...]}, or one task`, { details: { file } });
 }
 
-/** YAML through the `yaml` package, loaded only when a YAML file is imported. */
+/** YAML through the `yaml` package (bundled into the chunk of the import command, loaded only by it). */
 async function parseYaml(file: string, text: string): Promise<unknown> {
-  let YAML: typeof import('yaml');
   try {
-    YAML = await import('yaml');
-  } catch (error) {
-    throw new OrchError('ORCH_USAGE', `${file}: reading YAML needs the "yaml" package, which is not installed`, { cause: error, details: { file }, hint: 'install it (npm install yaml), or convert the file to JSON' });
-  }
-  try {
-    return YAML.parse(text, { prettyErrors: true });
+    return parseYamlText(text, { prettyErrors: true });
   } catch (error) {
     if (isOrchError(error)) throw error;
     const pos = (error as { linePos?: { line: number; col: number }[] }).linePos?.[0];
