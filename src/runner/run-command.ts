@@ -24,6 +24,7 @@ import { bootId, identityOf } from '../store/process-identity.js';
 import { COMMAND_REASONS, type CommandOutcome, type CommandReason } from './outcome.js';
 import { createOutputTail, openCappedFile, type CappedFile } from './output-sink.js';
 import { GROUP_STOP, groupIsAlive, signalGroup, terminateGroup } from './process-group.js';
+import { resolveCommand } from './resolve-command.js';
 import { describeSpawnError, spawnErrorCode, watchSpawn } from './spawn-error.js';
 
 /** Between SIGTERM and SIGKILL when a group is stopped. */
@@ -268,7 +269,12 @@ export async function runCommand(options: RunCommandOptions): Promise<RunOutcome
 }
 
 function spawnCommand(spawnArgv: string[], options: RunCommandOptions) {
-  return execa(spawnArgv[0] ?? '', spawnArgv.slice(1), {
+  const name = spawnArgv[0] ?? '';
+  // The file found on PATH here, so the child makes one execve instead of one per PATH entry; the
+  // command still sees the name it was given (resolve-command.ts).
+  const file = resolveCommand(name, options.env.PATH);
+  return execa(file ?? name, spawnArgv.slice(1), {
+    ...(file !== undefined && { argv0: name }),
     cwd: options.cwd,
     env: options.env,
     extendEnv: false,
