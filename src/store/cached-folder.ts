@@ -42,6 +42,8 @@ export function signatureOf(stats: Stats): string {
 
 export class CachedFolder<T> {
   private readonly entries = new Map<string, Entry<T>>();
+  /** The names whose entry is a failure: failures() is asked every pass, and a folder may hold 100,000 files. */
+  private readonly failed = new Set<string>();
   private readonly options: CachedFolderOptions<T>;
   /** A trusted entry was made, changed or removed since seed() (or since this folder was made, without one): what trustedValues gives changed. */
   private touched = true;
@@ -156,7 +158,9 @@ export class CachedFolder<T> {
    */
   seed(entries: Iterable<readonly [string, string, T]>): void {
     for (const [name, signature, value] of entries) {
-      if (this.options.accept(name)) this.entries.set(name, { signature, trusted: true, result: { ok: true, value } });
+      if (!this.options.accept(name)) continue;
+      this.entries.set(name, { signature, trusted: true, result: { ok: true, value } });
+      this.failed.delete(name);
     }
     this.touched = false;
   }
@@ -176,6 +180,8 @@ export class CachedFolder<T> {
   private set(name: string, entry: Entry<T>): void {
     const old = this.entries.get(name);
     this.entries.set(name, entry);
+    if (entry.result.ok) this.failed.delete(name);
+    else this.failed.add(name);
     // Untrusted entries are never kept for a later process (trustedValues): reading one again changes nothing there.
     if (old?.trusted === true || entry.trusted) this.touched = true;
   }
@@ -183,6 +189,7 @@ export class CachedFolder<T> {
   private remove(name: string): void {
     if (this.entries.get(name)?.trusted === true) this.touched = true;
     this.entries.delete(name);
+    this.failed.delete(name);
   }
 
   get(name: string): CachedValue<T> | undefined {
@@ -205,7 +212,10 @@ export class CachedFolder<T> {
 
   failures(): LoadFailure[] {
     const out: LoadFailure[] = [];
-    for (const entry of this.entries.values()) if (!entry.result.ok) out.push(entry.result.failure);
+    for (const name of this.failed) {
+      const result = this.entries.get(name)?.result;
+      if (result !== undefined && !result.ok) out.push(result.failure);
+    }
     return out;
   }
 }
