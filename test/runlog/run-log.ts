@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readFileSync, appendFileSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, appendFileSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunLog } from '../../src/runlog/run-log.js';
 import { formatEntry, formatRunHeader, lastRunStatus, oneLine, tasksTouchedMessage } from '../../src/runlog/format.js';
@@ -104,4 +104,33 @@ t.test('an entry that cannot be appended surfaces as ORCH_WRITE_FAILED naming th
   const log = new RunLog({ runLogPath: join(dir, 'LOG.md'), eventsPath, runId: 'r1' });
   await t.rejects(log.entry({ category: 'task', level: 'info', message: 'x' }), { code: 'ORCH_WRITE_FAILED', details: { file: eventsPath, errno: 'ELOOP' } });
   t.equal(readFileSync(join(dir, 'target'), 'utf8'), '', 'a symlink is never written through');
+});
+
+t.test('entries asked for at once are written in the order asked, each seen by onEntry once it is written', async t => {
+  const dir = t.testdir();
+  const seen: string[] = [];
+  const log = new RunLog({ runLogPath: join(dir, 'LOG.md'), eventsPath: join(dir, 'events.jsonl'), runId: 'r1', onEntry: event => seen.push(event.message) });
+  await log.startRun([]);
+  const messages = Array.from({ length: 40 }, (_, i) => `entry ${i}`);
+  // Asked for in one turn: the first goes out alone, the rest wait and go out in batches.
+  const written = await Promise.all(messages.map(message => log.entry({ category: 'task', level: 'info', message })));
+  t.same(written.map(event => event.message), messages);
+  t.same(seen, messages, 'onEntry in the order asked');
+  const markdown = readFileSync(join(dir, 'LOG.md'), 'utf8').split('\n').filter(line => line.startsWith('- `'));
+  t.same(markdown.map(line => line.replace(/^.*\*\*task\*\*: /, '')), messages, 'the markdown in that order');
+  const events = readFileSync(join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map(line => (JSON.parse(line) as { message: string }).message);
+  t.same(events, messages, 'events.jsonl in that order');
+});
+
+t.test('a batch the disk refuses fails every entry in it, and the next entries are written again', async t => {
+  const dir = t.testdir({ target: '' });
+  const eventsPath = join(dir, 'e.jsonl');
+  symlinkSync(join(dir, 'target'), eventsPath);
+  const log = new RunLog({ runLogPath: join(dir, 'LOG.md'), eventsPath, runId: 'r1' });
+  const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => log.entry({ category: 'task', level: 'info', message: `refused ${i}` })));
+  t.same(results.map(result => result.status), ['rejected', 'rejected', 'rejected', 'rejected', 'rejected']);
+  t.notOk(existsSync(join(dir, 'LOG.md')) && readFileSync(join(dir, 'LOG.md'), 'utf8') !== '', 'nothing of a refused batch is in the markdown');
+  unlinkSync(eventsPath);
+  await log.entry({ category: 'task', level: 'info', message: 'written' });
+  t.match(readFileSync(join(dir, 'LOG.md'), 'utf8'), /written/);
 });

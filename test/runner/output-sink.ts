@@ -30,3 +30,17 @@ t.test('an output file that cannot be created is ORCH_WRITE_FAILED', async t => 
   const dir = t.testdir({ blocker: 'a file, not a dir' });
   await t.rejects(openCappedFile(join(dir, 'blocker', 'out.log'), 8), { code: 'ORCH_WRITE_FAILED' });
 });
+
+t.test('a file nothing is written to is created empty and closed once, however often close is called', async t => {
+  const dir = t.testdir({});
+  const path = join(dir, 'quiet', 'stderr.log');
+  const file = await openCappedFile(path, 8);
+  t.equal(readFileSync(path, 'utf8'), '', 'there from the start, as a command may look for it');
+  await file.close();
+  await file.close();
+  t.equal(file.error, undefined);
+  t.equal(file.truncated, false);
+  file.write(Buffer.from('late'), () => undefined);
+  t.equal(readFileSync(path, 'utf8'), '', 'a write after close lands nowhere');
+  t.equal(file.truncated, true, 'and is counted as dropped');
+});
