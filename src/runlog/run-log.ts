@@ -215,8 +215,8 @@ export class RunLog {
   private fencedBy: OrchError | undefined;
   /** Entries waiting for the next batch (see entry). */
   private readonly queued: { event: RunEvent; resolve: () => void; reject: (error: unknown) => void }[] = [];
-  /** A batch is being written: entries asked for meanwhile wait for the next. */
-  private flushing = false;
+  /** The batches being written (undefined: none): entries asked for meanwhile wait for the next. */
+  private flushing: Promise<void> | undefined;
 
   constructor(options: RunLogOptions) {
     this.onEntry = options.onEntry;
@@ -261,7 +261,7 @@ export class RunLog {
     const event: RunEvent = { version: 1, at: isoTime(this.clock), run_id: this.runId, ...entry };
     await new Promise<void>((resolve, reject) => {
       this.queued.push({ event, resolve, reject });
-      if (!this.flushing) void this.flush();
+      this.flushing ??= this.flush();
     });
     this.onEntry?.(event);
     return event;
@@ -269,7 +269,6 @@ export class RunLog {
 
   /** Writes the queued entries, a batch at a time, until none is left. */
   private async flush(): Promise<void> {
-    this.flushing = true;
     try {
       while (this.queued.length > 0) {
         const batch = this.queued.splice(0, MAX_BATCH_ENTRIES);
@@ -283,7 +282,7 @@ export class RunLog {
         for (const queued of batch) queued.resolve();
       }
     } finally {
-      this.flushing = false;
+      this.flushing = undefined;
     }
   }
 
@@ -327,6 +326,8 @@ export class RunLog {
   };
 
   async endRun(summary: Omit<RunSummary, 'endedAt' | 'durationS'>): Promise<void> {
+    // The entries still waiting for their batch go first: none may land below the summary.
+    while (this.flushing !== undefined) await this.flushing;
     const endedMs = this.clock.now();
     await appendOnce(this.runLogPath, formatRunSummary({ ...summary, endedAt: new Date(endedMs).toISOString(), durationS: (endedMs - this.startedMs) / 1000 }), undefined, this.checkFence);
   }

@@ -134,3 +134,15 @@ t.test('a batch the disk refuses fails every entry in it, and the next entries a
   await log.entry({ category: 'task', level: 'info', message: 'written' });
   t.match(readFileSync(join(dir, 'LOG.md'), 'utf8'), /written/);
 });
+
+t.test('the summary waits for the entries still queued: none lands below it', async t => {
+  const dir = t.testdir();
+  const log = new RunLog({ runLogPath: join(dir, 'LOG.md'), eventsPath: join(dir, 'events.jsonl'), runId: 'r1' });
+  await log.startRun([]);
+  const pending = Array.from({ length: 20 }, (_, i) => log.entry({ category: 'task', level: 'info', message: `late ${i}` }));
+  await log.endRun({ costUsd: 0, completed: 0, failed: 0, needingReview: 0 });
+  await Promise.all(pending);
+  const text = readFileSync(join(dir, 'LOG.md'), 'utf8');
+  t.ok(text.lastIndexOf('late 19') < text.indexOf('### Run Summary'), 'every entry above the summary');
+  t.same(checkRunLog(text), { problems: [], runs: 1, closedRuns: 1 });
+});
