@@ -10,8 +10,8 @@
 // A cached answer is checked before each use (still an executable regular file), so a command
 // removed or replaced since is found again; what is not cached is looked up again each time. Only a
 // PATH of absolute folders is resolved here: an empty or relative entry means "relative to the
-// working directory", which differs per command, so such a PATH is left to execvp as before. Neither
-// is a name that is not found: execvp then fails with the error it always gave.
+// working directory", which differs per command, so such a PATH is left to execvp as before; so is a
+// name found nowhere, and execvp then fails with the error it always gave.
 import { accessSync, constants, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 
