@@ -50,10 +50,10 @@ t.test('an scancel from outside is seen: the attempt failed and the task runs ag
   await cluster.scancel(job);
   const result = await orchestrator.done;
   t.same(result.done, ['C1']);
-  // Told as the job cancelled, or as its command killed by scancel's TERM, whichever is seen first:
-  // the job gone from the queue, or its wrapper's exit code (seen on a loaded CI machine).
+  // Told as the job cancelled whichever is seen first: the job gone from the queue, or its wrapper's
+  // exit code on scancel's TERM (then the job's state is asked once it has finished completing).
   t.match(record(root, 'C1').attempts.filter(a => a.phase === 'implement'), [
-    { reason: 'failed', error: new RegExp(`job ${job} was cancelled outside orch \\(scancel\\)|killed by SIGTERM on job ${job}`) },
+    { reason: 'failed', error: new RegExp(`^job ${job} was cancelled outside orch \\(scancel\\)$`) },
     { reason: 'succeeded' },
   ]);
 });

@@ -85,9 +85,20 @@ export class SlurmExecutor implements Executor {
     const mirror = new OutputMirror(spool, { stdout: run.stdoutPath, stderr: run.stderrPath }, run.outputCapBytes);
     const end = await this.waitForEnd(job, spool, ending, mirror);
     ending.dispose();
-    const outcome = typeof end === 'object' && 'code' in end ? judgeEnd(run, readSpool(spool, run.outputCapBytes), end, ending, startedAt, `job ${job}`) : this.unseen(end, job, ending, startedAt);
+    const outcome = typeof end === 'object' && 'code' in end ? await this.fromSpool(job, spool, run, end, ending, startedAt) : this.unseen(end, job, ending, startedAt);
     rmSync(spool, { recursive: true, force: true });
     return outcome;
+  }
+
+  /**
+   * The end the wrapper wrote. A command killed by a TERM orch did not send is worded as the job's end
+   * when the job ends CANCELLED, as it is when the job is seen gone first: an scancel from outside.
+   */
+  private async fromSpool(job: string, spool: string, run: FollowedRun, end: RemoteEnd, ending: Ending, startedAt: number): Promise<ExecutorOutcome> {
+    const outcome = judgeEnd(run, readSpool(spool, run.outputCapBytes), end, ending, startedAt, `job ${job}`);
+    if (ending.reason !== undefined || outcome.signal !== 'SIGTERM') return outcome;
+    const state = await settledJobState(job, this.env);
+    return state?.startsWith('CANCELLED') === true ? { ...outcome, error: `job ${job} was cancelled outside orch (scancel)` } : outcome;
   }
 
   async close(): Promise<void> {
@@ -171,6 +182,22 @@ export class SlurmExecutor implements Executor {
     if (state?.startsWith('CANCELLED') === true) return { ...ENDED_UNSEEN, duration_ms, error: `job ${job} was cancelled outside orch (scancel)` };
     const lost = `job ${job} left the queue without an exit code (${state === undefined ? 'Slurm no longer knows it' : `JobState ${state}`}): the attempt is lost`;
     return { ...ENDED_UNSEEN, duration_ms, error: lost, lost };
+  }
+}
+
+/** How long a job may stay COMPLETING once its command has ended, before its state is taken as it is. */
+const COMPLETING_WAIT_MS = 10_000;
+
+/**
+ * The job's state once it has finished completing: at scancel's TERM a job is COMPLETING, not yet
+ * CANCELLED (measured on the test cluster, specs/executors.md). Undefined when Slurm cannot say.
+ */
+async function settledJobState(job: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const until = Date.now() + COMPLETING_WAIT_MS;
+  for (;;) {
+    const state = (await jobEnding(job, env).catch(() => undefined))?.state;
+    if (state === undefined || !/^(COMPLETING|RUNNING)/.test(state) || Date.now() >= until) return state;
+    await sleep(END_POLL_MS);
   }
 }
 
