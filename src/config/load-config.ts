@@ -1,11 +1,11 @@
 // The project config (PRODUCT.md §11): schema-checked with every problem reported at once, plus
 // checks the schema cannot express. Warnings (a command not on PATH) never stop a run; errors do.
-import { accessSync, constants as fsc, statSync } from 'node:fs';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { delimiter, isAbsolute, resolve } from 'node:path';
 import { adapterFor, knownProvider, quietCommand } from '../agents/index.js';
 import type { OrchConfig, RetryPolicy, Workflow } from '../generated/types.js';
 import { patternProblems } from '../runner/classify.js';
 import { PLACEHOLDER_NAMES, unknownPlaceholders } from '../runner/command-env.js';
+import { findOnPath, isExecutableFile } from '../runner/resolve-command.js';
 import { specFieldNames } from '../schema/spec-fields.js';
 import { OrchError, isOrchError } from '../errors.js';
 import { loadDocument, type Loaded } from '../store/load.js';
@@ -200,17 +200,8 @@ function* commandsOf(workflow: Workflow, base: string, withShell = false): Gener
   }
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, fsc.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /** Whether `program` would be found: a path relative to the project root, or a name on PATH. */
 export function commandExists(program: string, root: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (program.includes('/')) return isExecutable(isAbsolute(program) ? program : resolve(root, program));
-  return (env.PATH ?? '').split(delimiter).some(dir => dir !== '' && isExecutable(join(dir, program)));
+  if (program.includes('/')) return isExecutableFile(isAbsolute(program) ? program : resolve(root, program));
+  return findOnPath(program, (env.PATH ?? '').split(delimiter).filter(dir => dir !== '')) !== undefined;
 }

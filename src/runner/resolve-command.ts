@@ -13,7 +13,7 @@
 // working directory", which differs per command, so such a PATH is left to execvp as before; so is a
 // name found nowhere, and execvp then fails with the error it always gave.
 import { accessSync, constants, statSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { delimiter, isAbsolute, join } from 'node:path';
 
 /** Most remembered answers: commands come from a config, so a handful; a bound all the same. */
 const MAX_CACHED = 256;
@@ -28,20 +28,26 @@ export function resolveCommand(name: string, path: string | undefined): string |
     if (isExecutableFile(cached)) return cached;
     cache.delete(key);
   }
-  const dirs = path.split(':');
+  const dirs = path.split(delimiter);
   if (dirs.some(dir => !isAbsolute(dir))) return undefined;
+  const found = findOnPath(name, dirs);
+  if (found === undefined) return undefined;
+  if (cache.size >= MAX_CACHED) cache.clear();
+  cache.set(key, found);
+  return found;
+}
+
+/** The first `<dir>/<name>` of `dirs` that is an executable regular file (the config's check uses it too). */
+export function findOnPath(name: string, dirs: readonly string[]): string | undefined {
   for (const dir of dirs) {
     const candidate = join(dir, name);
-    if (!isExecutableFile(candidate)) continue;
-    if (cache.size >= MAX_CACHED) cache.clear();
-    cache.set(key, candidate);
-    return candidate;
+    if (isExecutableFile(candidate)) return candidate;
   }
   return undefined;
 }
 
 /** As execvp judges a candidate: a regular file (through symlinks) that we may execute. */
-function isExecutableFile(file: string): boolean {
+export function isExecutableFile(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return statSync(file).isFile();

@@ -150,3 +150,17 @@ t.test('a missing folder is an empty one', async t => {
   t.same([...(await cache.refreshAll())], []);
   t.same(loaded(cache), []);
 });
+
+t.test('a failing file removed or fixed is no longer a failure; the others still are', async t => {
+  const dir = t.testdir();
+  writeOld(dir, 'a.json', '{"n":');
+  writeOld(dir, 'b.json', '{"n":');
+  writeOld(dir, 'c.json', '{"n":');
+  const { cache } = cacheOver(dir);
+  await cache.refreshAll();
+  t.equal(cache.failures().length, 3);
+  rmSync(join(dir, 'a.json'));
+  writeOld(dir, 'b.json', '{"n":2}');
+  await cache.refreshAll();
+  t.match(cache.failures().map(failure => failure.path), [/c\.json$/], 'only the file still broken');
+});
