@@ -83,19 +83,21 @@ export class SlurmExecutor implements Executor {
   /** The job's end (its spool's exit code, or how Slurm ended it), its output read, its spool removed. */
   private async finish(job: string, spool: string, run: FollowedRun, ending: Ending, startedAt: number): Promise<ExecutorOutcome> {
     const mirror = new OutputMirror(spool, { stdout: run.stdoutPath, stderr: run.stderrPath }, run.outputCapBytes);
-    const end = await this.waitForEnd(job, spool, ending, mirror);
+    const { end, scancelSent } = await this.waitForEnd(job, spool, ending, mirror);
     ending.dispose();
-    const outcome = typeof end === 'object' && 'code' in end ? await this.fromSpool(job, spool, run, end, ending, startedAt) : this.unseen(end, job, ending, startedAt);
+    const outcome = typeof end === 'object' && 'code' in end ? await this.fromSpool(job, spool, run, end, ending, startedAt, scancelSent) : this.unseen(end, job, ending, startedAt);
     rmSync(spool, { recursive: true, force: true });
     return outcome;
   }
 
   /**
-   * The end the wrapper wrote. A command killed by a TERM orch did not send is worded as the job's end
-   * when the job ends CANCELLED, as it is when the job is seen gone first: an scancel from outside.
+   * The end the wrapper wrote. Whoever cancelled the job, its end is worded as it is when the job is
+   * seen gone from the queue first: orch's own stop as "…: job N was cancelled (scancel)", and a
+   * command killed by a TERM orch did not send, when the job ends CANCELLED, as an scancel from outside.
    */
-  private async fromSpool(job: string, spool: string, run: FollowedRun, end: RemoteEnd, ending: Ending, startedAt: number): Promise<ExecutorOutcome> {
+  private async fromSpool(job: string, spool: string, run: FollowedRun, end: RemoteEnd, ending: Ending, startedAt: number, scancelSent: boolean): Promise<ExecutorOutcome> {
     const outcome = judgeEnd(run, readSpool(spool, run.outputCapBytes), end, ending, startedAt, `job ${job}`);
+    if (ending.reason !== undefined && scancelSent && outcome.reason === ending.reason) return { ...outcome, error: `${stopText(ending.reason, run)}: job ${job} was cancelled (scancel)` };
     if (ending.reason !== undefined || outcome.signal !== 'SIGTERM') return outcome;
     const state = await settledJobState(job, this.env);
     return state?.startsWith('CANCELLED') === true ? { ...outcome, error: `job ${job} was cancelled outside orch (scancel)` } : outcome;
@@ -131,7 +133,9 @@ export class SlurmExecutor implements Executor {
    * The end from the spool; a stop (timeout, cancel) cancels the job first. Else how the job left the
    * queue without an end: the state slurmctld still knows (TIMEOUT, CANCELLED…), or 'lost'.
    */
-  private async waitForEnd(job: string, spool: string, ending: Ending, mirror: OutputMirror): Promise<RemoteEnd | { gone: string } | 'lost' | 'stopped'> {
+  private async waitForEnd(job: string, spool: string, ending: Ending, mirror: OutputMirror): Promise<{ end: RemoteEnd | { gone: string } | 'lost' | 'stopped'; scancelSent: boolean }> {
+    let scancelSent = false;
+    const ended = (end: RemoteEnd | { gone: string } | 'lost' | 'stopped') => ({ end, scancelSent });
     let cancelledAt: number | undefined;
     let goneAt: number | undefined;
     let askedAt = Date.now();
@@ -145,13 +149,16 @@ export class SlurmExecutor implements Executor {
         started = true;
       }
       const end = readEnd(spool);
-      if (end !== undefined) return end;
+      if (end !== undefined) return ended(end);
       const now = Date.now();
       if (!started) outputAt = now;
       if (stallMs !== undefined && ending.reason === undefined && now - outputAt >= stallMs) ending.stall();
       if (ending.reason !== undefined && cancelledAt === undefined) {
         cancelledAt = now;
-        await scancel(job, this.env).catch(() => (cancelledAt = undefined)); // asked again at the next look
+        await scancel(job, this.env).then(
+          () => (scancelSent = true),
+          () => (cancelledAt = undefined), // asked again at the next look
+        );
       }
       if (now - askedAt >= QUEUE_POLL_MS || (goneAt !== undefined && now - goneAt >= GONE_GRACE_MS)) {
         askedAt = now;
@@ -160,13 +167,13 @@ export class SlurmExecutor implements Executor {
         if (state === undefined) {
           goneAt ??= now;
           if (now - goneAt >= GONE_GRACE_MS) {
-            if (cancelledAt !== undefined) return 'stopped';
+            if (cancelledAt !== undefined) return ended('stopped');
             const known = await jobEnding(job, this.env).catch(() => undefined);
-            return known === undefined ? 'lost' : { gone: known.state };
+            return ended(known === undefined ? 'lost' : { gone: known.state });
           }
         } else goneAt = undefined;
       }
-      if (cancelledAt !== undefined && now - cancelledAt > GONE_AFTER_CANCEL_MS) return 'stopped';
+      if (cancelledAt !== undefined && now - cancelledAt > GONE_AFTER_CANCEL_MS) return ended('stopped');
       await Promise.race([sleep(END_POLL_MS), ...(cancelledAt === undefined ? [ending.stopped] : [])]);
     }
   }
