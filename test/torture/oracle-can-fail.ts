@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskRecord } from '../../src/generated/types.js';
+import { readProcessStat } from '../../src/runner/process-group.js';
 import { checkInvariants, formatViolations, type Invariant, type OraclePhase } from './oracle.js';
 import { snapshotOutside } from './outside.js';
 import { approveWaiting, makeTortureProject, MARKER_ENV, recordFile, runOrch, type TortureProject } from './project.js';
@@ -233,4 +234,19 @@ t.test('the oracle catches a process of the run still alive after the resume, an
   t.ok(resumed.some(v => v.invariant === 'process_alive' && v.path === `/proc/${child.pid}`), 'process_alive', { found: formatViolations(resumed) });
   const crashed = await checkInvariants(good.root, { phase: 'crashed', marker: good.marker });
   t.ok(crashed.some(v => v.invariant === 'process_untracked' && v.path === `/proc/${child.pid}`), 'process_untracked', { found: formatViolations(crashed) });
+});
+
+t.test('after a crash, a fork of orch not yet exec\'d is judged once it has gone on (not taken for untracked)', async t => {
+  // What /proc shows of a command between its fork and its exec: node, in its own group, with orch's
+  // command line and environment (the torture marker, no session marker yet). Here it ends instead
+  // of exec'ing; the oracle must wait for that rather than judge it at once.
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 400)'], { env: { ...process.env, [MARKER_ENV]: good.marker }, stdio: 'ignore', detached: true });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  await new Promise(resolve => child.once('spawn', resolve));
+  const crashed = await checkInvariants(good.root, { phase: 'crashed', marker: good.marker });
+  t.notOk(crashed.some(v => v.path === `/proc/${child.pid}`), 'not reported', { found: formatViolations(crashed) });
+  const state = readProcessStat(child.pid ?? 0)?.state;
+  t.ok(state === undefined || state === 'Z', `the oracle waited for it to end (state now: ${state ?? 'gone'})`);
 });

@@ -19,7 +19,7 @@ import { bootId, LIVENESS, livenessOf } from '../../src/store/process-identity.j
 import { safeLstat, safeReaddir } from './fs-safe.js';
 import { checkLogs } from './oracle-logs.js';
 import { compareOutside, type OutsideSnapshot } from './outside.js';
-import { markedProcesses } from './processes.js';
+import { markedProcesses, settledMarkedProcesses } from './processes.js';
 import { projectPaths } from './project.js';
 
 export const INVARIANTS = {
@@ -240,7 +240,7 @@ async function checkProcesses(marker: string, phase: OraclePhase, stateDir: stri
     const process = openAttempt(record)?.process;
     if (process !== undefined) groups.add(process.pgid);
   }
-  for (const p of markedProcesses(marker)) {
+  for (const p of phase === 'crashed' ? await settledMarkedProcesses(marker) : markedProcesses(marker)) {
     if (phase === 'resumed') add('process_alive', `/proc/${p.pid}`, `still running after the resume: ${p.command}`);
     else if (!groups.has(p.pgid) && p.stateDir !== resolve(stateDir)) {
       add('process_untracked', `/proc/${p.pid}`, `runs (group ${p.pgid}), no open attempt names it, and it carries no session marker of ${stateDir}: ${p.command}`);

@@ -1,7 +1,7 @@
 // The run's processes (no tests of its own): every orch process of a torture run, and so every
 // command it starts, carries ORCH_TORTURE_ID in its environment; /proc/<pid>/environ finds them all,
 // whoever their parent is now.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { readProcessStat } from '../../src/runner/process-group.js';
 import { MARKER_ENV } from './project.js';
 import { MARKER_STATE_DIR as STATE_DIR_ENV } from '../../src/runner/session-marker.js';
@@ -44,6 +44,43 @@ export function markedProcesses(marker: string): MarkedProcess[] {
     found.push({ pid: Number(name), pgid: stat.pgid, command, stateDir });
   }
   return found;
+}
+
+/** How long a fork of orch may take to reach its exec before the oracle judges it as it is. */
+const FORK_EXEC_WAIT_MS = 10_000;
+
+/**
+ * markedProcesses, once no command is caught between its fork and its exec (or after
+ * FORK_EXEC_WAIT_MS). Until its execve a command is a copy of the orchestrator: /proc shows node
+ * running orch's command line with orch's first environment (the torture marker, none of the session
+ * marker it is about to get), already the leader of its own group (libuv's setsid comes before the
+ * exec). Killed -9 at that moment, orch leaves the child to go on to its exec, which a loaded machine
+ * can delay by many milliseconds (seen at seed 20261213, beside a CI run): judged then, it looked untracked.
+ */
+export async function settledMarkedProcesses(marker: string): Promise<MarkedProcess[]> {
+  const until = Date.now() + FORK_EXEC_WAIT_MS;
+  for (;;) {
+    const found = markedProcesses(marker);
+    if (!found.some(isForkBeforeExec) || Date.now() >= until) return found;
+    await new Promise(resolve => setTimeout(resolve, 20));
+  }
+}
+
+const NODE = realpathSync(process.execPath);
+
+/**
+ * Node in its own group with orch's first environment: a fork of the orchestrator before its exec.
+ * Inside execve the new binary can show as /proc/<pid>/exe while the command line and environment are
+ * still the parent's (seen with a /proc poller beside a parent spawning `true`): the command line says it too.
+ */
+function isForkBeforeExec(p: MarkedProcess): boolean {
+  if (p.pgid !== p.pid || p.stateDir !== undefined) return false;
+  if (p.command.startsWith(`${process.execPath} `) || p.command.startsWith(`${NODE} `)) return true;
+  try {
+    return readlinkSync(`/proc/${p.pid}/exe`) === NODE;
+  } catch {
+    return false; // gone meanwhile
+  }
 }
 
 function listProc(): string[] {
