@@ -207,6 +207,24 @@ t.test('the good state dir passes the oracle, as crashed and as resumed', async 
   }
 });
 
+t.test('an entry of a run that died, repeated by the run that resumed it in the same second, is not taken for one without its event', async t => {
+  // The dead run wrote the line to the markdown and died before events.jsonl (a crash between the two
+  // appends); the next run, started within the same second, wrote the same line and its event. The
+  // event is the resumed run's: the entry left without a twin is the dead run's, which may lack it.
+  const dir = join(base, 'same-second');
+  cpSync(join(base, 'good'), dir, { recursive: true, verbatimSymlinks: true });
+  const project: TortureProject = { ...good, root: join(dir, 'project'), outside: join(dir, 'outside') };
+  const outside = snapshotOutside(project.root, [project.outside]);
+  const text = readFileSync(runLog(project.root), 'utf8');
+  const last = text.lastIndexOf('\n## Run: ');
+  const entry = text.slice(last).split('\n').find(line => line.startsWith('- `')) ?? '';
+  t.not(entry, '', 'the last run has an entry');
+  const died = `\n## Run: 2026-01-01T00:00:00\n\n**Started**: 2026-01-01T00:00:00.000Z\n\n### Execution Log\n\n${entry}\n`;
+  writeFileSync(runLog(project.root), `${text.slice(0, last)}${died}${text.slice(last)}`);
+  const violations = await checkInvariants(project.root, { phase: 'resumed', marker: project.marker, outside, decisions: new Map([[gated, 1]]) });
+  t.same(formatViolations(violations.filter(v => v.invariant === 'log_mismatch')), '');
+});
+
 for (const [i, m] of mutations.entries()) {
   t.test(`the oracle catches ${m.what} (${m.expect})`, async t => {
     const dir = join(base, `m${i}`);
