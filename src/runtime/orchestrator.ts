@@ -113,6 +113,29 @@ async function stopUnnamedOrphans(stateDir: string, runId: string, runLog: RunLo
   }
 }
 
+/**
+ * How long after the start's look for unnamed orphans it looks again. A command caught between its
+ * fork and its exec by that look is still a copy of the dead orchestrator, not yet marked (specs/
+ * commands.md, "The session marker"); a moment later it runs, marked. So the run looks again this long
+ * after the start, and a last time at its end.
+ */
+export const LATE_ORPHAN_LOOK_MS = 2000;
+
+/** `look` once `delayMs` from now, and again at atEnd(); cancel() drops what has not begun. */
+function laterLooks(look: () => Promise<void>, delayMs: number): { atEnd(): Promise<void>; cancel(): void } {
+  let timed: Promise<void> | undefined;
+  const timer = setTimeout(() => (timed = look().catch(() => undefined)), delayMs);
+  timer.unref(); // the end looks anyway: never the reason a process stays alive
+  return {
+    atEnd: async () => {
+      clearTimeout(timer);
+      await timed;
+      await look().catch(() => undefined);
+    },
+    cancel: () => clearTimeout(timer),
+  };
+}
+
 /** The state paths and config of the project at `root`, and what the run says of the config once at its start. */
 export async function openProject(root: string): Promise<{ paths: StatePaths; config: OrchConfig; configStamp: string; configNotices: string[] }> {
   const layout = layoutAt(root) ?? '.isollm';
@@ -165,6 +188,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
   controller.signal.addEventListener('abort', () => void markStopping(), { once: true });
   let drainedBy: string | undefined;
   const run = async (): Promise<RunResult> => {
+    let lateOrphans: ReturnType<typeof laterLooks> | undefined;
     try {
       // The engine writes records without a lock dir (owned-file.ts): a CLI decision that checked the
       // session before this run took it lands first, under its lock.
@@ -179,6 +203,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
         await runLog.entry({ category: 'task', level: 'info', message: line }).catch(() => undefined);
       }
       await stopUnnamedOrphans(paths.stateDir, session.runId, runLog, report);
+      lateOrphans = laterLooks(() => stopUnnamedOrphans(paths.stateDir, session.runId, runLog, report), LATE_ORPHAN_LOOK_MS);
       // Before anything writes a record: a write would make an unjudged hand edit orch's own.
       const interrupted = await recoverOpenAttempts(engine, await engine.judgeOfflineEdits(records), report);
       // Every record loaded (the engine keeps only what it works on): a finished task's is what says its worktree may go.
@@ -187,6 +212,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       }
       await heartbeat.beat();
       const summary = await engine.runUntilIdle(controller.signal, { stayAlive: options.stayAlive === true });
+      await lateOrphans.atEnd();
       await markStopping();
       const summaryFile = await runReport.close(engine.records.values(), exitOf(controller.signal, drainedBy), { closeLog: true });
       return { ...summary, runId: session.runId, runLogPath: paths.runLog, previousRunDied, interrupted, summaryFile };
@@ -195,6 +221,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       await runReport.close(engine.records.values(), exitOfError(error), { closeLog: false });
       throw error;
     } finally {
+      lateOrphans?.cancel();
       heartbeat.stop();
       await engine.closeExecutors().catch((error: unknown) => report('warning', `could not close the executors' connections: ${(error as Error).message}`));
       // A session that cannot be marked stopped (the disk still refuses) is left to the next start,
