@@ -13,6 +13,7 @@ import { RunLog } from '../runlog/run-log.js';
 import { STOP_RESULT, stopForeignMarked, stopProcessGroup } from '../runner/kill-group.js';
 import { DEFAULT_KILL_GRACE_MS } from '../runner/run-command.js';
 import { layoutAt, statePaths, type StatePaths } from '../store/paths.js';
+import { assertSessionEpoch } from '../store/fenced-update.js';
 import { acquireSession, SESSION_LEASE_MS, type Session } from '../store/session.js';
 import { sweepTempFiles, tempFileDirs } from '../store/temp-sweep.js';
 import { waitForWriters } from '../store/owned-file.js';
@@ -121,8 +122,8 @@ async function stopUnnamedOrphans(stateDir: string, runId: string, runLog: RunLo
  */
 export const LATE_ORPHAN_LOOK_MS = 2000;
 
-/** `look` once `delayMs` from now, and again at atEnd(); cancel() drops what has not begun. */
-function laterLooks(look: () => Promise<void>, delayMs: number): { atEnd(): Promise<void>; cancel(): void } {
+/** `look` once `delayMs` from now, and again at atEnd(); cancel() drops it if not begun, else waits for it. */
+function laterLooks(look: () => Promise<void>, delayMs: number): { atEnd(): Promise<void>; cancel(): Promise<void> } {
   let timed: Promise<void> | undefined;
   const timer = setTimeout(() => (timed = look().catch(() => undefined)), delayMs);
   timer.unref(); // the end looks anyway: never the reason a process stays alive
@@ -132,7 +133,10 @@ function laterLooks(look: () => Promise<void>, delayMs: number): { atEnd(): Prom
       await timed;
       await look().catch(() => undefined);
     },
-    cancel: () => clearTimeout(timer),
+    cancel: async () => {
+      clearTimeout(timer);
+      await timed; // a look under way may still write to the run log: it ends before the session goes
+    },
   };
 }
 
@@ -203,7 +207,13 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
         await runLog.entry({ category: 'task', level: 'info', message: line }).catch(() => undefined);
       }
       await stopUnnamedOrphans(paths.stateDir, session.runId, runLog, report);
-      lateOrphans = laterLooks(() => stopUnnamedOrphans(paths.stateDir, session.runId, runLog, report), LATE_ORPHAN_LOOK_MS);
+      lateOrphans = laterLooks(async () => {
+        // Only while this run holds the state dir: once taken over, the commands of the run that holds
+        // it now carry another session's marker too, and are not this run's to stop.
+        if (controller.signal.reason === TAKEN_OVER) return;
+        await assertSessionEpoch(session.fence(), session.path); // throws when a newer session holds it
+        await stopUnnamedOrphans(paths.stateDir, session.runId, runLog, report);
+      }, LATE_ORPHAN_LOOK_MS);
       // Before anything writes a record: a write would make an unjudged hand edit orch's own.
       const interrupted = await recoverOpenAttempts(engine, await engine.judgeOfflineEdits(records), report);
       // Every record loaded (the engine keeps only what it works on): a finished task's is what says its worktree may go.
@@ -221,7 +231,7 @@ export async function startOrchestrator(root: string, options: RunOptions = {}):
       await runReport.close(engine.records.values(), exitOfError(error), { closeLog: false });
       throw error;
     } finally {
-      lateOrphans?.cancel();
+      await lateOrphans?.cancel();
       heartbeat.stop();
       await engine.closeExecutors().catch((error: unknown) => report('warning', `could not close the executors' connections: ${(error as Error).message}`));
       // A session that cannot be marked stopped (the disk still refuses) is left to the next start,
