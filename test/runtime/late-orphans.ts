@@ -1,6 +1,7 @@
 // A command of a dead run that the start's look for orphans could not see yet (between its fork and its
 // exec it is a copy of the dead orchestrator, unmarked) is marked a moment later: the run looks again
-// (LATE_ORPHAN_LOOK_MS after the start, and at its end) and stops it (specs/commands.md, "The session marker").
+// (LATE_ORPHAN_LOOK_MS after the start, and at its end) and stops it (specs/commands.md, "The session
+// marker").
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';

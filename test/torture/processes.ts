@@ -54,8 +54,9 @@ const FORK_EXEC_WAIT_MS = 10_000;
  * FORK_EXEC_WAIT_MS). Until its execve a command is a copy of the orchestrator: /proc shows node
  * running orch's command line with orch's first environment (the torture marker, none of the session
  * marker it is about to get), already the leader of its own group (libuv's setsid comes before the
- * exec). Killed -9 at that moment, orch leaves the child to go on to its exec, which a loaded machine
- * can delay by many milliseconds (seen at seed 20261213, beside a CI run): judged then, it looked untracked.
+ * exec). Killed -9 at that moment, orch leaves the child to go on to its exec, which a loaded
+ * machine can delay by many milliseconds (seen at seed 20261213, beside a CI run): judged then, it
+ * looked untracked.
  */
 export async function settledMarkedProcesses(marker: string): Promise<MarkedProcess[]> {
   const until = Date.now() + FORK_EXEC_WAIT_MS;
@@ -70,8 +71,9 @@ const NODE = realpathSync(process.execPath);
 
 /**
  * Node in its own group with orch's first environment: a fork of the orchestrator before its exec.
- * Inside execve the new binary can show as /proc/<pid>/exe while the command line and environment are
- * still the parent's (seen with a /proc poller beside a parent spawning `true`): the command line says it too.
+ * Inside execve the new binary can show as /proc/<pid>/exe while the command line and environment
+ * are still the parent's (seen with a /proc poller beside a parent spawning `true`): the command line
+ * says it too.
  */
 function isForkBeforeExec(p: MarkedProcess): boolean {
   if (p.pgid !== p.pid || p.stateDir !== undefined) return false;
