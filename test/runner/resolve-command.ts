@@ -25,7 +25,16 @@ t.test('finds the file execvp would run: the first executable regular file along
   t.equal(resolveCommand('tool', undefined), undefined, 'no PATH: execvp\'s own default');
 });
 
-t.test('a remembered answer is checked before use: a command removed since is found again further on', async t => {
+t.test('searched at every use: a command installed since earlier on PATH is the one found, as execvp would', async t => {
+  const dir = t.testdir({ first: {}, second: {} });
+  const path = `${join(dir, 'first')}:${join(dir, 'second')}`;
+  const second = script(join(dir, 'second', 'tool'));
+  t.equal(resolveCommand('tool', path), second);
+  const first = script(join(dir, 'first', 'tool')); // an npm install during the run, say
+  t.equal(resolveCommand('tool', path), first);
+});
+
+t.test('a command removed since is found again further on', async t => {
   const dir = t.testdir({ first: {}, second: {} });
   const first = script(join(dir, 'first', 'tool'));
   const second = script(join(dir, 'second', 'tool'));
